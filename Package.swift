@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Green-the-world executables install the hub as Swift's main and default executor. The executor
+/// factory is SPI and, on Linux, is only honoured with availability checking disabled
+/// (docs/architecture.md, "Green-the-world mode").
+let greenWorldFlags: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-disable-availability-checking"])]
+
+let package = Package(
+    name: "Evy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Evy", targets: ["Evy"]),
+        .executable(name: "evy-demo", targets: ["evy-demo"]),
+        .executable(name: "evy-bench", targets: ["evy-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibUV",
+            path: "Sources/CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .target(
+            name: "Evy",
+            dependencies: [
+                "CLibUV",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Evy"
+        ),
+        .executableTarget(name: "evy-demo", dependencies: ["Evy"], path: "Sources/evy-demo"),
+        .executableTarget(name: "evy-bench", dependencies: ["Evy"], path: "Sources/evy-bench"),
+        .executableTarget(
+            name: "evy-bench-green", dependencies: ["Evy"], path: "Sources/evy-bench-green",
+            swiftSettings: greenWorldFlags),
+        .testTarget(name: "EvyTests", dependencies: ["Evy"], path: "Tests/EvyTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

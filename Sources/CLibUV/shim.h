@@ -1,0 +1,4 @@
+#ifndef EVY_CLIBUV_SHIM_H
+#define EVY_CLIBUV_SHIM_H
+#include <uv.h>
+#endif

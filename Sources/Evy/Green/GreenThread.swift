@@ -1,0 +1,188 @@
+import Logging
+
+/// What every green thread Evy starts carries with it: its name, its local storage and the pool it
+/// belongs to. Bound as a task-local value, so child tasks (a ``withTimeout(_:_:)`` body, a task
+/// group) belong to the same green thread.
+///
+/// Hub-confined, like everything a green thread touches.
+final class GreenContext: @unchecked Sendable {
+    let name: String?
+    var locals: [ObjectIdentifier: Any] = [:]
+    /// The pool that started this green thread, if any (identity only).
+    let pool: ObjectIdentifier?
+
+    init(name: String?, pool: ObjectIdentifier?) {
+        self.name = name
+        self.pool = pool
+    }
+
+    @TaskLocal static var current: GreenContext?
+}
+
+/// A green thread that produces a `Value`: wait for it, kill it, or link a callback to its end.
+///
+/// Created by ``spawn(name:_:)``, ``spawnAfter(_:name:_:)`` and ``GreenPool/spawn(name:_:)``. The
+/// body runs on the hub as a Swift task that prefers the hub's executor; ``kill()`` cancels it, so
+/// the body's next wait throws `CancellationError`.
+///
+/// ```swift
+/// let fetcher = spawn(name: "fetch") { try await fetchTitle(url) }
+/// fetcher.link { result in print("done:", result) }
+/// let title = try await fetcher.wait()
+/// ```
+///
+/// Hub-confined: use it from green threads of the hub that started it.
+public final class GreenThread<Value: Sendable>: @unchecked Sendable {
+    /// The name given at spawn time; it also names the Swift task.
+    public let name: String?
+    unowned let hub: Hub
+    private var task: Task<Void, Never>?
+    private var startTimer: Handle?
+    private var result: Result<Value, any Error>?
+    private var waiters: [Waiter<Void>] = []
+    private var links: [(token: Int, callback: (Result<Value, any Error>) -> Void)] = []
+    private var nextLinkToken = 0
+    private var cancelledBeforeStart = false
+
+    private init(hub: Hub, name: String?) {
+        self.hub = hub
+        self.name = name
+    }
+
+    /// Starts `body` on `hub`, now or once `delay` has passed.
+    static func start(
+        on hub: Hub, name: String?, pool: ObjectIdentifier? = nil, after delay: Duration?,
+        body: @escaping @Sendable () async throws -> Value
+    ) -> GreenThread {
+        let thread = GreenThread(hub: hub, name: name)
+        if let delay {
+            thread.startTimer = hub.callLater(delay) { [thread] in
+                thread.startTimer = nil
+                thread.launch(pool: pool, body)
+            }
+        } else {
+            thread.launch(pool: pool, body)
+        }
+        return thread
+    }
+
+    private func launch(pool: ObjectIdentifier?, _ body: @escaping @Sendable () async throws -> Value) {
+        let context = GreenContext(name: name, pool: pool)
+        task = Task(name: name, executorPreference: hub.taskExecutor) { [self] in
+            let outcome: Result<Value, any Error>
+            if Task.isCancelled {
+                outcome = .failure(CancellationError())
+            } else {
+                outcome = await GreenContext.$current.withValue(context) {
+                    hub.blockingDetector?.running(name)
+                    do { return .success(try await body()) } catch { return .failure(error) }
+                }
+            }
+            finish(outcome)
+        }
+    }
+
+    private func finish(_ outcome: Result<Value, any Error>) {
+        result = outcome
+        let waiters = self.waiters
+        self.waiters = []
+        for waiter in waiters { waiter.resume(returning: ()) }
+        let links = self.links
+        self.links = []
+        for link in links { link.callback(outcome) }
+    }
+
+    /// Waits for the green thread to finish and returns its value, or throws its error
+    /// (`CancellationError` if it was killed). With a `timeout`, throws ``TimeoutError`` if it has
+    /// not finished by then; the green thread itself keeps running.
+    public func wait(timeout: Duration? = nil) async throws -> Value {
+        if result == nil {
+            do {
+                try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+            } catch is ParkTimedOut {
+                throw TimeoutError(duration: timeout ?? .zero)
+            }
+        }
+        return try result!.get()
+    }
+
+    /// Kills the green thread and waits until it has ended: a green thread that has not started
+    /// never runs; a running one gets `CancellationError` from its current or next wait. Its
+    /// ``wait(timeout:)`` then throws `CancellationError` (or whatever the body chose to return).
+    public func kill() async {
+        cancel()
+        guard result == nil else { return }
+        let _: Void? = try? await hub.park { waiters.append($0) }
+    }
+
+    /// Asks the green thread to stop, without waiting for it (``kill()`` waits).
+    public func cancel() {
+        if let startTimer {
+            startTimer.cancel()
+            self.startTimer = nil
+            cancelledBeforeStart = true
+            finish(.failure(CancellationError()))
+            return
+        }
+        task?.cancel()
+    }
+
+    /// Whether the green thread has finished, by returning, throwing or being killed.
+    public var isDone: Bool { result != nil }
+
+    /// Whether the green thread was killed before it could start.
+    public var wasCancelledBeforeStart: Bool { cancelledBeforeStart }
+
+    /// The outcome, once finished.
+    public var outcome: Result<Value, any Error>? { result }
+
+    /// Calls `callback` on the hub with the outcome when the green thread ends (at once, on the
+    /// hub's next turn, if it has ended already). Returns a token for ``unlink(_:)``.
+    @discardableResult
+    public func link(_ callback: @escaping (Result<Value, any Error>) -> Void) -> Int {
+        nextLinkToken += 1
+        if let result {
+            hub.callSoon { callback(result) }
+        } else {
+            links.append((nextLinkToken, callback))
+        }
+        return nextLinkToken
+    }
+
+    /// Removes a callback added with ``link(_:)``; returns whether it was still registered.
+    @discardableResult
+    public func unlink(_ token: Int) -> Bool {
+        guard let index = links.firstIndex(where: { $0.token == token }) else { return false }
+        links.remove(at: index)
+        return true
+    }
+}
+
+/// Thrown when a wait with a timeout, or a ``withTimeout(_:_:)`` scope, runs out of time.
+public struct TimeoutError: Error, CustomStringConvertible, Equatable {
+    /// The duration that ran out.
+    public let duration: Duration
+    /// The label given to the timeout, if any: tells nested timeouts apart.
+    public let label: String?
+
+    /// Creates the error for a timeout of `duration`.
+    public init(duration: Duration, label: String? = nil) {
+        self.duration = duration
+        self.label = label
+    }
+
+    public var description: String {
+        "timed out after \(duration)" + (label.map { " (\($0))" } ?? "")
+    }
+}
+
+/// Information about the green thread running the caller.
+public enum CurrentGreenThread {
+    /// The name of the current green thread, if it was started by Evy with a name.
+    public static var name: String? { GreenContext.current?.name }
+
+    /// Whether the caller runs in a green thread started by Evy.
+    public static var isGreen: Bool { GreenContext.current != nil }
+}
+
+let spawnLogger = Logger(label: "evy.spawn")

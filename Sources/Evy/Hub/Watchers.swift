@@ -1,0 +1,197 @@
+import CLibUV
+import Glibc
+
+/// The libuv poll handle of one file descriptor, shared by its reader and its writer (libuv allows
+/// one poll handle per descriptor).
+final class FDWatcher {
+    let fd: Int32
+    let poll: UnsafeMutablePointer<uv_poll_t>
+    var reader: Handle?
+    var writer: Handle?
+    var events: Int32 = 0
+
+    init(fd: Int32, poll: UnsafeMutablePointer<uv_poll_t>) {
+        self.fd = fd
+        self.poll = poll
+    }
+}
+
+/// Errors from registering readers, writers and signal handlers.
+public enum WatchError: Error, CustomStringConvertible, Equatable {
+    /// libuv refused to watch the descriptor (closed, or not pollable such as a regular file).
+    case cannotWatch(fd: Int32, UVError)
+    /// libuv refused to install the signal handler.
+    case cannotHandleSignal(Int32, UVError)
+
+    public var description: String {
+        switch self {
+        case .cannotWatch(let fd, let error): "cannot watch file descriptor \(fd): \(error)"
+        case .cannotHandleSignal(let signal, let error): "cannot handle signal \(signal): \(error)"
+        }
+    }
+}
+
+extension Hub {
+    /// Calls `callback` on the hub each time `fd` is readable, until the returned handle is
+    /// cancelled or ``removeReader(_:)`` is called. A descriptor has at most one reader: adding
+    /// another replaces it.
+    @discardableResult
+    public func addReader(_ fd: Int32, _ callback: @escaping () -> Void) throws -> Handle {
+        try addWatch(fd, readable: true, callback)
+    }
+
+    /// Calls `callback` on the hub each time `fd` is writable, until the returned handle is
+    /// cancelled or ``removeWriter(_:)`` is called. A descriptor has at most one writer.
+    @discardableResult
+    public func addWriter(_ fd: Int32, _ callback: @escaping () -> Void) throws -> Handle {
+        try addWatch(fd, readable: false, callback)
+    }
+
+    /// Stops calling the reader of `fd`. Returns whether there was one.
+    @discardableResult
+    public func removeReader(_ fd: Int32) -> Bool {
+        guard let handle = watchers[fd]?.reader else { return false }
+        handle.cancel()
+        return true
+    }
+
+    /// Stops calling the writer of `fd`. Returns whether there was one.
+    @discardableResult
+    public func removeWriter(_ fd: Int32) -> Bool {
+        guard let handle = watchers[fd]?.writer else { return false }
+        handle.cancel()
+        return true
+    }
+
+    private func addWatch(_ fd: Int32, readable: Bool, _ callback: @escaping () -> Void) throws -> Handle {
+        assertOnHubThread(readable ? "Hub.addReader" : "Hub.addWriter")
+        let watcher = try watcher(for: fd)
+        var handleRef: Handle?
+        let handle = Handle(hub: self, onCancel: { [unowned self] in
+            guard let watcher = self.watchers[fd] else { return }
+            if readable, watcher.reader === handleRef { watcher.reader = nil }
+            if !readable, watcher.writer === handleRef { watcher.writer = nil }
+            handleRef = nil
+            self.updatePoll(watcher)
+        }, callback)
+        handleRef = handle
+        if readable {
+            watcher.reader?.cancel()
+            watcher.reader = handle
+        } else {
+            watcher.writer?.cancel()
+            watcher.writer = handle
+        }
+        updatePoll(watcher)
+        return handle
+    }
+
+    private func watcher(for fd: Int32) throws -> FDWatcher {
+        if let existing = watchers[fd] { return existing }
+        let poll = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
+        let status = uv_poll_init(loop, poll, fd)
+        guard status == 0 else {
+            poll.deallocate()
+            throw WatchError.cannotWatch(fd: fd, UVError(status))
+        }
+        let watcher = FDWatcher(fd: fd, poll: poll)
+        poll.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        watchers[fd] = watcher
+        return watcher
+    }
+
+    private func updatePoll(_ watcher: FDWatcher) {
+        var events: Int32 = 0
+        if watcher.reader != nil { events |= Int32(UV_READABLE.rawValue) }
+        if watcher.writer != nil { events |= Int32(UV_WRITABLE.rawValue) }
+        guard events != watcher.events else { return }
+        watcher.events = events
+        if events == 0 {
+            uv_poll_stop(watcher.poll)
+            watchers[watcher.fd] = nil
+            watcher.poll.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
+                uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_poll_t.self, capacity: 1) { $0.deallocate() } }
+            }
+            return
+        }
+        uv_poll_start(watcher.poll, events) { poll, status, events in
+            let hub = Hub.from(poll!.pointee.data)
+            hub.pollFired(fd: poll!.pointee.io_watcher.fd, status: status, events: events)
+        }
+    }
+
+    private func pollFired(fd: Int32, status: Int32, events: Int32) {
+        guard let watcher = watchers[fd] else { return }
+        // On an error (a closed descriptor, say) wake both sides: the next system call reports it.
+        if status < 0 || events & Int32(UV_READABLE.rawValue) != 0 { watcher.reader?.fireRepeating() }
+        if status < 0 || events & Int32(UV_WRITABLE.rawValue) != 0 { watcher.writer?.fireRepeating() }
+    }
+}
+
+/// The libuv signal handle of one signal number and the green handlers registered for it.
+final class SignalWatcher {
+    let signal: UnsafeMutablePointer<uv_signal_t>
+    var handlers: [Handle] = []
+
+    init(signal: UnsafeMutablePointer<uv_signal_t>) { self.signal = signal }
+}
+
+extension Hub {
+    /// Calls `callback` on the hub each time the process receives `signum` (SIGINT, SIGTERM,
+    /// SIGHUP, ...). Several handlers may be added for one signal; cancelling the returned handle
+    /// removes only that one. A signal handler does not keep ``run()`` from returning.
+    @discardableResult
+    public func addSignalHandler(_ signum: Int32, _ callback: @escaping () -> Void) throws -> Handle {
+        assertOnHubThread("Hub.addSignalHandler")
+        let watcher: SignalWatcher
+        if let existing = signalWatchers[signum] {
+            watcher = existing
+        } else {
+            let signal = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
+            uv_signal_init(loop, signal)
+            signal.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+            let status = uv_signal_start(signal, { signal, signum in
+                Hub.from(signal!.pointee.data).signalFired(signum)
+            }, signum)
+            guard status == 0 else {
+                closeSignal(signal)
+                throw WatchError.cannotHandleSignal(signum, UVError(status))
+            }
+            signal.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { uv_unref($0) }
+            watcher = SignalWatcher(signal: signal)
+            signalWatchers[signum] = watcher
+        }
+        var handleRef: Handle?
+        let handle = Handle(hub: self, onCancel: { [unowned self] in
+            guard let watcher = self.signalWatchers[signum] else { return }
+            watcher.handlers.removeAll { $0 === handleRef }
+            handleRef = nil
+            if watcher.handlers.isEmpty { self.removeSignalHandlers(signum) }
+        }, callback)
+        handleRef = handle
+        watcher.handlers.append(handle)
+        return handle
+    }
+
+    /// Removes every handler of `signum`; the signal gets its default disposition back.
+    public func removeSignalHandlers(_ signum: Int32) {
+        assertOnHubThread("Hub.removeSignalHandlers")
+        guard let watcher = signalWatchers.removeValue(forKey: signum) else { return }
+        let handlers = watcher.handlers
+        watcher.handlers = []
+        for handler in handlers { handler.cancel() }
+        uv_signal_stop(watcher.signal)
+        closeSignal(watcher.signal)
+    }
+
+    private func closeSignal(_ signal: UnsafeMutablePointer<uv_signal_t>) {
+        signal.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
+            uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_signal_t.self, capacity: 1) { $0.deallocate() } }
+        }
+    }
+
+    private func signalFired(_ signum: Int32) {
+        guard let watcher = signalWatchers[signum] else { return }
+        for handler in watcher.handlers { handler.fireRepeating() }
+    }
+}
