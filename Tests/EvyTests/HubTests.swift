@@ -1,28 +1,189 @@
+import Foundation
+import Glibc
 import XCTest
 @testable import Evy
 
 final class HubTests: XCTestCase {
-    func testRunReturnsBodyValue() throws {
-        let value = try Hub.run { 42 }
-        XCTAssertEqual(value, 42)
+    func testRunReturnsBodyValueAndError() throws {
+        XCTAssertEqual(try Hub.run { 42 }, 42)
+        XCTAssertThrowsError(try Hub.run { () throws -> Int in throw Boom(code: 7) }) {
+            XCTAssertEqual($0 as? Boom, Boom(code: 7))
+        }
     }
 
-    func testSpawnAndWait() throws {
-        let total = try Hub.run {
-            let threads = (1...100).map { i in spawn { i * 2 } }
-            var sum = 0
-            for thread in threads { sum += try await thread.wait() }
-            return sum
+    func testGreenThreadsRunOnTheHubThread() throws {
+        let onHub = try green {
+            let threads = (0..<10).map { _ in spawn { Hub.current.isOnHubThread } }
+            var all = true
+            for thread in threads { all = try await thread.wait() && all }
+            return all && Hub.current.isOnHubThread
         }
-        XCTAssertEqual(total, 10100)
+        XCTAssertTrue(onHub)
     }
 
-    func testSleepNeverReturnsEarly() throws {
-        let elapsed = try Hub.run {
-            let start = ContinuousClock.now
-            try await sleep(for: .milliseconds(20))
-            return start.duration(to: .now)
+    func testCallSoonRunsInOrderAndCanBeCancelled() throws {
+        let order = try green {
+            let order = Box<[Int]>([])
+            let hub = Hub.current
+            hub.callSoon { order.value.append(1) }
+            let cancelled = hub.callSoon { order.value.append(99) }
+            hub.callSoon { order.value.append(2) }
+            cancelled.cancel()
+            XCTAssertTrue(cancelled.isCancelled)
+            try await sleep(for: .milliseconds(1))
+            return order.value
         }
-        XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(20))
+        XCTAssertEqual(order, [1, 2])
+    }
+
+    func testCallLaterAndCallAtFireInDeadlineOrderNeverEarly() throws {
+        let (order, early) = try green {
+            let order = Box<[String]>([])
+            let early = Box(false)
+            let hub = Hub.current
+            let start = hub.now
+            hub.callLater(.milliseconds(30)) {
+                order.value.append("30ms")
+                if start.duration(to: .now) < .milliseconds(30) { early.value = true }
+            }
+            hub.callAt(start.advanced(by: .milliseconds(10))) {
+                order.value.append("10ms")
+                if start.duration(to: .now) < .milliseconds(10) { early.value = true }
+            }
+            let never = hub.callLater(.milliseconds(20)) { order.value.append("cancelled") }
+            never.cancel()
+            try await sleep(for: .milliseconds(50))
+            return (order.value, early.value)
+        }
+        XCTAssertEqual(order, ["10ms", "30ms"])
+        XCTAssertFalse(early)
+    }
+
+    func testCallFromThreadIsTheThreadSafeEntry() throws {
+        let ran = try green {
+            let hub = Hub.current
+            let done = Event<Bool>()
+            let box = UncheckedSendable(done)
+            Thread.detachNewThread {
+                hub.callFromThread { try? box.value.send(hub.isOnHubThread) }
+            }
+            return try await done.wait(timeout: .seconds(5))
+        }
+        XCTAssertTrue(ran)
+    }
+
+    func testRunUntilIdleReturnsWhenNoWorkIsLeft() throws {
+        let hub = Hub.current
+        let fired = Box(0)
+        hub.bindForTesting()
+        hub.callSoon { fired.value += 1 }
+        hub.callLater(.milliseconds(5)) { fired.value += 1 }
+        // A cancelled long timer must not keep the loop alive.
+        hub.callLater(.seconds(60)) { fired.value += 100 }.cancel()
+        let start = ContinuousClock.now
+        hub.runUntilIdle()
+        XCTAssertEqual(fired.value, 2)
+        XCTAssertLessThan(start.duration(to: .now), .seconds(30))
+    }
+
+    func testRunForeverUntilStop() throws {
+        let hub = Hub.current
+        hub.bindForTesting()
+        let ticks = Box(0)
+        hub.callLater(.milliseconds(5)) { ticks.value += 1 }
+        Thread.detachNewThread {
+            usleep(50_000)
+            hub.stop()  // from another thread
+        }
+        hub.runForever()
+        XCTAssertEqual(ticks.value, 1)
+    }
+
+    func testReadersAndWritersOnAPipe() throws {
+        let received = try green {
+            var fds: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&fds), 0)
+            defer { close(fds[0]); close(fds[1]) }
+            let hub = Hub.current
+            let gotData = Event<String>()
+            let writable = Flag()
+            try hub.addWriter(fds[1]) { writable.set() }
+            try hub.addReader(fds[0]) {
+                var buffer = [UInt8](repeating: 0, count: 64)
+                let n = read(fds[0], &buffer, 64)
+                hub.removeReader(fds[0])
+                try? gotData.send(String(decoding: buffer[0..<max(n, 0)], as: UTF8.self))
+            }
+            try await writable.wait(timeout: .seconds(5))
+            XCTAssertTrue(hub.removeWriter(fds[1]))
+            XCTAssertFalse(hub.removeWriter(fds[1]))
+            _ = "hello".withCString { write(fds[1], $0, 5) }
+            return try await gotData.wait(timeout: .seconds(5))
+        }
+        XCTAssertEqual(received, "hello")
+    }
+
+    func testAddReaderOnABadDescriptorThrows() throws {
+        try green {
+            XCTAssertThrowsError(try Hub.current.addReader(-1) {})
+        }
+    }
+
+    func testSignalHandlersSeveralPerSignalAndIndividuallyRemovable() throws {
+        let (first, second) = try green {
+            let hub = Hub.current
+            let first = Box(0), second = Box(0)
+            let got = Flag()
+            let h1 = try hub.addSignalHandler(SIGUSR1) { first.value += 1; got.set() }
+            try hub.addSignalHandler(SIGUSR1) { second.value += 1; got.set() }
+            kill(getpid(), SIGUSR1)
+            try await got.wait(timeout: .seconds(5))
+            while first.value == 0 || second.value == 0 { try await sleep(for: .milliseconds(1)) }
+            h1.cancel()
+            got.clear()
+            kill(getpid(), SIGUSR1)
+            try await got.wait(timeout: .seconds(5))
+            hub.removeSignalHandlers(SIGUSR1)
+            return (first.value, second.value)
+        }
+        XCTAssertEqual(first, 1)
+        XCTAssertEqual(second, 2)
+    }
+
+    func testBlockingDetectorNamesTheGreenThread() throws {
+        let reports = Collector<BlockingReport>()
+        try green {
+            let hub = Hub.current
+            hub.detectBlocking(threshold: .milliseconds(20)) { reports.append($0) }
+            defer { hub.stopDetectingBlocking() }
+            let blocker = spawn(name: "blocker") { usleep(200_000) }
+            try await blocker.wait()
+        }
+        XCTAssertEqual(reports.all.count, 1, "one stall, one report")
+        XCTAssertEqual(reports.all.first?.greenThread, "blocker")
+        XCTAssertTrue(reports.all.first?.description.contains("blocker") ?? false)
+    }
+
+    func testBlockingDetectorQuietWhenGreenThreadsYield() throws {
+        let reports = Collector<BlockingReport>()
+        try green {
+            let hub = Hub.current
+            hub.detectBlocking(threshold: .milliseconds(50)) { reports.append($0) }
+            defer { hub.stopDetectingBlocking() }
+            for _ in 0..<20 { try await sleep(for: .milliseconds(5)) }
+        }
+        XCTAssertEqual(reports.all.count, 0)
+    }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension Hub {
+    /// Binds the main hub to the test thread (XCTest runs tests on the main thread).
+    func bindForTesting() {
+        XCTAssertTrue(self === Hub.main)
     }
 }

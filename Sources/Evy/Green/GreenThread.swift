@@ -43,6 +43,8 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     private var links: [(token: Int, callback: (Result<Value, any Error>) -> Void)] = []
     private var nextLinkToken = 0
     private var cancelledBeforeStart = false
+    /// Runs first when the green thread ends, however it ends (a pool's slot accounting).
+    private var onExit: (() -> Void)?
 
     private init(hub: Hub, name: String?) {
         self.hub = hub
@@ -52,9 +54,10 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     /// Starts `body` on `hub`, now or once `delay` has passed.
     static func start(
         on hub: Hub, name: String?, pool: ObjectIdentifier? = nil, after delay: Duration?,
-        body: @escaping @Sendable () async throws -> Value
+        onExit: (() -> Void)? = nil, body: @escaping @Sendable () async throws -> Value
     ) -> GreenThread {
         let thread = GreenThread(hub: hub, name: name)
+        thread.onExit = onExit
         if let delay {
             thread.startTimer = hub.callLater(delay) { [thread] in
                 thread.startTimer = nil
@@ -82,8 +85,19 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
         }
     }
 
+    /// A green thread that already ran, inline, in its caller (a full pool spawning into itself).
+    static func finished(on hub: Hub, name: String?, outcome: Result<Value, any Error>) -> GreenThread {
+        let thread = GreenThread(hub: hub, name: name)
+        thread.result = outcome
+        return thread
+    }
+
     private func finish(_ outcome: Result<Value, any Error>) {
         result = outcome
+        if let onExit {
+            self.onExit = nil
+            onExit()
+        }
         let waiters = self.waiters
         self.waiters = []
         for waiter in waiters { waiter.resume(returning: ()) }
@@ -95,6 +109,7 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     /// Waits for the green thread to finish and returns its value, or throws its error
     /// (`CancellationError` if it was killed). With a `timeout`, throws ``TimeoutError`` if it has
     /// not finished by then; the green thread itself keeps running.
+    @discardableResult
     public func wait(timeout: Duration? = nil) async throws -> Value {
         if result == nil {
             do {

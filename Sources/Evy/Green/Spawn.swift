@@ -30,10 +30,12 @@ public func spawnN(name: String? = nil, _ body: @escaping @Sendable () async thr
 }
 
 func startDetached(
-    on hub: Hub, name: String?, pool: ObjectIdentifier?, _ body: @escaping @Sendable () async throws -> Void
+    on hub: Hub, name: String?, pool: ObjectIdentifier?, onExit: (@Sendable () -> Void)? = nil,
+    _ body: @escaping @Sendable () async throws -> Void
 ) {
     let context = GreenContext(name: name, pool: pool)
     Task(name: name, executorPreference: hub.taskExecutor) {
+        defer { onExit?() }
         await GreenContext.$current.withValue(context) {
             do {
                 try await body()

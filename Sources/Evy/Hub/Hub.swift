@@ -187,8 +187,9 @@ public final class Hub: @unchecked Sendable {
     // MARK: Running
 
     /// Runs the loop until no work is left: no ready green thread, no timer, no watched file
-    /// descriptor and no pending call to the thread pool. Returns early if ``stop()`` is called.
-    public func run() {
+    /// descriptor and no pending call to the thread pool (Evergreen's `loop.run()`). Returns early
+    /// if ``stop()`` is called. A hub can be run again after it returns.
+    public func runUntilIdle() {
         runLoop(keepAlive: false, until: { false })
     }
 
