@@ -200,4 +200,5 @@ public enum CurrentGreenThread {
     public static var isGreen: Bool { GreenContext.current != nil }
 }
 
-let spawnLogger = Logger(label: "evy.spawn")
+/// Made per use (errors only), so a logging system bootstrapped late still applies.
+var spawnLogger: Logger { Logger(label: "evy.spawn") }

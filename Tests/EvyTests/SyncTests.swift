@@ -1,0 +1,262 @@
+import XCTest
+@testable import Evy
+
+final class EventTests: XCTestCase {
+    func testManyWaitersGetTheValueAndLateWaitersGetItAtOnce() throws {
+        try green {
+            let event = Event<String>()
+            let waiters = (0..<5).map { _ in spawn { try await event.wait() } }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertFalse(event.isReady)
+            try event.send("go")
+            for waiter in waiters { let value = try await waiter.wait(); XCTAssertEqual(value, "go") }
+            let late = try await event.wait()
+            XCTAssertEqual(late, "go")
+            XCTAssertThrowsError(try event.send("again")) { XCTAssertEqual($0 as? SynchronizationError, .alreadySent) }
+            event.reset()
+            XCTAssertFalse(event.isReady)
+            try event.send("second")
+            let second = try await event.wait()
+            XCTAssertEqual(second, "second")
+        }
+    }
+
+    func testSendErrorIsThrownToWaiters() throws {
+        try green {
+            let event = Event<Int>()
+            spawnN { try event.send(error: Boom(code: 5)) }
+            do { _ = try await event.wait(); XCTFail("expected an error") } catch let error as Boom {
+                XCTAssertEqual(error.code, 5)
+            }
+            XCTAssertTrue(event.hasError)
+        }
+    }
+
+    func testWaitTimeoutAndCancellation() throws {
+        try green {
+            let event = Event<Int>()
+            do { _ = try await event.wait(timeout: .milliseconds(5)); XCTFail() } catch is TimeoutError {}
+            let waiter = spawn { try await event.wait() }
+            try await sleep(for: .milliseconds(1))
+            await waiter.kill()
+            do { _ = try await waiter.wait(); XCTFail() } catch is CancellationError {}
+            try event.send(1)  // a cancelled waiter does not swallow the value
+            let value = try await event.wait()
+            XCTAssertEqual(value, 1)
+        }
+    }
+
+    func testFlagSetClearWait() throws {
+        try green {
+            let flag = Flag()
+            let timedOut = try await flag.wait(timeout: .milliseconds(5))
+            XCTAssertFalse(timedOut)
+            let waiter = spawn { try await flag.wait() }
+            try await sleep(for: .milliseconds(1))
+            flag.set()
+            let woke = try await waiter.wait()
+            XCTAssertTrue(woke)
+            XCTAssertTrue(flag.isSet)
+            flag.clear()
+            XCTAssertFalse(flag.isSet)
+        }
+    }
+}
+
+final class SemaphoreAndLockTests: XCTestCase {
+    func testSemaphoreLimitsConcurrency() throws {
+        let peak = try green {
+            let semaphore = Semaphore(3)
+            let active = Box(0), peak = Box(0)
+            let threads = (0..<20).map { _ in
+                spawn {
+                    try await semaphore.withPermit {
+                        active.value += 1
+                        peak.value = max(peak.value, active.value)
+                        try await sleep(for: .milliseconds(1))
+                        active.value -= 1
+                    }
+                }
+            }
+            for thread in threads { try await thread.wait() }
+            XCTAssertEqual(semaphore.value, 3)
+            return peak.value
+        }
+        XCTAssertEqual(peak, 3)
+    }
+
+    func testSemaphoreWakesInFIFOOrderAndReportsBalance() throws {
+        try green {
+            let semaphore = Semaphore(0)
+            let order = Box<[Int]>([])
+            for i in 0..<3 { spawnN { try await semaphore.acquire(); order.value.append(i) } }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertEqual(semaphore.balance, -3)
+            XCTAssertFalse(semaphore.tryAcquire())
+            for _ in 0..<3 { semaphore.release() }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertEqual(order.value, [0, 1, 2])
+        }
+    }
+
+    func testAcquireTimeoutReturnsFalseAndCancellationThrows() throws {
+        try green {
+            let semaphore = Semaphore(0)
+            let acquired = try await semaphore.acquire(timeout: .milliseconds(5))
+            XCTAssertFalse(acquired)
+            let waiter = spawn { try await semaphore.acquire() }
+            try await sleep(for: .milliseconds(1))
+            await waiter.kill()
+            semaphore.release()
+            // The permit was not lost to the killed waiter.
+            XCTAssertTrue(semaphore.tryAcquire())
+        }
+    }
+
+    func testBoundedSemaphoreRefusesOverRelease() throws {
+        try green {
+            let semaphore = BoundedSemaphore(2)
+            try await semaphore.acquire()
+            try semaphore.release()
+            XCTAssertThrowsError(try semaphore.release()) { XCTAssertEqual($0 as? SynchronizationError, .releasedTooOften) }
+            XCTAssertEqual(semaphore.value, 2)
+        }
+    }
+
+    func testLockExcludesAcrossWaitsAndRejectsReleaseWhenUnlocked() throws {
+        let log = try green {
+            let lock = Lock()
+            let log = Box<[String]>([])
+            let threads = ["a", "b"].map { name in
+                spawn {
+                    try await lock.withLock {
+                        log.value.append("\(name)+")
+                        try await sleep(for: .milliseconds(2))
+                        log.value.append("\(name)-")
+                    }
+                }
+            }
+            for thread in threads { try await thread.wait() }
+            XCTAssertFalse(lock.isLocked)
+            XCTAssertThrowsError(try lock.release())
+            XCTAssertTrue(lock.tryAcquire())
+            let second = try await lock.acquire(timeout: .milliseconds(2))
+            XCTAssertFalse(second)
+            try lock.release()
+            return log.value
+        }
+        XCTAssertEqual(log, ["a+", "a-", "b+", "b-"])
+    }
+
+    func testRLockIsReentrantAndOwned() throws {
+        try green {
+            let lock = RLock()
+            try await lock.acquire()
+            try await lock.acquire()
+            XCTAssertTrue(lock.isOwnedByCurrentGreenThread)
+            let other = spawn { () async throws -> Bool in
+                XCTAssertThrowsError(try lock.release()) { XCTAssertEqual($0 as? SynchronizationError, .notOwner) }
+                return try await lock.acquire(timeout: .milliseconds(5))
+            }
+            let otherGotIt = try await other.wait()
+            XCTAssertFalse(otherGotIt)
+            try lock.release()
+            XCTAssertTrue(lock.isLocked, "still held once")
+            try lock.release()
+            XCTAssertFalse(lock.isLocked)
+            let third = spawn { try await lock.acquire(timeout: .milliseconds(50)) }
+            let thirdGotIt = try await third.wait()
+            XCTAssertTrue(thirdGotIt)
+        }
+    }
+
+    func testConditionNotifyAndNotifyAll() throws {
+        try green {
+            let condition = Condition()
+            let items = Box<[Int]>([])
+            let consumed = Box<[Int]>([])
+            let consumers = (0..<3).map { _ in
+                spawn {
+                    try await condition.withLock {
+                        while items.value.isEmpty { try await condition.wait() }
+                        consumed.value.append(items.value.removeFirst())
+                    }
+                }
+            }
+            try await sleep(for: .milliseconds(1))
+            try await condition.withLock {
+                items.value.append(1)
+                try condition.notify()
+            }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertEqual(consumed.value, [1])
+            try await condition.withLock {
+                items.value += [2, 3]
+                try condition.notifyAll()
+            }
+            for consumer in consumers { try await consumer.wait() }
+            XCTAssertEqual(consumed.value.sorted(), [1, 2, 3])
+        }
+    }
+
+    func testConditionMisuseTimeoutAndCancellationKeepTheLockConsistent() throws {
+        try green {
+            let condition = Condition(lock: Lock())
+            XCTAssertThrowsError(try condition.notify()) { XCTAssertEqual($0 as? SynchronizationError, .notOwner) }
+            do { _ = try await condition.wait(); XCTFail() } catch let error as SynchronizationError {
+                XCTAssertEqual(error, .notOwner)
+            }
+            try await condition.acquire()
+            let notified = try await condition.wait(timeout: .milliseconds(5))
+            XCTAssertFalse(notified)
+            try condition.release()  // the lock was taken back after the timeout
+
+            let waiter = spawn { try await condition.withLock { try await condition.wait() } }
+            try await sleep(for: .milliseconds(1))
+            await waiter.kill()
+            // The killed waiter re-took and released the lock: it is free.
+            let free = try await condition.acquire(timeout: .milliseconds(50))
+            XCTAssertTrue(free)
+            try condition.release()
+            let done = try await condition.withLock { try await condition.wait(for: { true }) }
+            XCTAssertTrue(done)
+        }
+    }
+}
+
+final class ChannelTests: XCTestCase {
+    func testSendWaitsForAReceiverAndValuesArriveInOrder() throws {
+        try green {
+            let channel = Channel<Int>()
+            let sentAll = Box(false)
+            spawnN {
+                for i in 1...3 { try await channel.send(i) }
+                sentAll.value = true
+            }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertFalse(sentAll.value, "nothing is buffered")
+            XCTAssertEqual(channel.balance, 1)
+            var received: [Int] = []
+            for _ in 1...3 { received.append(try await channel.receive()) }
+            XCTAssertEqual(received, [1, 2, 3])
+        }
+    }
+
+    func testSendErrorAndTimeouts() throws {
+        try green {
+            let channel = Channel<Int>()
+            spawnN { try await channel.send(error: Boom(code: 8)) }
+            do { _ = try await channel.receive(); XCTFail() } catch let error as Boom { XCTAssertEqual(error.code, 8) }
+            do { _ = try await channel.receive(timeout: .milliseconds(3)); XCTFail() } catch is TimeoutError {}
+            do { try await channel.send(1, timeout: .milliseconds(3)); XCTFail() } catch is TimeoutError {}
+            XCTAssertEqual(channel.balance, 0, "timed-out parties are gone")
+            // A killed receiver does not take a value.
+            let receiver = spawn { try await channel.receive() }
+            try await sleep(for: .milliseconds(1))
+            await receiver.kill()
+            spawnN { try await channel.send(42) }
+            let value = try await channel.receive(timeout: .seconds(1))
+            XCTAssertEqual(value, 42)
+        }
+    }
+}
