@@ -73,30 +73,47 @@ final class HubTests: XCTestCase {
     }
 
     func testRunUntilIdleReturnsWhenNoWorkIsLeft() throws {
-        let hub = Hub.current
-        let fired = Box(0)
-        hub.bindForTesting()
-        hub.callSoon { fired.value += 1 }
-        hub.callLater(.milliseconds(5)) { fired.value += 1 }
-        // A cancelled long timer must not keep the loop alive.
-        hub.callLater(.seconds(60)) { fired.value += 100 }.cancel()
-        let start = ContinuousClock.now
-        hub.runUntilIdle()
-        XCTAssertEqual(fired.value, 2)
-        XCTAssertLessThan(start.duration(to: .now), .seconds(30))
+        let (fired, elapsed) = onNewThread { () -> (Int, Duration) in
+            let hub = Hub()
+            XCTAssertTrue(Hub.current === hub && hub !== Hub.main)
+            let fired = Box(0)
+            hub.callSoon { fired.value += 1 }
+            hub.callLater(.milliseconds(5)) { fired.value += 1 }
+            // A cancelled long timer must not keep the loop alive.
+            hub.callLater(.seconds(60)) { fired.value += 100 }.cancel()
+            let start = ContinuousClock.now
+            hub.runUntilIdle()
+            return (fired.value, start.duration(to: .now))
+        }
+        XCTAssertEqual(fired, 2)
+        XCTAssertLessThan(elapsed, .seconds(30))
     }
 
-    func testRunForeverUntilStop() throws {
-        let hub = Hub.current
-        hub.bindForTesting()
-        let ticks = Box(0)
-        hub.callLater(.milliseconds(5)) { ticks.value += 1 }
-        Thread.detachNewThread {
-            usleep(50_000)
-            hub.stop()  // from another thread
+    func testRunForeverUntilStopFromAnotherThread() throws {
+        let ticks = onNewThread { () -> Int in
+            let hub = Hub()
+            let ticks = Box(0)
+            hub.callLater(.milliseconds(5)) { ticks.value += 1 }
+            Thread.detachNewThread {
+                usleep(50_000)
+                hub.stop()
+            }
+            hub.runForever()
+            return ticks.value
         }
-        hub.runForever()
-        XCTAssertEqual(ticks.value, 1)
+        XCTAssertEqual(ticks, 1)
+    }
+
+    func testEachThreadRunsItsOwnHub() throws {
+        let values = onNewThread { () -> [Int] in
+            (try? Hub.run {
+                let threads = (0..<3).map { i in spawn { try await sleep(for: .milliseconds(1)); return i } }
+                var values: [Int] = []
+                for thread in threads { values.append(try await thread.wait()) }
+                return values
+            }) ?? []
+        }
+        XCTAssertEqual(values, [0, 1, 2])
     }
 
     func testReadersAndWritersOnAPipe() throws {
@@ -181,9 +198,19 @@ struct UncheckedSendable<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
-extension Hub {
-    /// Binds the main hub to the test thread (XCTest runs tests on the main thread).
-    func bindForTesting() {
-        XCTAssertTrue(self === Hub.main)
+/// Runs `body` on a new thread and returns its result.
+func onNewThread<T>(_ body: @escaping @Sendable () -> T) -> T {
+    let done = DispatchSemaphore(value: 0)
+    let box = UncheckedBox<T>()
+    let thread = Thread {
+        box.value = body()
+        done.signal()
     }
+    thread.start()
+    done.wait()
+    return box.value!
+}
+
+final class UncheckedBox<T>: @unchecked Sendable {
+    var value: T?
 }

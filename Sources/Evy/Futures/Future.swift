@@ -114,60 +114,65 @@ public enum FutureWaitCondition: Sendable {
     case allCompleted
 }
 
-/// Waits for `futures` until `condition` holds or `timeout` passes, and returns them split into
-/// the done and the not done, each in the order given (`concurrent.futures.wait`).
-public func wait<Value>(
-    for futures: [Future<Value>], timeout: Duration? = nil, returnWhen condition: FutureWaitCondition = .allCompleted
-) async throws -> (done: [Future<Value>], notDone: [Future<Value>]) {
-    func satisfied() -> Bool {
-        switch condition {
-        case .allCompleted: return futures.allSatisfy(\.isDone)
-        case .firstCompleted: return futures.isEmpty || futures.contains(where: \.isDone)
-        case .firstException:
-            return futures.allSatisfy(\.isDone) || futures.contains { future in
-                if case .failure = future.currentOutcome, !future.isCancelled { return true }
-                return false
+extension Future {
+    /// Waits for `futures` until `condition` holds or `timeout` passes, and returns them split into
+    /// the done and the not done, each in the order given (`concurrent.futures.wait`).
+    /// ```swift
+    /// let (done, pending) = try await Future.wait(for: futures, timeout: .seconds(1), returnWhen: .firstCompleted)
+    /// ```
+    public static func wait(
+        for futures: [Future<Value>], timeout: Duration? = nil, returnWhen condition: FutureWaitCondition = .allCompleted
+    ) async throws -> (done: [Future<Value>], notDone: [Future<Value>]) {
+        func satisfied() -> Bool {
+            switch condition {
+            case .allCompleted: return futures.allSatisfy(\.isDone)
+            case .firstCompleted: return futures.isEmpty || futures.contains(where: \.isDone)
+            case .firstException:
+                return futures.allSatisfy(\.isDone) || futures.contains { future in
+                    if case .failure = future.currentOutcome, !future.isCancelled { return true }
+                    return false
+                }
             }
         }
-    }
-    let hub = Hub.current
-    if !satisfied() {
-        let changed = Flag()
-        for future in futures where !future.isDone { future.addDoneCallback { _ in changed.set() } }
-        let deadline = hub.deadline(after: timeout)
-        while !satisfied() {
-            changed.clear()
-            let remaining = deadline.map { hub.now.duration(to: $0) }
-            if let remaining, remaining <= .zero { break }
-            if try await !changed.wait(timeout: remaining) { break }
+        let hub = Hub.current
+        if !satisfied() {
+            let changed = Flag()
+            for future in futures where !future.isDone { future.addDoneCallback { _ in changed.set() } }
+            let deadline = hub.deadline(after: timeout)
+            while !satisfied() {
+                changed.clear()
+                let remaining = deadline.map { hub.now.duration(to: $0) }
+                if let remaining, remaining <= .zero { break }
+                if try await !changed.wait(timeout: remaining) { break }
+            }
         }
+        return (futures.filter(\.isDone), futures.filter { !$0.isDone })
     }
-    return (futures.filter(\.isDone), futures.filter { !$0.isDone })
-}
 
-/// The futures' results as they complete, first done first (`concurrent.futures.as_completed`).
-/// Each element is a done future. Throws ``TimeoutError`` if `timeout` passes before all are done.
-public func completed<Value>(
-    _ futures: [Future<Value>], timeout: Duration? = nil
-) -> AsyncThrowingStream<Future<Value>, any Error> {
-    let hub = Hub.current
-    hub.assertOnHubThread("completed(_:)")
-    let (stream, continuation) = AsyncThrowingStream<Future<Value>, any Error>.makeStream()
-    var remaining = futures.count
-    if remaining == 0 { continuation.finish() }
-    var timer: Handle?
-    if let timeout, remaining > 0 {
-        timer = hub.callLater(timeout) { continuation.finish(throwing: TimeoutError(duration: timeout)) }
-    }
-    for future in futures {
-        future.addDoneCallback { done in
-            continuation.yield(done)
-            remaining -= 1
-            if remaining == 0 {
-                timer?.cancel()
-                continuation.finish()
+    /// The futures' results as they complete, first done first (`concurrent.futures.as_completed`).
+    /// Each element is a done future. Throws ``TimeoutError`` if `timeout` passes before all are done.
+    public static func completed(
+        _ futures: [Future<Value>], timeout: Duration? = nil
+    ) -> AsyncThrowingStream<Future<Value>, any Error> {
+        let hub = Hub.current
+        hub.assertOnHubThread("completed(_:)")
+        let (stream, continuation) = AsyncThrowingStream<Future<Value>, any Error>.makeStream()
+        var remaining = futures.count
+        if remaining == 0 { continuation.finish() }
+        var timer: Handle?
+        if let timeout, remaining > 0 {
+            timer = hub.callLater(timeout) { continuation.finish(throwing: TimeoutError(duration: timeout)) }
+        }
+        for future in futures {
+            future.addDoneCallback { done in
+                continuation.yield(done)
+                remaining -= 1
+                if remaining == 0 {
+                    timer?.cancel()
+                    continuation.finish()
+                }
             }
         }
+        return stream
     }
-    return stream
 }

@@ -13,8 +13,12 @@ import Foundation
 /// to its end on its thread (a thread cannot be interrupted) and its result is dropped.
 public final class ThreadPool: @unchecked Sendable {
     /// The process-wide pool used by ``tpool``.
-    public static let shared = ThreadPool(
-        size: ProcessInfo.processInfo.environment["EVY_THREADPOOL_SIZE"].flatMap { Int($0) }.map { Swift.max($0, 1) } ?? 20)
+    public static let shared = ThreadPool(size: size(fromEnvironment: ProcessInfo.processInfo.environment))
+
+    /// `EVY_THREADPOOL_SIZE` if it is a number (at least 1), else 20.
+    static func size(fromEnvironment environment: [String: String]) -> Int {
+        environment["EVY_THREADPOOL_SIZE"].flatMap { Int($0) }.map { Swift.max($0, 1) } ?? 20
+    }
 
     /// The most threads the pool starts.
     public let size: Int
