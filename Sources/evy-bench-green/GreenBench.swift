@@ -1,17 +1,20 @@
+// The green-thread benchmarks in green-the-world mode: Swift's main and default executors are the
+// main hub. `evy-bench` runs this binary beside itself; it can also be run alone:
+// `swift run -c release evy-bench-green spawn [N]`.
 @_spi(GreenWorld) import Evy
+import EvyBenchmarks
+
 typealias DefaultExecutorFactory = GreenWorld
 
-@main struct Main {
+@main struct GreenBench {
     static func main() async throws {
-        print("active", GreenWorld.isActive, Hub.main.isOnHubThread)
-        let t = Task { Hub.main.isOnHubThread }
-        let start = ContinuousClock.now
-        try await Task.sleep(for: .milliseconds(10))
-        print("slept", start.duration(to: .now))
-        print(await t.value, Hub.main.isOnHubThread)
-        let d = Task.detached { Hub.main.isOnHubThread }
-        print("detached on hub", await d.value)
-        let g = spawn { try await sleep(for: .milliseconds(5)); return 7 }
-        print(try await g.wait())
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first else {
+            print("usage: evy-bench-green SCENARIO [N]   (scenarios: \(Scenarios.names.joined(separator: ", ")))")
+            return
+        }
+        precondition(GreenWorld.isActive, "green-the-world mode did not take effect")
+        let n = arguments.dropFirst().first.flatMap { Int($0) } ?? Scenarios.defaultN
+        print(try await Scenarios.run(name, n: n, source: "evy-green-world").json)
     }
 }

@@ -1,1 +1,83 @@
+// evy-bench: Evy's benchmarks, one JSON object per line.
+//
+//   swift run -c release evy-bench NAME [N]     NAME: a scenario or `all`
+//
+// For each scenario it runs, each in a fresh process: Evy in the stable hub mode, Evy in
+// green-the-world mode (the `evy-bench-green` binary beside this one), and the Python references
+// Eventlet and gevent (Benchmarks/reference/green_reference.py, if importable). Evy's lines carry
+// `ratio`: how many times better than gevent, measured in the same run (above 1: Evy wins).
 import Evy
+import EvyBenchmarks
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+if arguments.first == "--run", arguments.count >= 3, let n = Int(arguments[2]) {
+    // One scenario in this process, stable hub mode.
+    let measurement = try Hub.run { try await Scenarios.run(arguments[1], n: n, source: "evy") }
+    print(measurement.json)
+    exit(0)
+}
+
+guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) else {
+    print("usage: evy-bench NAME [N]   NAME: all, \(Scenarios.names.joined(separator: ", "))")
+    exit(2)
+}
+let n = arguments.dropFirst().first.flatMap { Int($0) } ?? Scenarios.defaultN
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let referenceScript = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    .appendingPathComponent("Benchmarks/reference/green_reference.py")
+
+/// Runs a command and returns the value of the first JSON line it prints that has one.
+func measure(_ executable: String, _ arguments: [String]) -> (value: Double, unit: String)? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return nil }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let value = object["value"] as? Double, let unit = object["unit"] as? String
+        else { continue }
+        return (value, unit)
+    }
+    return nil
+}
+
+func line(_ name: String, _ source: String, _ result: (value: Double, unit: String), ratio: Double? = nil,
+          reference: String? = nil) -> String {
+    Measurement(name: name, value: result.value, unit: result.unit, n: n, source: source, ratio: ratio,
+                ratioReference: reference).json
+}
+
+let scenarios = name == "all" ? Scenarios.names : [name]
+for scenario in scenarios {
+    let pythonName = scenario.replacingOccurrences(of: "-", with: "_")
+    var references: [(String, (value: Double, unit: String))] = []
+    for library in ["eventlet", "gevent"] {
+        if let result = measure("python3", [referenceScript.path, library, pythonName, String(n)]) {
+            references.append((library, result))
+            print(line(scenario, library, result))
+        }
+    }
+    let gevent = references.first { $0.0 == "gevent" }?.1
+    let runs: [(String, String, [String])] = [
+        ("evy", CommandLine.arguments[0], ["--run", scenario, String(n)]),
+        ("evy-green-world", binDirectory.appendingPathComponent("evy-bench-green").path, [scenario, String(n)]),
+    ]
+    for (source, executable, args) in runs {
+        guard let result = measure(executable, args) else {
+            print("{\"name\": \"\(scenario)\", \"source\": \"\(source)\", \"error\": \"did not run\"}")
+            continue
+        }
+        var ratio: Double?
+        if let gevent, gevent.value > 0, result.value > 0 {
+            ratio = result.unit.hasSuffix("/s") ? result.value / gevent.value : gevent.value / result.value
+        }
+        print(line(scenario, source, result, ratio: ratio, reference: ratio == nil ? nil : "gevent"))
+    }
+}

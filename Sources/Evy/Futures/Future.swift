@@ -42,7 +42,9 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     private func waitUntilDone(timeout: Duration?) async throws {
         guard outcome == nil else { return }
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                if outcome != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+            }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)
         }

@@ -1,8 +1,8 @@
 import Logging
 
 /// What every green thread Evy starts carries with it: its name, its local storage and the pool it
-/// belongs to. Bound as a task-local value, so child tasks (a ``withTimeout(_:_:)`` body, a task
-/// group) belong to the same green thread.
+/// belongs to. Reached through a task-local value, so child tasks (a ``withTimeout(_:label:_:)``
+/// body, a task group) belong to the same green thread.
 ///
 /// Hub-confined, like everything a green thread touches.
 final class GreenContext: @unchecked Sendable {
@@ -16,7 +16,8 @@ final class GreenContext: @unchecked Sendable {
         self.pool = pool
     }
 
-    @TaskLocal static var current: GreenContext?
+    /// The context of the green thread running the caller, if Evy started it.
+    static var current: GreenContext? { GreenTaskState.current?.context }
 }
 
 /// A green thread that produces a `Value`: wait for it, kill it, or link a callback to its end.
@@ -76,7 +77,7 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
             if Task.isCancelled {
                 outcome = .failure(CancellationError())
             } else {
-                outcome = await GreenContext.$current.withValue(context) {
+                outcome = await hub.runGreenTask(context: context) {
                     hub.blockingDetector?.running(name)
                     do { return .success(try await body()) } catch { return .failure(error) }
                 }
@@ -113,7 +114,9 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     public func wait(timeout: Duration? = nil) async throws -> Value {
         if result == nil {
             do {
-                try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+                try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                    if result != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+                }
             } catch is ParkTimedOut {
                 throw TimeoutError(duration: timeout ?? .zero)
             }
@@ -127,7 +130,9 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     public func kill() async {
         cancel()
         guard result == nil else { return }
-        let _: Void? = try? await hub.park { waiters.append($0) }
+        let _: Void? = try? await hub.park { waiter in
+            if result != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+        }
     }
 
     /// Asks the green thread to stop, without waiting for it (``kill()`` waits).

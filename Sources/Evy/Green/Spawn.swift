@@ -36,7 +36,7 @@ func startDetached(
     let context = GreenContext(name: name, pool: pool)
     Task(name: name, executorPreference: hub.taskExecutor) {
         defer { onExit?() }
-        await GreenContext.$current.withValue(context) {
+        await hub.runGreenTask(context: context) {
             do {
                 try await body()
             } catch is CancellationError {

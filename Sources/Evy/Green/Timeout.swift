@@ -51,7 +51,14 @@ private func runWithTimeout<Value: Sendable>(
     guard let duration else { return .finished(try await body()) }
     let hub = Hub.current
     hub.assertOnHubThread("withTimeout")
-    let child = Task(executorPreference: hub.taskExecutor, operation: body)
+    // The body is part of the calling green thread: same context (name, local storage, pool).
+    let context = GreenContext.current ?? GreenContext(name: nil, pool: nil)
+    let child = Task(executorPreference: hub.taskExecutor) { () async throws -> Value in
+        let outcome: Result<Value, any Error> = await hub.runGreenTask(context: context) {
+            do { return .success(try await body()) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
     var fired = false
     let timer = hub.callLater(duration) {
         fired = true

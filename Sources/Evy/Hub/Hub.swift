@@ -53,6 +53,9 @@ public final class Hub: @unchecked Sendable {
     var signalWatchers: [Int32: SignalWatcher] = [:]
     var blockingDetector: BlockingDetector?
 
+    /// How many jobs may run before I/O and timers are polled again.
+    static let jobsBetweenPolls = 256
+
     // Cross-thread state.
     private let inbox = Mutex<[Work]>([])
     private let wakeup: UnsafeMutablePointer<uv_async_t>
@@ -223,7 +226,14 @@ public final class Hub: @unchecked Sendable {
         defer { blockingDetector?.pause() }
         while !stopRequested && !done() {
             if !ready.isEmpty {
-                runReady()
+                // Run ready green threads in batches until the queue drains or the budget is
+                // spent, then poll I/O and timers without blocking: polling after every batch
+                // would cost a system call per switch when two green threads ping-pong.
+                var budget = Self.jobsBetweenPolls
+                repeat {
+                    budget -= ready.count
+                    runReady()
+                } while !ready.isEmpty && budget > 0 && !stopRequested && !done()
                 if stopRequested || done() { break }
                 uv_run(loop, UV_RUN_NOWAIT)
             } else {

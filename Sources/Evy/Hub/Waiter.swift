@@ -1,16 +1,23 @@
+/// The part of a ``Waiter`` that does not depend on its value: what cancellation needs.
+class WaiterBase: @unchecked Sendable {
+    /// Set once the waiter has been resumed, failed, timed out or cancelled.
+    final fileprivate(set) var isFinished = false
+    final fileprivate var timer: Handle?
+
+    /// Whether the waiter still waits.
+    final var isWaiting: Bool { !isFinished }
+
+    /// Fails the wait with `CancellationError` if it still waits.
+    func cancel() {}
+}
+
 /// One green thread parked on a hub until something resumes it, its deadline passes or it is
 /// cancelled. Every cooperative wait in Evy (sleep, locks, queues, events, channels, pools, futures,
 /// file descriptors) is built on ``Hub/park(deadline:enroll:)``.
 ///
 /// Hub-confined: created, resumed and failed on the hub's thread only.
-final class Waiter<Value>: @unchecked Sendable {
+final class Waiter<Value>: WaiterBase, @unchecked Sendable {
     private var continuation: UnsafeContinuation<Value, any Error>?
-    fileprivate var timer: Handle?
-    /// Set once the waiter has been resumed, failed, timed out or cancelled.
-    private(set) var isFinished = false
-
-    /// Whether the waiter still waits.
-    var isWaiting: Bool { !isFinished }
 
     /// Resumes the parked green thread with `value`; returns false if it no longer waits.
     @discardableResult
@@ -28,6 +35,10 @@ final class Waiter<Value>: @unchecked Sendable {
         return true
     }
 
+    override func cancel() {
+        resume(throwing: CancellationError())
+    }
+
     private func finish() -> UnsafeContinuation<Value, any Error>? {
         guard !isFinished else { return nil }
         isFinished = true
@@ -43,16 +54,59 @@ final class Waiter<Value>: @unchecked Sendable {
     }
 }
 
+/// Per-task state of a task Evy started (a green thread, a timeout's body): the green thread it
+/// belongs to, and the wait it is parked in, so that cancelling the task can fail that wait.
+///
+/// The task installs one cancellation handler for its whole life (``Hub/runGreenTask(context:_:)``)
+/// instead of one per wait: that saves two status-record updates per switch, and, because Swift
+/// hops a closure passed to `withTaskCancellationHandler` to the generic executor, a hop too.
+final class GreenTaskState: @unchecked Sendable {
+    let context: GreenContext
+    /// The owning task (`UnsafeCurrentTask.hashValue`): child tasks inherit the task-local value
+    /// and must not use it as their own.
+    let taskID: Int
+    /// The wait the task is parked in now, if any.
+    var currentWait: WaiterBase?
+
+    init(context: GreenContext, taskID: Int) {
+        self.context = context
+        self.taskID = taskID
+    }
+
+    @TaskLocal static var current: GreenTaskState?
+}
+
+@inline(__always)
+func currentTaskID() -> Int {
+    withUnsafeCurrentTask { $0?.hashValue ?? 0 }
+}
+
 /// Thrown inside Evy when a park's own deadline passes; each primitive turns it into its documented
 /// outcome (`false`, `nil`, ``QueueEmpty``, ``QueueFull``...).
 struct ParkTimedOut: Error {}
 
 extension Hub {
-    /// Parks the calling green thread until `enroll`'s waiter is resumed, `deadline` passes (throws
-    /// ``ParkTimedOut``) or the task is cancelled (throws `CancellationError`). `enroll` runs
-    /// synchronously, before the green thread is suspended; it stores the waiter where the
-    /// resuming side will find it. A waiter that timed out or was cancelled is finished, so whoever
-    /// later finds it must skip it (`isWaiting` is false).
+    /// Runs `body` as the task of a green thread: binds its green-thread context and installs the
+    /// task's cancellation handler, which fails whatever wait the task is parked in.
+    func runGreenTask<T>(context: GreenContext, _ body: () async -> T) async -> T {
+        let state = GreenTaskState(context: context, taskID: currentTaskID())
+        return await GreenTaskState.$current.withValue(state) {
+            await withTaskCancellationHandler {
+                await body()
+            } onCancel: {
+                self.callFromThread { state.currentWait?.cancel() }
+            }
+        }
+    }
+
+    /// Parks the calling green thread until the waiter handed to `enroll` is resumed, `deadline`
+    /// passes (throws ``ParkTimedOut``) or the task is cancelled (throws `CancellationError`).
+    ///
+    /// `enroll` runs on the hub, synchronously, right before the green thread suspends: it must
+    /// check the condition waited for and either resume the waiter at once or store it where the
+    /// resuming side will find it. Checking there, not before calling `park`, is what makes the
+    /// wait immune to lost wake-ups. A waiter that timed out or was cancelled is finished: whoever
+    /// finds it later skips it (`isWaiting` is false).
     func park<Value>(
         deadline: ContinuousClock.Instant? = nil,
         enroll: (Waiter<Value>) -> Void
@@ -61,18 +115,32 @@ extension Hub {
         try Task.checkCancellation()
         let waiter = Waiter<Value>()
         defer { if let detector = blockingDetector { detector.running(GreenContext.current?.name) } }
+        if let state = GreenTaskState.current, state.taskID == currentTaskID() {
+            // A task Evy started: its lifelong cancellation handler covers this wait.
+            state.currentWait = waiter
+            defer { state.currentWait = nil }
+            return try await suspend(waiter, deadline: deadline, enroll: enroll)
+        }
+        // Any other task: a cancellation handler for this wait alone.
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
-                waiter.attach(continuation)
-                enroll(waiter)
-                if let deadline, waiter.isWaiting {
-                    waiter.timer = callAt(deadline) { waiter.resume(throwing: ParkTimedOut()) }
-                }
-            }
+            try await suspend(waiter, deadline: deadline, enroll: enroll)
         } onCancel: {
             // May run on any thread, even before the continuation exists: hop to the hub, whose
-            // queue orders this after the enrolment above.
-            self.callFromThread { waiter.resume(throwing: CancellationError()) }
+            // queue orders this after the enrolment.
+            self.callFromThread { waiter.cancel() }
+        }
+    }
+
+    @inline(__always)
+    private func suspend<Value>(
+        _ waiter: Waiter<Value>, deadline: ContinuousClock.Instant?, enroll: (Waiter<Value>) -> Void
+    ) async throws -> Value {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
+            waiter.attach(continuation)
+            enroll(waiter)
+            if let deadline, waiter.isWaiting {
+                waiter.timer = callAt(deadline) { waiter.resume(throwing: ParkTimedOut()) }
+            }
         }
     }
 

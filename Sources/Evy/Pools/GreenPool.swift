@@ -39,12 +39,17 @@ public final class GreenPool: @unchecked Sendable {
 
     /// Takes a slot, waiting for one; false means "run inline" (full pool, caller is a member).
     private func takeSlot() async throws -> Bool {
-        if running < size && waiting == 0 {
-            running += 1
-            return true
-        }
+        if tryTakeSlot() { return true }
         if isInsideThisPool { return false }
-        try await Hub.current.park { slotWaiters.append($0) }
+        try await Hub.current.park { waiter in
+            if tryTakeSlot() { waiter.resume(returning: ()) } else { slotWaiters.append(waiter) }
+        }
+        return true
+    }
+
+    private func tryTakeSlot() -> Bool {
+        guard running < size && waiting == 0 else { return false }
+        running += 1
         return true
     }
 
@@ -99,7 +104,9 @@ public final class GreenPool: @unchecked Sendable {
     public func waitAll() async throws {
         guard !isInsideThisPool else { throw GreenPoolError.waitAllFromInside }
         guard running > 0 else { return }
-        try await Hub.current.park { idleWaiters.append($0) }
+        try await Hub.current.park { waiter in
+            if running == 0 { waiter.resume(returning: ()) } else { idleWaiters.append(waiter) }
+        }
     }
 
     /// Changes the pool's size. Growing it lets waiting spawns start at once; shrinking it never

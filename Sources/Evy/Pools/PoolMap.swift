@@ -34,13 +34,22 @@ public struct PoolMap<Input: Sendable, Output: Sendable>: AsyncSequence, Sendabl
         // The pool bounds how many jobs run; this queue bounds finished results not yet consumed.
         let results = Queue<GreenThread<Output>?>(maxSize: Swift.max(pool.size, 1))
         let pool = self.pool, inputs = self.inputs, transform = self.transform
+        let context = GreenContext(name: "imap feeder", pool: nil)
         let feeder = Task(name: "imap feeder", executorPreference: hub.taskExecutor) {
-            let iterator = inputs()
-            while let input = iterator.next() {
-                let thread = try await pool.spawn { try await transform(input) }
-                try await results.put(thread)
+            let outcome: Result<Void, any Error> = await hub.runGreenTask(context: context) {
+                do {
+                    let iterator = inputs()
+                    while let input = iterator.next() {
+                        let thread = try await pool.spawn { try await transform(input) }
+                        try await results.put(thread)
+                    }
+                    try await results.put(nil)
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
             }
-            try await results.put(nil)
+            try outcome.get()
         }
         return AsyncIterator(state: PoolMapState(results: results, feeder: feeder))
     }
@@ -79,7 +88,7 @@ extension GreenPool {
     /// for try await sum in pool.starmap([(1, 2), (3, 4)], { a, b in a + b }) { print(sum) }
     /// ```
     public func starmap<Inputs: Sequence & Sendable, each Argument: Sendable, Output: Sendable>(
-        _ inputs: Inputs, _ transform: @escaping @Sendable (repeat each Argument) async throws -> Output
+        _ inputs: Inputs, _ transform: @concurrent @escaping @Sendable (repeat each Argument) async throws -> Output
     ) -> PoolMap<(repeat each Argument), Output> where Inputs.Element == (repeat each Argument) {
         PoolMap(pool: self, inputs: { AnyIterator(inputs.makeIterator()) }, transform: { arguments in
             try await transform(repeat each arguments)

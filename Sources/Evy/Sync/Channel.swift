@@ -29,31 +29,47 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
     }
 
     private func deliver(_ item: Result<Element, any Error>, timeout: Duration?) async throws {
-        while let receiver = receivers.popFirst() {
-            let delivered: Bool
-            switch item {
-            case .success(let value): delivered = receiver.resume(returning: value)
-            case .failure(let error): delivered = receiver.resume(throwing: error)
-            }
-            if delivered { return }
-        }
+        if handToReceiver(item) { return }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { senders.append(($0, item)) }
+            try await hub.park(deadline: hub.deadline(after: timeout)) { sender in
+                if handToReceiver(item) { sender.resume(returning: ()) } else { senders.append((sender, item)) }
+            }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)
         }
     }
 
+    private func handToReceiver(_ item: Result<Element, any Error>) -> Bool {
+        while let receiver = receivers.popFirst() {
+            switch item {
+            case .success(let value): if receiver.resume(returning: value) { return true }
+            case .failure(let error): if receiver.resume(throwing: error) { return true }
+            }
+        }
+        return false
+    }
+
+    private func takeFromSender() -> Result<Element, any Error>? {
+        while let sender = senders.popFirst() {
+            if sender.waiter.resume(returning: ()) { return sender.item }
+        }
+        return nil
+    }
+
     /// Takes the next value from a sender, waiting for one if none waits. Throws what a sender sent
     /// with ``send(error:timeout:)``, or ``TimeoutError`` if `timeout` passes first.
     public func receive(timeout: Duration? = nil) async throws -> Element {
-        while let sender = senders.popFirst() {
-            if sender.waiter.resume(returning: ()) { return try sender.item.get() }
-        }
+        if let item = takeFromSender() { return try item.get() }
         let hub = Hub.current
         do {
-            return try await hub.park(deadline: hub.deadline(after: timeout)) { receivers.append($0) }
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { receiver in
+                switch takeFromSender() {
+                case .success(let value): receiver.resume(returning: value)
+                case .failure(let error): receiver.resume(throwing: error)
+                case nil: receivers.append(receiver)
+                }
+            }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)
         }

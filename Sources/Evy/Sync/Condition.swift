@@ -76,24 +76,30 @@ public final class Condition: @unchecked Sendable {
     @discardableResult
     public func wait(timeout: Duration? = nil) async throws -> Bool {
         try checkOwner()
-        let saved: Int
-        switch lock {
-        case .reentrant(let lock): saved = try lock.releaseAll()
-        case .plain(let lock):
-            plainOwner = nil
-            try lock.release()
-            saved = 1
-        }
+        var saved = 1
+        var released = false
         let hub = Hub.current
         var outcome: Result<Bool, any Error>
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+            // Join the waiters before letting go of the lock, in one step: a notify sent by the
+            // next holder of the lock cannot be missed.
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                waiters.append(waiter)
+                released = true
+                switch lock {
+                case .reentrant(let lock): saved = (try? lock.releaseAll()) ?? 1
+                case .plain(let lock):
+                    plainOwner = nil
+                    try? lock.release()
+                }
+            }
             outcome = .success(true)
         } catch is ParkTimedOut {
             outcome = .success(false)
         } catch {
             outcome = .failure(error)
         }
+        guard released else { return try outcome.get() }
         switch lock {
         case .reentrant(let lock): await lock.restore(depth: saved)
         case .plain(let lock):

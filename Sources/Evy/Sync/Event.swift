@@ -21,7 +21,9 @@ public final class Event<Value: Sendable>: @unchecked Sendable {
         if result == nil {
             let hub = Hub.current
             do {
-                try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+                try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                    if result != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+                }
             } catch is ParkTimedOut {
                 throw TimeoutError(duration: timeout ?? .zero)
             }
@@ -95,7 +97,9 @@ public final class Flag: @unchecked Sendable {
         if isSet { return true }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                if isSet { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+            }
         } catch is ParkTimedOut {
             return isSet
         }

@@ -22,7 +22,9 @@ final class Permits {
         if tryTake() { return true }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { waiters.append($0) }
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                if tryTake() { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+            }
             return true
         } catch is ParkTimedOut {
             return false
@@ -32,7 +34,9 @@ final class Permits {
     /// Takes a permit even if the task is cancelled (used to re-acquire a lock on the way out).
     func takeUninterruptibly() async {
         if tryTake() { return }
-        await Hub.current.parkUninterruptibly { waiters.append($0) }
+        await Hub.current.parkUninterruptibly { waiter in
+            if tryTake() { waiter.resume(returning: ()) } else { waiters.append(waiter) }
+        }
     }
 
     /// Hands a permit to the first live waiter, or adds it to the counter.

@@ -124,7 +124,9 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         if tryPut(item) { return }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { putters.append(($0, item)) }
+            try await hub.park(deadline: hub.deadline(after: timeout)) { putter in
+                if tryPut(item) { putter.resume(returning: ()) } else { putters.append((putter, item)) }
+            }
         } catch is ParkTimedOut {
             throw QueueFull()
         }
@@ -157,7 +159,9 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         if let item = tryGet() { return item }
         let hub = Hub.current
         do {
-            return try await hub.park(deadline: hub.deadline(after: timeout)) { getters.append($0) }
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { getter in
+                if let item = tryGet() { getter.resume(returning: item) } else { getters.append(getter) }
+            }
         } catch is ParkTimedOut {
             throw QueueEmpty()
         }
@@ -242,7 +246,9 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         guard unfinished > 0 else { return true }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout)) { joiners.append($0) }
+            try await hub.park(deadline: hub.deadline(after: timeout)) { joiner in
+                if unfinished == 0 { joiner.resume(returning: ()) } else { joiners.append(joiner) }
+            }
             return true
         } catch is ParkTimedOut {
             return false
