@@ -5,8 +5,9 @@ import Logging
 /// body, a task group) belong to the same green thread.
 ///
 /// Hub-confined, like everything a green thread touches.
+@usableFromInline
 final class GreenContext: @unchecked Sendable {
-    let name: String?
+    @usableFromInline let name: String?
     var locals: [ObjectIdentifier: Any] = [:]
     /// The pool that started this green thread, if any (identity only).
     let pool: ObjectIdentifier?
@@ -17,7 +18,7 @@ final class GreenContext: @unchecked Sendable {
     }
 
     /// The context of the green thread running the caller, if Evy started it.
-    static var current: GreenContext? { GreenTaskState.current?.context }
+    @inlinable static var current: GreenContext? { GreenTaskState.current?.context }
 }
 
 /// A green thread that produces a `Value`: wait for it, kill it, or link a callback to its end.

@@ -23,6 +23,7 @@ public struct BlockingReport: Sendable, CustomStringConvertible {
     }
 }
 
+@usableFromInline
 final class BlockingDetector: @unchecked Sendable {
     static var thresholdFromEnvironment: Duration? {
         guard let text = ProcessInfo.processInfo.environment["EVY_BLOCKING_DETECTOR_MS"],
@@ -67,6 +68,7 @@ final class BlockingDetector: @unchecked Sendable {
 
     /// Records the name of the green thread about to run; called by green threads as they resume
     /// from a park when the detector is on.
+    @usableFromInline
     func running(_ name: String?) {
         currentName.withLock { $0 = name }
     }

@@ -36,7 +36,7 @@ public final class Hub: @unchecked Sendable {
 
     let loop: UnsafeMutablePointer<uv_loop_t>
     /// `pthread_t` of the thread that runs this hub, or 0 until one is bound.
-    private let owner = Atomic<UInt>(0)
+    @usableFromInline let owner = Atomic<UInt>(0)
 
     // Loop-thread state.
     private var ready: [Work] = []
@@ -51,7 +51,7 @@ public final class Hub: @unchecked Sendable {
     let timerHandle: UnsafeMutablePointer<uv_timer_t>
     var watchers: [Int32: FDWatcher] = [:]
     var signalWatchers: [Int32: SignalWatcher] = [:]
-    var blockingDetector: BlockingDetector?
+    @usableFromInline var blockingDetector: BlockingDetector?
 
     /// How many jobs may run before I/O and timers are polled again.
     static let jobsBetweenPolls = 256
@@ -131,15 +131,20 @@ public final class Hub: @unchecked Sendable {
     }
 
     /// Whether the calling thread is the one that runs this hub.
-    @inline(__always)
+    @inlinable
     public var isOnHubThread: Bool {
         let thread = owner.load(ordering: .relaxed)
         return thread != 0 && pthread_equal(thread, pthread_self()) != 0
     }
 
-    @inline(__always)
+    @inlinable
     func assertOnHubThread(_ what: @autoclosure () -> String = "this call") {
-        precondition(isOnHubThread, "\(what()) must run on its hub's thread, inside a green thread "
+        if !isOnHubThread { hubThreadViolation(what()) }
+    }
+
+    @usableFromInline
+    func hubThreadViolation(_ what: String) -> Never {
+        preconditionFailure("\(what) must run on its hub's thread, inside a green thread "
             + "(spawn it with Evy's spawn or Hub.run; a plain Task started outside the hub runs elsewhere)")
     }
 

@@ -1,14 +1,17 @@
 /// The part of a ``Waiter`` that does not depend on its value: what cancellation needs.
+@usableFromInline
 class WaiterBase: @unchecked Sendable {
     /// Set once the waiter has been resumed, failed, timed out or cancelled.
-    final fileprivate(set) var isFinished = false
-    final fileprivate var timer: Handle?
+    @usableFromInline final var isFinished = false
+    @usableFromInline final var timer: Handle?
+
+    @usableFromInline init() {}
 
     /// Whether the waiter still waits.
-    final var isWaiting: Bool { !isFinished }
+    @inlinable final var isWaiting: Bool { !isFinished }
 
     /// Fails the wait with `CancellationError` if it still waits.
-    func cancel() {}
+    @usableFromInline func cancel() {}
 }
 
 /// One green thread parked on a hub until something resumes it, its deadline passes or it is
@@ -16,11 +19,14 @@ class WaiterBase: @unchecked Sendable {
 /// file descriptors) is built on ``Hub/park(deadline:enroll:)``.
 ///
 /// Hub-confined: created, resumed and failed on the hub's thread only.
+@usableFromInline
 final class Waiter<Value>: WaiterBase, @unchecked Sendable {
-    private var continuation: UnsafeContinuation<Value, any Error>?
+    @usableFromInline var continuation: UnsafeContinuation<Value, any Error>?
+
+    @inlinable override init() {}
 
     /// Resumes the parked green thread with `value`; returns false if it no longer waits.
-    @discardableResult
+    @inlinable @discardableResult
     func resume(returning value: sending Value) -> Bool {
         guard let continuation = finish() else { return false }
         continuation.resume(returning: value)
@@ -28,18 +34,18 @@ final class Waiter<Value>: WaiterBase, @unchecked Sendable {
     }
 
     /// Resumes the parked green thread by throwing `error`; returns false if it no longer waits.
-    @discardableResult
+    @inlinable @discardableResult
     func resume(throwing error: any Error) -> Bool {
         guard let continuation = finish() else { return false }
         continuation.resume(throwing: error)
         return true
     }
 
-    override func cancel() {
+    @usableFromInline override func cancel() {
         resume(throwing: CancellationError())
     }
 
-    private func finish() -> UnsafeContinuation<Value, any Error>? {
+    @inlinable func finish() -> UnsafeContinuation<Value, any Error>? {
         guard !isFinished else { return nil }
         isFinished = true
         timer?.cancel()
@@ -49,7 +55,7 @@ final class Waiter<Value>: WaiterBase, @unchecked Sendable {
         return continuation
     }
 
-    fileprivate func attach(_ continuation: UnsafeContinuation<Value, any Error>) {
+    @inlinable func attach(_ continuation: UnsafeContinuation<Value, any Error>) {
         self.continuation = continuation
     }
 }
@@ -60,30 +66,35 @@ final class Waiter<Value>: WaiterBase, @unchecked Sendable {
 /// The task installs one cancellation handler for its whole life (``Hub/runGreenTask(context:_:)``)
 /// instead of one per wait: that saves two status-record updates per switch, and, because Swift
 /// hops a closure passed to `withTaskCancellationHandler` to the generic executor, a hop too.
+@usableFromInline
 final class GreenTaskState: @unchecked Sendable {
-    let context: GreenContext
+    @usableFromInline let context: GreenContext
     /// The owning task (`UnsafeCurrentTask.hashValue`): child tasks inherit the task-local value
     /// and must not use it as their own.
-    let taskID: Int
+    @usableFromInline let taskID: Int
     /// The wait the task is parked in now, if any.
-    var currentWait: WaiterBase?
+    @usableFromInline var currentWait: WaiterBase?
 
     init(context: GreenContext, taskID: Int) {
         self.context = context
         self.taskID = taskID
     }
 
-    @TaskLocal static var current: GreenTaskState?
+    @usableFromInline @TaskLocal static var current: GreenTaskState?
 }
 
-@inline(__always)
+/// The address of the current task (0 outside any task), cheaper than its hash.
+@inlinable
 func currentTaskID() -> Int {
-    withUnsafeCurrentTask { $0?.hashValue ?? 0 }
+    withUnsafeCurrentTask { task in task.map { unsafeBitCast($0, to: Int.self) } ?? 0 }
 }
 
 /// Thrown inside Evy when a park's own deadline passes; each primitive turns it into its documented
 /// outcome (`false`, `nil`, ``QueueEmpty``, ``QueueFull``...).
-struct ParkTimedOut: Error {}
+@usableFromInline
+struct ParkTimedOut: Error {
+    @inlinable init() {}
+}
 
 extension Hub {
     /// Runs `body` as the task of a green thread: binds its green-thread context and installs the
@@ -107,6 +118,7 @@ extension Hub {
     /// resuming side will find it. Checking there, not before calling `park`, is what makes the
     /// wait immune to lost wake-ups. A waiter that timed out or was cancelled is finished: whoever
     /// finds it later skips it (`isWaiting` is false).
+    @inlinable
     func park<Value>(
         deadline: ContinuousClock.Instant? = nil,
         enroll: (Waiter<Value>) -> Void
@@ -131,8 +143,8 @@ extension Hub {
         }
     }
 
-    @inline(__always)
-    private func suspend<Value>(
+    @inlinable @inline(__always)
+    func suspend<Value>(
         _ waiter: Waiter<Value>, deadline: ContinuousClock.Instant?, enroll: (Waiter<Value>) -> Void
     ) async throws -> Value {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
@@ -157,6 +169,7 @@ extension Hub {
     }
 
     /// The deadline `timeout` from now, or nil for no timeout.
+    @inlinable
     func deadline(after timeout: Duration?) -> ContinuousClock.Instant? {
         timeout.map { now.advanced(by: max($0, .zero)) }
     }

@@ -11,24 +11,27 @@ import DequeModule
 /// ```
 /// Hub-confined.
 public final class Channel<Element: Sendable>: @unchecked Sendable {
-    private var receivers = Deque<Waiter<Element>>()
-    private var senders = Deque<(waiter: Waiter<Void>, item: Result<Element, any Error>)>()
+    @usableFromInline var receivers = Deque<Waiter<Element>>()
+    @usableFromInline var senders = Deque<(waiter: Waiter<Void>, item: Result<Element, any Error>)>()
 
     /// Creates a channel.
-    public init() {}
+    @inlinable public init() {}
 
     /// Hands `value` to a receiver, waiting for one if none waits. Throws ``TimeoutError`` if
     /// `timeout` passes first (the value is then not delivered).
+    @inlinable
     public func send(_ value: Element, timeout: Duration? = nil) async throws {
         try await deliver(.success(value), timeout: timeout)
     }
 
     /// Hands `error` to a receiver, whose ``receive(timeout:)`` throws it.
+    @inlinable
     public func send(error: any Error, timeout: Duration? = nil) async throws {
         try await deliver(.failure(error), timeout: timeout)
     }
 
-    private func deliver(_ item: Result<Element, any Error>, timeout: Duration?) async throws {
+    @inlinable
+    func deliver(_ item: Result<Element, any Error>, timeout: Duration?) async throws {
         if handToReceiver(item) { return }
         let hub = Hub.current
         do {
@@ -40,7 +43,8 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
         }
     }
 
-    private func handToReceiver(_ item: Result<Element, any Error>) -> Bool {
+    @inlinable
+    func handToReceiver(_ item: Result<Element, any Error>) -> Bool {
         while let receiver = receivers.popFirst() {
             switch item {
             case .success(let value): if receiver.resume(returning: value) { return true }
@@ -50,7 +54,8 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
         return false
     }
 
-    private func takeFromSender() -> Result<Element, any Error>? {
+    @inlinable
+    func takeFromSender() -> Result<Element, any Error>? {
         while let sender = senders.popFirst() {
             if sender.waiter.resume(returning: ()) { return sender.item }
         }
@@ -59,6 +64,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
 
     /// Takes the next value from a sender, waiting for one if none waits. Throws what a sender sent
     /// with ``send(error:timeout:)``, or ``TimeoutError`` if `timeout` passes first.
+    @inlinable
     public func receive(timeout: Duration? = nil) async throws -> Element {
         if let item = takeFromSender() { return try item.get() }
         let hub = Hub.current

@@ -17,20 +17,20 @@ public protocol QueueStorage {
 
 /// First in, first out: ``Queue``.
 public struct FIFOStorage<Element>: QueueStorage {
-    private var items = Deque<Element>()
-    public init() {}
-    public var count: Int { items.count }
-    public mutating func push(_ item: Element) { items.append(item) }
-    public mutating func pop() -> Element { items.removeFirst() }
+    @usableFromInline var items = Deque<Element>()
+    @inlinable public init() {}
+    @inlinable public var count: Int { items.count }
+    @inlinable public mutating func push(_ item: Element) { items.append(item) }
+    @inlinable public mutating func pop() -> Element { items.removeFirst() }
 }
 
 /// Last in, first out: ``LifoQueue``.
 public struct LIFOStorage<Element>: QueueStorage {
-    private var items: [Element] = []
-    public init() {}
-    public var count: Int { items.count }
-    public mutating func push(_ item: Element) { items.append(item) }
-    public mutating func pop() -> Element { items.removeLast() }
+    @usableFromInline var items: [Element] = []
+    @inlinable public init() {}
+    @inlinable public var count: Int { items.count }
+    @inlinable public mutating func push(_ item: Element) { items.append(item) }
+    @inlinable public mutating func pop() -> Element { items.removeLast() }
 }
 
 /// Smallest first; equal items in insertion order: ``PriorityQueue``.
@@ -98,14 +98,14 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
     /// The element type.
     public typealias Element = Storage.Element
 
-    private var items = Storage()
-    private var getters = Deque<Waiter<Element>>()
-    private var putters = Deque<(waiter: Waiter<Void>, item: Element)>()
-    private var joiners: [Waiter<Void>] = []
-    private var unfinished = 0
+    @usableFromInline var items = Storage()
+    @usableFromInline var getters = Deque<Waiter<Element>>()
+    @usableFromInline var putters = Deque<(waiter: Waiter<Void>, item: Element)>()
+    @usableFromInline var joiners: [Waiter<Void>] = []
+    @usableFromInline var unfinished = 0
 
     /// The most items the queue holds, or nil for no limit.
-    public private(set) var maxSize: Int?
+    public internal(set) var maxSize: Int?
 
     /// Creates a queue holding at most `maxSize` items (nil: no limit; 0: every put waits for a
     /// get).
@@ -114,12 +114,13 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         self.maxSize = maxSize
     }
 
-    private var hasRoom: Bool { maxSize.map { items.count < $0 } ?? true }
+    @inlinable var hasRoom: Bool { maxSize.map { items.count < $0 } ?? true }
 
     // MARK: Put
 
     /// Adds `item`, waiting while the queue is full. Throws ``QueueFull`` if `timeout` passes
     /// first, `CancellationError` if the green thread is killed meanwhile.
+    @inlinable
     public func put(_ item: Element, timeout: Duration? = nil) async throws {
         if tryPut(item) { return }
         let hub = Hub.current
@@ -133,11 +134,13 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
     }
 
     /// Adds `item` if that needs no waiting; throws ``QueueFull`` otherwise.
+    @inlinable
     public func putNowait(_ item: Element) throws {
         guard tryPut(item) else { throw QueueFull() }
     }
 
-    private func tryPut(_ item: Element) -> Bool {
+    @inlinable
+    func tryPut(_ item: Element) -> Bool {
         while let getter = getters.popFirst() {
             if getter.isWaiting {
                 unfinished += 1
@@ -155,6 +158,7 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
 
     /// Removes and returns the next item, waiting while the queue is empty. Throws ``QueueEmpty``
     /// if `timeout` passes first, `CancellationError` if the green thread is killed meanwhile.
+    @inlinable
     public func get(timeout: Duration? = nil) async throws -> Element {
         if let item = tryGet() { return item }
         let hub = Hub.current
@@ -168,12 +172,14 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
     }
 
     /// Removes and returns the next item if there is one now; throws ``QueueEmpty`` otherwise.
+    @inlinable
     public func getNowait() throws -> Element {
         guard let item = tryGet() else { throw QueueEmpty() }
         return item
     }
 
-    private func tryGet() -> Element? {
+    @inlinable
+    func tryGet() -> Element? {
         if items.count > 0 {
             let item = items.pop()
             admitPutters()
@@ -190,7 +196,8 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
     }
 
     /// Moves waiting putters' items in while there is room.
-    private func admitPutters() {
+    @inlinable
+    func admitPutters() {
         while hasRoom, let putter = putters.popFirst() {
             if putter.waiter.resume(returning: ()) {
                 items.push(putter.item)
@@ -259,14 +266,15 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
 extension GreenQueue: AsyncSequence {
     /// Iterates by calling ``get(timeout:)`` forever; ends only by throwing (cancellation).
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let queue: GreenQueue
+        @usableFromInline let queue: GreenQueue
+        @inlinable init(queue: GreenQueue) { self.queue = queue }
 
         /// Waits for and returns the next item.
-        public mutating func next() async throws -> Element? {
+        @inlinable public mutating func next() async throws -> Element? {
             try await queue.get()
         }
     }
 
     /// An iterator that consumes the queue.
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(queue: self) }
+    @inlinable public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(queue: self) }
 }
