@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "evy-demo", targets: ["evy-demo"]),
         .executable(name: "evy-bench", targets: ["evy-bench"]),
         .executable(name: "evy-bench-green", targets: ["evy-bench-green"]),
+        .executable(name: "evy-selftest", targets: ["evy-selftest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -49,7 +50,13 @@ let package = Package(
         .executableTarget(
             name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], path: "Sources/evy-bench-green",
             swiftSettings: greenWorldFlags),
-        .testTarget(name: "EvyTests", dependencies: ["Evy"], path: "Tests/EvyTests"),
+        .target(
+            name: "EvyConformance", dependencies: ["Evy"], path: "Sources/EvyConformance",
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
+        .executableTarget(
+            name: "evy-selftest", dependencies: ["Evy", "EvyConformance"], path: "Sources/evy-selftest",
+            swiftSettings: greenWorldFlags),
+        .testTarget(name: "EvyTests", dependencies: ["Evy", "EvyConformance"], path: "Tests/EvyTests"),
     ],
     swiftLanguageModes: [.v6]
 )
