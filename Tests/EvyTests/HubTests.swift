@@ -214,3 +214,52 @@ func onNewThread<T>(_ body: @escaping @Sendable () -> T) -> T {
 final class UncheckedBox<T>: @unchecked Sendable {
     var value: T?
 }
+
+final class TrampolineTests: XCTestCase {
+    func testWaitForReadableAndWritableOnAPipe() throws {
+        let (received, secondWaiterError) = try green { () -> (String, String) in
+            var pair: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&pair), 0)
+            let fds = pair
+            defer { close(fds[0]); close(fds[1]) }
+            let hub = Hub.current
+            let reader = spawn { () async throws -> String in
+                try await hub.wait(for: .readable, on: fds[0], timeout: .seconds(5))
+                var buffer = [UInt8](repeating: 0, count: 16)
+                let n = read(fds[0], &buffer, 16)
+                return String(decoding: buffer[0..<max(n, 0)], as: UTF8.self)
+            }
+            try await sleep(for: .milliseconds(1))
+            var secondError = ""
+            do { try await hub.wait(for: .readable, on: fds[0], timeout: .milliseconds(1)) } catch {
+                secondError = "\(error)"
+            }
+            try await hub.wait(for: .writable, on: fds[1], timeout: .seconds(5))
+            _ = "ping".withCString { write(fds[1], $0, 4) }
+            return (try await reader.wait(), secondError)
+        }
+        XCTAssertEqual(received, "ping")
+        XCTAssertTrue(secondWaiterError.contains("already waits"), secondWaiterError)
+    }
+
+    func testWaitTimesOutAndIsCancellableAndCleansUp() throws {
+        try green {
+            var pair: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&pair), 0)
+            let fds = pair
+            defer { close(fds[0]); close(fds[1]) }
+            let hub = Hub.current
+            do {
+                try await hub.wait(for: .readable, on: fds[0], timeout: .milliseconds(5))
+                XCTFail("nothing was written")
+            } catch is TimeoutError {}
+            let waiter = spawn { try await hub.wait(for: .readable, on: fds[0]) }
+            try await sleep(for: .milliseconds(1))
+            await waiter.kill()
+            XCTAssertFalse(hub.removeReader(fds[0]), "the killed wait unregistered itself")
+            // A new wait works after both.
+            _ = "x".withCString { write(fds[1], $0, 1) }
+            try await hub.wait(for: .readable, on: fds[0], timeout: .seconds(5))
+        }
+    }
+}

@@ -22,11 +22,14 @@ public enum WatchError: Error, CustomStringConvertible, Equatable {
     case cannotWatch(fd: Int32, UVError)
     /// libuv refused to install the signal handler.
     case cannotHandleSignal(Int32, UVError)
+    /// Another green thread already waits for the same readiness of this descriptor.
+    case alreadyWaiting(fd: Int32)
 
     public var description: String {
         switch self {
         case .cannotWatch(let fd, let error): "cannot watch file descriptor \(fd): \(error)"
         case .cannotHandleSignal(let signal, let error): "cannot handle signal \(signal): \(error)"
+        case .alreadyWaiting(let fd): "another green thread already waits on file descriptor \(fd)"
         }
     }
 }

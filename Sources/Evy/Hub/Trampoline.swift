@@ -1,0 +1,43 @@
+/// Which readiness a green thread waits for on a file descriptor.
+public enum IOReadiness: Sendable {
+    /// Data to read, a connection to accept, or end of file.
+    case readable
+    /// Room to write, or a connection established.
+    case writable
+}
+
+extension Hub {
+    /// Suspends the calling green thread until `fd` is ready, `timeout` passes (throws
+    /// ``TimeoutError``) or the green thread is killed (throws `CancellationError`) — Eventlet's
+    /// `trampoline`, the one wait every green I/O type is built on.
+    ///
+    /// ```swift
+    /// while true {
+    ///     let n = read(fd, &buffer, buffer.count)
+    ///     if n >= 0 { break }
+    ///     guard errno == EAGAIN else { throw SystemError(errno) }
+    ///     try await Hub.current.wait(for: .readable, on: fd, timeout: .seconds(30))
+    /// }
+    /// ```
+    /// A descriptor has at most one green thread waiting for each readiness; a second one throws
+    /// ``WatchError/alreadyWaiting(fd:)``. An error on the descriptor (it was closed, say) wakes the
+    /// waiter, and the next system call reports it.
+    public func wait(for readiness: IOReadiness, on fd: Int32, timeout: Duration? = nil) async throws {
+        let existing = readiness == .readable ? watchers[fd]?.reader : watchers[fd]?.writer
+        guard existing == nil else { throw WatchError.alreadyWaiting(fd: fd) }
+        var registration: Handle?
+        defer { registration?.cancel() }
+        do {
+            try await park(deadline: deadline(after: timeout)) { (waiter: Waiter<Void>) in
+                do {
+                    let wake: () -> Void = { waiter.resume(returning: ()) }
+                    registration = readiness == .readable ? try addReader(fd, wake) : try addWriter(fd, wake)
+                } catch {
+                    waiter.resume(throwing: error)
+                }
+            }
+        } catch is ParkTimedOut {
+            throw TimeoutError(duration: timeout ?? .zero)
+        }
+    }
+}
