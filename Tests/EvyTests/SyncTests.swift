@@ -260,3 +260,43 @@ final class ChannelTests: XCTestCase {
         }
     }
 }
+
+final class GreenActorTests: XCTestCase {
+    func testMessagesAreProcessedInOrderWithoutBlockingSenders() throws {
+        let seen = try green { () -> [Int] in
+            let seen = Box<[Int]>([])
+            let actor = GreenActor<Int> { message in
+                try await sleep(for: .milliseconds(1))
+                seen.value.append(message)
+            }
+            let start = ContinuousClock.now
+            for i in 0..<20 { actor.cast(i) }
+            XCTAssertLessThan(start.duration(to: .now), .milliseconds(10), "cast does not wait")
+            XCTAssertEqual(actor.pending, 20)
+            try await actor.waitUntilIdle(timeout: .seconds(5))
+            XCTAssertEqual(actor.pending, 0)
+            actor.stop()
+            return seen.value
+        }
+        XCTAssertEqual(seen, Array(0..<20))
+    }
+
+    func testConcurrencyAndErrorsDoNotStopTheActor() throws {
+        try green {
+            let active = Box(0), peak = Box(0), done = Box(0)
+            let actor = GreenActor<Int>(concurrency: 3) { message in
+                active.value += 1
+                peak.value = max(peak.value, active.value)
+                defer { active.value -= 1 }
+                try await sleep(for: .milliseconds(2))
+                if message == 4 { throw Boom(code: 4) }
+                done.value += 1
+            }
+            for i in 0..<10 { actor.cast(i) }
+            try await actor.waitUntilIdle(timeout: .seconds(5))
+            XCTAssertEqual(peak.value, 3)
+            XCTAssertEqual(done.value, 9, "the failing message is logged, the others processed")
+            actor.stop()
+        }
+    }
+}
