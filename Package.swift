@@ -6,6 +6,12 @@ import PackageDescription
 /// (docs/architecture.md, "Green-the-world mode").
 let greenWorldFlags: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-disable-availability-checking"])]
 
+/// One runnable program per example of the reference documents (Examples/NAME/main.swift).
+let examples = [
+    "actor", "channel-producer-consumer", "coroutine-pool", "event-loop", "event-waiters",
+    "queue-workers", "task-local", "thread-pool-copy",
+]
+
 let package = Package(
     name: "Evy",
     platforms: [.macOS(.v15)],
@@ -56,6 +62,9 @@ let package = Package(
         .executableTarget(
             name: "evy-selftest", dependencies: ["Evy", "EvyConformance"], path: "Sources/evy-selftest",
             swiftSettings: greenWorldFlags),
+    ] + examples.map { name in
+        .executableTarget(name: "example-\(name)", dependencies: ["Evy"], path: "Examples/\(name)")
+    } + [
         .testTarget(name: "EvyTests", dependencies: ["Evy", "EvyConformance"], path: "Tests/EvyTests"),
     ],
     swiftLanguageModes: [.v6]
