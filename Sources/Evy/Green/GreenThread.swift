@@ -73,7 +73,7 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
 
     private func launch(pool: ObjectIdentifier?, _ body: @escaping @Sendable () async throws -> Value) {
         let context = GreenContext(name: name, pool: pool)
-        task = Task(name: name, executorPreference: hub.taskExecutor) { [self] in
+        task = Task(name: name, executorPreference: hub.greenThreadPreference) { [self] in
             let outcome: Result<Value, any Error>
             if Task.isCancelled {
                 outcome = .failure(CancellationError())

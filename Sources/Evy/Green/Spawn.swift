@@ -34,7 +34,7 @@ func startDetached(
     _ body: @escaping @Sendable () async throws -> Void
 ) {
     let context = GreenContext(name: name, pool: pool)
-    Task(name: name, executorPreference: hub.taskExecutor) {
+    Task(name: name, executorPreference: hub.greenThreadPreference) {
         defer { onExit?() }
         await hub.runGreenTask(context: context) {
             do {

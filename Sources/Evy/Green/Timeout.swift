@@ -53,7 +53,7 @@ private func runWithTimeout<Value: Sendable>(
     hub.assertOnHubThread("withTimeout")
     // The body is part of the calling green thread: same context (name, local storage, pool).
     let context = GreenContext.current ?? GreenContext(name: nil, pool: nil)
-    let child = Task(executorPreference: hub.taskExecutor) { () async throws -> Value in
+    let child = Task(executorPreference: hub.greenThreadPreference) { () async throws -> Value in
         let outcome: Result<Value, any Error> = await hub.runGreenTask(context: context) {
             do { return .success(try await body()) } catch { return .failure(error) }
         }

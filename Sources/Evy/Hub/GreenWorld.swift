@@ -104,3 +104,16 @@ struct UncheckedWork: @unchecked Sendable {
     let work: Hub.Work
     init(_ work: Hub.Work) { self.work = work }
 }
+
+extension Hub {
+    /// In green-the-world mode the main hub is Swift's default executor, so its green threads need
+    /// no executor preference; without one the runtime skips a locked look-up of the preferred
+    /// executor at every suspension and resumption.
+    static let mainIsDefaultExecutor: Bool = isGreenWorld
+
+    /// The executor preference green threads of this hub need: none when the hub is the default
+    /// executor anyway.
+    var greenThreadPreference: (any TaskExecutor)? {
+        self === Hub.main && Hub.mainIsDefaultExecutor ? nil : taskExecutor
+    }
+}

@@ -35,7 +35,7 @@ public struct PoolMap<Input: Sendable, Output: Sendable>: AsyncSequence, Sendabl
         let results = Queue<GreenThread<Output>?>(maxSize: Swift.max(pool.size, 1))
         let pool = self.pool, inputs = self.inputs, transform = self.transform
         let context = GreenContext(name: "imap feeder", pool: nil)
-        let feeder = Task(name: "imap feeder", executorPreference: hub.taskExecutor) {
+        let feeder = Task(name: "imap feeder", executorPreference: hub.greenThreadPreference) {
             let outcome: Result<Void, any Error> = await hub.runGreenTask(context: context) {
                 do {
                     let iterator = inputs()

@@ -27,7 +27,7 @@ public final class GreenActor<Message: Sendable>: @unchecked Sendable {
         let hub = Hub.current
         hub.assertOnHubThread("GreenActor.init")
         let mailbox = self.mailbox, pool = self.pool
-        loop = Task(name: "actor", executorPreference: hub.taskExecutor) {
+        loop = Task(name: "actor", executorPreference: hub.greenThreadPreference) {
             await hub.runGreenTask(context: GreenContext(name: "actor", pool: nil)) {
                 while let message = try? await mailbox.get() {
                     try? await pool.spawnN {
