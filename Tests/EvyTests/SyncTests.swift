@@ -300,3 +300,88 @@ final class GreenActorTests: XCTestCase {
         }
     }
 }
+
+final class CappedSemaphoreTests: XCTestCase {
+    func testReleaseWaitsAtTheLimitAndAcquireAtZero() throws {
+        try green {
+            let semaphore = CappedSemaphore(1, limit: 2)
+            try await semaphore.release()
+            XCTAssertEqual(semaphore.value, 2)
+            let overflow = try await semaphore.release(timeout: .milliseconds(5))
+            XCTAssertFalse(overflow, "release waits at the limit")
+            let releaser = spawn { try await semaphore.release() }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertFalse(releaser.isDone)
+            try await semaphore.acquire()
+            try await releaser.wait(timeout: .seconds(1))
+            XCTAssertEqual(semaphore.value, 2)
+            try await semaphore.acquire()
+            try await semaphore.acquire()
+            let underflow = try await semaphore.acquire(timeout: .milliseconds(5))
+            XCTAssertFalse(underflow, "acquire waits at zero")
+        }
+    }
+}
+
+final class ResourcePoolTests: XCTestCase {
+    func testCreatesOnDemandUpToMaxAndReusesItems() throws {
+        try green {
+            let created = Box(0)
+            let pool = try await ResourcePool(minSize: 1, maxSize: 2) { () async throws -> Int in
+                created.value += 1
+                return created.value
+            }
+            XCTAssertEqual(created.value, 1)
+            let a = try await pool.get()
+            let b = try await pool.get()
+            XCTAssertEqual(Set([a, b]), [1, 2])
+            do { _ = try await pool.get(timeout: .milliseconds(5)); XCTFail("all items are out") } catch is TimeoutError {}
+            let waiter = spawn { try await pool.get() }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertEqual(pool.waiting, 1)
+            pool.put(a)
+            let handed = try await waiter.wait()
+            XCTAssertEqual(handed, a, "a returned item goes straight to the waiter")
+            pool.put(b)
+            pool.put(handed)
+            let value = try await pool.withItem { $0 * 10 }
+            XCTAssertTrue(value == 10 || value == 20)
+            XCTAssertEqual(created.value, 2, "items are reused")
+        }
+    }
+
+    func testDiscardFreesAPlaceAndCreateErrorsPropagate() throws {
+        try green {
+            let attempts = Box(0)
+            let pool = try await ResourcePool(maxSize: 1) { () async throws -> String in
+                attempts.value += 1
+                if attempts.value == 2 { throw Boom(code: 2) }
+                return "item\(attempts.value)"
+            }
+            let first = try await pool.get()
+            pool.discard(first)
+            do { _ = try await pool.get(); XCTFail() } catch let error as Boom { XCTAssertEqual(error.code, 2) }
+            let third = try await pool.get()
+            XCTAssertEqual(third, "item3")
+            XCTAssertEqual(pool.currentSize, 1)
+        }
+    }
+}
+
+final class CancelIfNotStartedTests: XCTestCase {
+    func testOnlyUnstartedGreenThreadsAreCancelled() throws {
+        try green {
+            let ran = Box(false)
+            let unstarted = spawn { ran.value = true }
+            XCTAssertTrue(unstarted.cancelIfNotStarted())
+            do { try await unstarted.wait(); XCTFail() } catch is CancellationError {}
+            XCTAssertFalse(ran.value)
+
+            let running = spawn { try await sleep(for: .milliseconds(5)); return 1 }
+            try await sleep(for: .milliseconds(1))
+            XCTAssertFalse(running.cancelIfNotStarted())
+            let value = try await running.wait()
+            XCTAssertEqual(value, 1)
+        }
+    }
+}

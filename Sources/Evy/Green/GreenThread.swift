@@ -45,6 +45,8 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     private var links: [(token: Int, callback: (Result<Value, any Error>) -> Void)] = []
     private var nextLinkToken = 0
     private var cancelledBeforeStart = false
+    /// Whether the body has begun to run.
+    private var started = false
     /// Runs first when the green thread ends, however it ends (a pool's slot accounting).
     private var onExit: (() -> Void)?
 
@@ -78,6 +80,7 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
             if Task.isCancelled {
                 outcome = .failure(CancellationError())
             } else {
+                started = true
                 outcome = await hub.runGreenTask(context: context) {
                     hub.blockingDetector?.running(name)
                     do { return .success(try await body()) } catch { return .failure(error) }
@@ -134,6 +137,15 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
         let _: Void? = try? await hub.park { waiter in
             if result != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
         }
+    }
+
+    /// Kills the green thread only if its body has not started running yet (Eventlet's `cancel`);
+    /// returns whether it was stopped. A green thread already running is left alone.
+    @discardableResult
+    public func cancelIfNotStarted() -> Bool {
+        guard !started, result == nil else { return false }
+        cancel()
+        return true
     }
 
     /// Asks the green thread to stop, without waiting for it (``kill()`` waits).

@@ -105,3 +105,44 @@ public enum SynchronizationError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// A semaphore whose count stays between 0 and `limit` by waiting at both ends (Eventlet's
+/// `CappedSemaphore`): ``acquire(timeout:)`` waits while the count is 0, ``release(timeout:)`` waits
+/// while it is at `limit`.
+public final class CappedSemaphore: @unchecked Sendable {
+    private let lower: Semaphore
+    private let upper: Semaphore
+    /// The largest count.
+    public let limit: Int
+
+    /// Creates a semaphore with `count` permits (0...limit) that never holds more than `limit`.
+    public init(_ count: Int, limit: Int) {
+        precondition(count >= 0 && count <= limit, "a capped semaphore starts with 0...limit permits")
+        lower = Semaphore(count)
+        upper = Semaphore(limit - count)
+        self.limit = limit
+    }
+
+    /// Takes a permit, waiting while there is none. Returns false if `timeout` passes first.
+    @discardableResult
+    public func acquire(timeout: Duration? = nil) async throws -> Bool {
+        guard try await lower.acquire(timeout: timeout) else { return false }
+        upper.release()
+        return true
+    }
+
+    /// Returns a permit, waiting while the count is at `limit`. Returns false if `timeout` passes
+    /// first.
+    @discardableResult
+    public func release(timeout: Duration? = nil) async throws -> Bool {
+        guard try await upper.acquire(timeout: timeout) else { return false }
+        lower.release()
+        return true
+    }
+
+    /// The permits available now.
+    public var value: Int { lower.value }
+
+    /// Available permits minus green threads waiting to acquire (negative while some wait).
+    public var balance: Int { lower.balance - upper.permits.waitingCount }
+}
