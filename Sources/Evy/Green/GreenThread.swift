@@ -76,17 +76,11 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     private func launch(pool: ObjectIdentifier?, _ body: @escaping @Sendable () async throws -> Value) {
         let context = GreenContext(name: name, pool: pool)
         task = Task(name: name, executorPreference: hub.greenThreadPreference) { [self] in
-            let outcome: Result<Value, any Error>
-            if Task.isCancelled {
-                outcome = .failure(CancellationError())
-            } else {
-                started = true
-                outcome = await hub.runGreenTask(context: context) {
-                    hub.blockingDetector?.running(name)
-                    do { return .success(try await body()) } catch { return .failure(error) }
-                }
+            guard !Task.isCancelled else { return finish(.failure(CancellationError())) }
+            started = true
+            await hub.runGreenTask(context: context) {
+                do { finish(.success(try await body())) } catch { finish(.failure(error)) }
             }
-            finish(outcome)
         }
     }
 

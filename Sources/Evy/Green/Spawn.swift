@@ -39,12 +39,19 @@ func startDetached(
         await hub.runGreenTask(context: context) {
             do {
                 try await body()
-            } catch is CancellationError {
             } catch {
-                spawnLogger.error("green thread \(name.map { "'\($0)'" } ?? "<unnamed>") failed: \(error)")
+                logFailure(of: name, error)
             }
         }
     }
+}
+
+/// Logs the error that ended a green thread without a handle. Out of line on purpose: the async
+/// frame of the caller stays small (it lives as long as the green thread).
+@inline(never)
+func logFailure(of name: String?, _ error: any Error) {
+    guard !(error is CancellationError) else { return }
+    spawnLogger.error("green thread \(name.map { "'\($0)'" } ?? "<unnamed>") failed: \(error)")
 }
 
 /// Suspends the calling green thread for `duration` (never less); other green threads run

@@ -52,6 +52,8 @@ public final class Hub: @unchecked Sendable {
     var watchers: [Int32: FDWatcher] = [:]
     var signalWatchers: [Int32: SignalWatcher] = [:]
     @usableFromInline var blockingDetector: BlockingDetector?
+    /// The tasks Evy started on this hub that are alive, by task address.
+    @usableFromInline var greenTasks: [Int: GreenTaskState] = [:]
 
     /// How many jobs may run before I/O and timers are polled again.
     static let jobsBetweenPolls = 256
@@ -110,7 +112,7 @@ public final class Hub: @unchecked Sendable {
     }
 
     /// The hub bound to the calling thread, if any.
-    static var ofCurrentThread: Hub? {
+    @usableFromInline static var ofCurrentThread: Hub? {
         if let hub = HubRegistry.hubOfCurrentThread { return hub }
         if isMainThread { return main }
         return nil

@@ -66,21 +66,23 @@ final class Waiter<Value>: WaiterBase, @unchecked Sendable {
 /// The task installs one cancellation handler for its whole life (``Hub/runGreenTask(context:_:)``)
 /// instead of one per wait: that saves two status-record updates per switch, and, because Swift
 /// hops a closure passed to `withTaskCancellationHandler` to the generic executor, a hop too.
+/// The hub finds it by task address (``Hub/greenTasks``) rather than through a task-local value:
+/// a task-local binding adds frames to every parked green thread, and child tasks that the user
+/// creates must not mistake their parent's state for their own.
 @usableFromInline
 final class GreenTaskState: @unchecked Sendable {
     @usableFromInline let context: GreenContext
-    /// The owning task (`UnsafeCurrentTask.hashValue`): child tasks inherit the task-local value
-    /// and must not use it as their own.
-    @usableFromInline let taskID: Int
     /// The wait the task is parked in now, if any.
     @usableFromInline var currentWait: WaiterBase?
 
-    init(context: GreenContext, taskID: Int) {
+    init(context: GreenContext) {
         self.context = context
-        self.taskID = taskID
     }
 
-    @usableFromInline @TaskLocal static var current: GreenTaskState?
+    /// The state of the running task, if Evy started it on the current thread's hub.
+    @inlinable static var current: GreenTaskState? {
+        Hub.ofCurrentThread?.greenTasks[currentTaskID()]
+    }
 }
 
 /// The address of the current task (0 outside any task), cheaper than its hash.
@@ -100,13 +102,13 @@ extension Hub {
     /// Runs `body` as the task of a green thread: binds its green-thread context and installs the
     /// task's cancellation handler, which fails whatever wait the task is parked in.
     func runGreenTask<T>(context: GreenContext, _ body: () async -> T) async -> T {
-        let state = GreenTaskState(context: context, taskID: currentTaskID())
-        return await GreenTaskState.$current.withValue(state) {
-            await withTaskCancellationHandler {
-                await body()
-            } onCancel: {
-                self.callFromThread { state.currentWait?.cancel() }
-            }
+        let state = GreenTaskState(context: context)
+        let id = currentTaskID()
+        greenTasks[id] = state
+        defer { greenTasks[id] = nil }
+        if let detector = blockingDetector { detector.running(context.name) }
+        return await withTaskCancellationHandler(operation: body) {
+            self.callFromThread { state.currentWait?.cancel() }
         }
     }
 
@@ -123,18 +125,42 @@ extension Hub {
         deadline: ContinuousClock.Instant? = nil,
         enroll: (Waiter<Value>) -> Void
     ) async throws -> Value {
+        // Everything synchronous happens out of line: this frame lives in the task's allocator
+        // for as long as the green thread is parked, so it must hold little more than the waiter.
+        let waiter = Waiter<Value>()
+        guard let state = try beginPark(waiter) else {
+            return try await parkInForeignTask(waiter, deadline: deadline, enroll: enroll)
+        }
+        defer { endPark(state) }
+        return try await suspend(waiter, deadline: deadline, enroll: enroll)
+    }
+
+    /// Checks that a wait may start, and records it as the current wait of the green thread that
+    /// makes it; nil if Evy did not start the calling task.
+    @usableFromInline @inline(never)
+    func beginPark(_ waiter: WaiterBase) throws -> GreenTaskState? {
         assertOnHubThread("a green wait")
         try Task.checkCancellation()
-        let waiter = Waiter<Value>()
-        defer { if let detector = blockingDetector { detector.running(GreenContext.current?.name) } }
-        if let state = GreenTaskState.current, state.taskID == currentTaskID() {
-            // A task Evy started: its lifelong cancellation handler covers this wait.
-            state.currentWait = waiter
-            defer { state.currentWait = nil }
-            return try await suspend(waiter, deadline: deadline, enroll: enroll)
-        }
-        // Any other task: a cancellation handler for this wait alone.
-        return try await withTaskCancellationHandler {
+        guard let state = greenTasks[currentTaskID()] else { return nil }
+        // A task Evy started: its lifelong cancellation handler covers this wait.
+        state.currentWait = waiter
+        return state
+    }
+
+    @usableFromInline @inline(never)
+    func endPark(_ state: GreenTaskState) {
+        state.currentWait = nil
+        if let detector = blockingDetector { detector.running(state.context.name) }
+    }
+
+    /// A wait in a task Evy did not start: a cancellation handler for this wait alone. Kept out of
+    /// line so that the common path's async frame stays small (frames live in the task's
+    /// allocator for as long as the green thread is parked).
+    @usableFromInline @inline(never)
+    func parkInForeignTask<Value>(
+        _ waiter: Waiter<Value>, deadline: ContinuousClock.Instant?, enroll: (Waiter<Value>) -> Void
+    ) async throws -> Value {
+        try await withTaskCancellationHandler {
             try await suspend(waiter, deadline: deadline, enroll: enroll)
         } onCancel: {
             // May run on any thread, even before the continuation exists: hop to the hub, whose

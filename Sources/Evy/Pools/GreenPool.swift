@@ -89,7 +89,7 @@ public final class GreenPool: @unchecked Sendable {
     /// `body` are logged.
     public func spawnN(name: String? = nil, _ body: @escaping @Sendable () async throws -> Void) async throws {
         guard try await takeSlot() else {
-            do { try await body() } catch { spawnLogger.error("green thread failed: \(error)") }
+            do { try await body() } catch { logFailure(of: name, error) }
             return
         }
         let hub = Hub.current
