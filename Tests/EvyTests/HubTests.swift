@@ -263,3 +263,45 @@ final class TrampolineTests: XCTestCase {
         }
     }
 }
+
+final class DescriptorLifecycleTests: XCTestCase {
+    func testReplacingAReaderKeepsWatching() throws {
+        let fired = try green { () -> String in
+            var pair: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&pair), 0)
+            let fds = pair
+            defer { close(fds[0]); close(fds[1]) }
+            let hub = Hub.current
+            let which = Event<String>()
+            try hub.addReader(fds[0]) { try? which.send("old") }
+            try hub.addReader(fds[0]) { try? which.send("new") }  // replaces it
+            _ = "x".withCString { write(fds[1], $0, 1) }
+            let value = try await which.wait(timeout: .seconds(5))
+            XCTAssertTrue(hub.removeReader(fds[0]))
+            return value
+        }
+        XCTAssertEqual(fired, "new")
+    }
+
+    func testNotifyCloseWakesTheWaiterAndFreesTheNumber() throws {
+        try green {
+            var pair: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&pair), 0)
+            let fds = pair
+            let hub = Hub.current
+            let waiter = spawn { try await hub.wait(for: .readable, on: fds[0]) }
+            try await sleep(for: .milliseconds(1))
+            hub.notifyClose(fds[0])
+            close(fds[0])
+            do { try await waiter.wait(timeout: .seconds(5)); XCTFail("expected an error") } catch let error as WatchError {
+                XCTAssertEqual(error, .descriptorClosed(fd: fds[0]))
+            }
+            // The number is reused by the next pipe; watching it works.
+            var next: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&next), 0)
+            let again = next
+            defer { close(again[0]); close(again[1]); close(fds[1]) }
+            try await hub.wait(for: .writable, on: again[1], timeout: .seconds(5))
+        }
+    }
+}

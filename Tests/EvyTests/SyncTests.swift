@@ -385,3 +385,110 @@ final class CancelIfNotStartedTests: XCTestCase {
         }
     }
 }
+
+/// Regressions found in review.
+final class ReviewRegressionTests: XCTestCase {
+    func testEventSendThenResetInOneTurnStillDeliversToWaiters() throws {
+        let values = try green { () -> [Int] in
+            let event = Event<Int>()
+            let waiters = (0..<3).map { _ in spawn { try await event.wait() } }
+            try await sleep(for: .milliseconds(1))
+            try event.send(7)
+            event.reset()
+            var values: [Int] = []
+            for waiter in waiters { values.append(try await waiter.wait()) }
+            return values
+        }
+        XCTAssertEqual(values, [7, 7, 7])
+    }
+
+    func testPollingAQueueWithTimeoutsDoesNotGrowItsWaiterList() throws {
+        try green {
+            let queue = Queue<Int>()
+            for _ in 0..<500 {
+                _ = try? await queue.get(timeout: .zero)
+            }
+            XCTAssertLessThan(queue.getters.entries.count, 200, "timed-out getters are purged")
+            XCTAssertEqual(queue.waitingGetters, 0)
+            try queue.putNowait(1)
+            let one = try await queue.get()
+            XCTAssertEqual(one, 1)
+        }
+    }
+
+    func testTwoConditionsOverOneLock() throws {
+        try green {
+            let lock = Lock()
+            let notEmpty = Condition(lock: lock), notFull = Condition(lock: lock)
+            try await notEmpty.withLock {
+                try notFull.notify()  // the same lock: this green thread holds it
+                let timedOut = try await notEmpty.wait(timeout: .milliseconds(2))
+                XCTAssertFalse(timedOut)
+            }
+            XCTAssertFalse(lock.isLocked)
+        }
+    }
+
+    func testWithTimeoutLetsTheBodysOwnErrorThrough() throws {
+        try green {
+            do {
+                try await withTimeout(.milliseconds(2)) {
+                    do { try await sleep(for: .seconds(10)) } catch { throw Boom(code: 13) }
+                }
+                XCTFail("expected the body's error")
+            } catch let error as Boom {
+                XCTAssertEqual(error.code, 13)
+            }
+        }
+    }
+
+    func testActorStopReleasesWaitUntilIdle() throws {
+        try green {
+            let actor = GreenActor<Int> { _ in try await sleep(for: .seconds(10)) }
+            for i in 0..<5 { actor.cast(i) }
+            try await sleep(for: .milliseconds(1))
+            actor.stop()
+            try await sleep(for: .milliseconds(1))  // the actor's loop sees its cancellation
+            XCTAssertEqual(actor.pending, 1, "queued messages dropped; the running one remains")
+        }
+    }
+
+    func testResourcePoolNeverExceedsMaxSizeWhenAPlaceFrees() throws {
+        try green {
+            let created = Box(0)
+            let pool = try await ResourcePool(maxSize: 1) { () async throws -> Int in
+                created.value += 1
+                try await sleep(for: .milliseconds(1))
+                return created.value
+            }
+            let first = try await pool.get()
+            let waiter = spawn { try await pool.get() }
+            try await sleep(for: .milliseconds(1))
+            pool.discard(first)  // the waiter gets the freed place...
+            let latecomer = spawn { try await pool.get(timeout: .milliseconds(20)) }  // ...not this one
+            _ = try await waiter.wait()
+            do { _ = try await latecomer.wait(); XCTFail("the pool had no room") } catch is TimeoutError {}
+            XCTAssertEqual(pool.currentSize, 1)
+            XCTAssertEqual(created.value, 2)
+        }
+    }
+
+    func testThreadPoolStartsAThreadPerQueuedJob() throws {
+        // Job 1 blocks until job 2 runs: with two threads it must finish.
+        try green {
+            let pool = ThreadPool(size: 2)
+            var pair: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&pair), 0)
+            let fds = pair
+            defer { close(fds[0]); close(fds[1]) }
+            let warmUp = try await pool.execute { 1 }  // one idle thread now
+            XCTAssertEqual(warmUp, 1)
+            let reader = spawn { try await pool.execute { () -> Int in var byte: UInt8 = 0; return read(fds[0], &byte, 1) } }
+            let writer = spawn { try await pool.execute { () -> Int in var byte: UInt8 = 1; return write(fds[1], &byte, 1) } }
+            let wrote = try await writer.wait(timeout: .seconds(5))
+            let readCount = try await reader.wait(timeout: .seconds(5))
+            XCTAssertEqual(wrote, 1)
+            XCTAssertEqual(readCount, 1)
+        }
+    }
+}

@@ -122,9 +122,11 @@ public final class ThreadPoolExecutor: @unchecked Sendable {
         return FutureResults(futures: futures, deadline: hub.deadline(after: timeout), hub: hub)
     }
 
-    /// Refuses new work; with `wait`, waits until all submitted work has finished.
+    /// Refuses new work and lets the executor's threads end once its work is done; with `wait`,
+    /// waits until all submitted work has finished.
     public func shutdown(wait: Bool = true) async throws {
         isShutDown = true
+        threads.shutdown()
         if wait { try await idle.wait() }
     }
 }

@@ -18,7 +18,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     unowned let hub: Hub
     private let phase = Atomic<UInt8>(Phase.pending.rawValue)
     private var outcome: Result<Value, any Error>?
-    private var waiters: [Waiter<Void>] = []
+    private var waiters = WaiterQueue<Waiter<Void>>()
     private var callbacks: [(Future) -> Void] = []
 
     init(hub: Hub) { self.hub = hub }
@@ -97,9 +97,7 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
 
     private func complete(_ result: Result<Value, any Error>) {
         outcome = result
-        let waiters = self.waiters
-        self.waiters = []
-        for waiter in waiters { waiter.resume(returning: ()) }
+        for waiter in waiters.takeAll() { waiter.resume(returning: ()) }
         let callbacks = self.callbacks
         self.callbacks = []
         for callback in callbacks { callback(self) }
@@ -163,7 +161,11 @@ extension Future {
         if remaining == 0 { continuation.finish() }
         var timer: Handle?
         if let timeout, remaining > 0 {
-            timer = hub.callLater(timeout) { continuation.finish(throwing: TimeoutError(duration: timeout)) }
+            let armed = hub.callLater(timeout) { continuation.finish(throwing: TimeoutError(duration: timeout)) }
+            timer = armed
+            // A consumer that stops early must not leave the timer keeping the hub alive.
+            let handle = UncheckedHandle(armed)
+            continuation.onTermination = { _ in hub.callFromThread { handle.handle.cancel() } }
         }
         for future in futures {
             future.addDoneCallback { done in
@@ -177,4 +179,10 @@ extension Future {
         }
         return stream
     }
+}
+
+/// A timer handle carried to the hub from whichever thread ends a stream.
+struct UncheckedHandle: @unchecked Sendable {
+    let handle: Handle
+    init(_ handle: Handle) { self.handle = handle }
 }

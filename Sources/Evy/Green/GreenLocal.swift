@@ -6,9 +6,10 @@
 /// spawn { requestID.value = "a"; try await sleep(for: .zero); assert(requestID.value == "a") }
 /// spawn { requestID.value = "b" }
 /// ```
-/// Children of a green thread that are part of it (a ``withTimeout(_:label:_:)`` body) share its
-/// storage. For values bound to a scope rather than a thread, Swift's `@TaskLocal` is the tool.
-/// Using it outside a green thread started by Evy is a programming error and traps.
+/// A ``withTimeout(_:label:_:)`` body shares its green thread's storage; child tasks you create
+/// yourself (task groups, `async let`) are not green threads and have none. For values bound to a
+/// scope rather than a thread, Swift's `@TaskLocal` is the tool. Using it outside a green thread
+/// started by Evy is a programming error and traps.
 public final class GreenLocal<Value>: @unchecked Sendable {
     /// Creates an empty local.
     public init() {}

@@ -1,8 +1,10 @@
 import Logging
 
 /// What every green thread Evy starts carries with it: its name, its local storage and the pool it
-/// belongs to. Reached through a task-local value, so child tasks (a ``withTimeout(_:label:_:)``
-/// body, a task group) belong to the same green thread.
+/// belongs to. The hub finds it by task; a ``withTimeout(_:label:_:)`` body is registered with
+/// the same context, so it belongs to the same green thread. Child tasks you create yourself (task
+/// groups, `async let`, `Task {}`) do not: start them with ``spawn(name:_:)`` to make them green
+/// threads of their own.
 ///
 /// Hub-confined, like everything a green thread touches.
 @usableFromInline
@@ -41,7 +43,7 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     private var task: Task<Void, Never>?
     private var startTimer: Handle?
     private var result: Result<Value, any Error>?
-    private var waiters: [Waiter<Void>] = []
+    private var waiters = WaiterQueue<Waiter<Void>>()
     private var links: [(token: Int, callback: (Result<Value, any Error>) -> Void)] = []
     private var nextLinkToken = 0
     private var cancelledBeforeStart = false
@@ -97,9 +99,7 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
             self.onExit = nil
             onExit()
         }
-        let waiters = self.waiters
-        self.waiters = []
-        for waiter in waiters { waiter.resume(returning: ()) }
+        for waiter in waiters.takeAll() { waiter.resume(returning: ()) }
         let links = self.links
         self.links = []
         for link in links { link.callback(outcome) }

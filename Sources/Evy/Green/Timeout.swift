@@ -71,8 +71,9 @@ private func runWithTimeout<Value: Sendable>(
         } onCancel: {
             child.cancel()
         })
-    } catch {
-        if fired && !Task.isCancelled { return .timedOut }
-        throw error
+    } catch is CancellationError where fired && !Task.isCancelled {
+        // Our timer cancelled the body. Any other error, an inner timeout's included, is the
+        // body's own and propagates.
+        return .timedOut
     }
 }

@@ -41,6 +41,7 @@ final class BlockingDetector: @unchecked Sendable {
     /// Incremented per job, so the watchdog reports each stall once.
     private let jobSerial = Atomic<UInt64>(0)
     private let active = Atomic<Bool>(false)
+    private let retired = Atomic<Bool>(false)
     private let currentName = Mutex<String?>(nil)
     private var watchdogStarted = false
 
@@ -86,10 +87,16 @@ final class BlockingDetector: @unchecked Sendable {
         active.store(false, ordering: .releasing)
     }
 
+    /// Ends the watchdog thread for good.
+    func retire() {
+        active.store(false, ordering: .releasing)
+        retired.store(true, ordering: .releasing)
+    }
+
     private func watch() {
         let step = max(threshold / 4, .milliseconds(1))
         var reportedSerial: UInt64 = .max
-        while true {
+        while !retired.load(ordering: .acquiring) {
             Thread.sleep(forTimeInterval: Double(step.components.seconds) + Double(step.components.attoseconds) / 1e18)
             guard active.load(ordering: .acquiring) else { continue }
             let started = jobStarted.load(ordering: .acquiring)
@@ -117,13 +124,14 @@ extension Hub {
         threshold: Duration, report: (@Sendable (BlockingReport) -> Void)? = nil
     ) {
         assertOnHubThreadOrUnbound()
+        blockingDetector?.retire()
         blockingDetector = BlockingDetector(hub: self, threshold: threshold, report: report)
         if isRunning { blockingDetector?.start() }
     }
 
     /// Turns the blocking detector off.
     public func stopDetectingBlocking() {
-        blockingDetector?.pause()
+        blockingDetector?.retire()
         blockingDetector = nil
     }
 

@@ -42,6 +42,8 @@ public final class Hub: @unchecked Sendable {
     private var ready: [Work] = []
     private var draining: [Work] = []
     private var running = false
+    /// Whether the hub's thread is inside `uv_run` (callbacks scheduling work must stop it).
+    private var insideLibuv = false
     private var stopRequested = false
     private var keepAliveCount = 0
     var timers = Heap<TimerEntry>()
@@ -50,6 +52,8 @@ public final class Hub: @unchecked Sendable {
     var armedDeadline: ContinuousClock.Instant?
     let timerHandle: UnsafeMutablePointer<uv_timer_t>
     var watchers: [Int32: FDWatcher] = [:]
+    /// Descriptors being closed by ``notifyClose(_:)`` right now.
+    var closingDescriptors: Set<Int32> = []
     var signalWatchers: [Int32: SignalWatcher] = [:]
     @usableFromInline var blockingDetector: BlockingDetector?
     /// The tasks Evy started on this hub that are alive, by task address.
@@ -156,6 +160,9 @@ public final class Hub: @unchecked Sendable {
     func schedule(_ work: Work) {
         if isOnHubThread {
             ready.append(work)
+            // Work made ready by a libuv callback (a timer, a reader) must not wait for libuv's
+            // own poll timeout: end this uv_run turn so the ready queue runs next.
+            if insideLibuv { uv_stop(loop) }
         } else {
             let wasEmpty = inbox.withLock { inbox in
                 inbox.append(work)
@@ -242,12 +249,24 @@ public final class Hub: @unchecked Sendable {
                     runReady()
                 } while !ready.isEmpty && budget > 0 && !stopRequested && !done()
                 if stopRequested || done() { break }
-                uv_run(loop, UV_RUN_NOWAIT)
+                pollLibuv(UV_RUN_NOWAIT)
             } else {
-                let alive = uv_run(loop, UV_RUN_ONCE)
-                if alive == 0 && ready.isEmpty { break }
+                let alive = pollLibuv(UV_RUN_ONCE)
+                if alive == 0 && ready.isEmpty {
+                    // With no live handle libuv returns without polling, so work other threads
+                    // queued may still sit in the inbox.
+                    receiveInbox()
+                    if ready.isEmpty { break }
+                }
             }
         }
+    }
+
+    @discardableResult
+    private func pollLibuv(_ mode: uv_run_mode) -> Int32 {
+        insideLibuv = true
+        defer { insideLibuv = false }
+        return uv_run(loop, mode)
     }
 
     /// Keeps ``run()`` from returning while something outside the loop (a thread-pool job, a

@@ -20,8 +20,10 @@ extension Hub {
     /// }
     /// ```
     /// A descriptor has at most one green thread waiting for each readiness; a second one throws
-    /// ``WatchError/alreadyWaiting(fd:)``. An error on the descriptor (it was closed, say) wakes the
-    /// waiter, and the next system call reports it.
+    /// ``WatchError/alreadyWaiting(fd:)``. An error condition on the descriptor wakes the waiter, and
+    /// the next system call reports it. Closing a descriptor does not wake anyone by itself (epoll
+    /// just forgets it): call ``notifyClose(_:)`` first, and the waiter throws
+    /// ``WatchError/descriptorClosed(fd:)``.
     public func wait(for readiness: IOReadiness, on fd: Int32, timeout: Duration? = nil) async throws {
         let existing = readiness == .readable ? watchers[fd]?.reader : watchers[fd]?.writer
         guard existing == nil else { throw WatchError.alreadyWaiting(fd: fd) }
@@ -30,7 +32,13 @@ extension Hub {
         do {
             try await park(deadline: deadline(after: timeout)) { (waiter: Waiter<Void>) in
                 do {
-                    let wake: () -> Void = { waiter.resume(returning: ()) }
+                    let wake: () -> Void = { [unowned self] in
+                        if closingDescriptors.contains(fd) {
+                            waiter.resume(throwing: WatchError.descriptorClosed(fd: fd))
+                        } else {
+                            waiter.resume(returning: ())
+                        }
+                    }
                     registration = readiness == .readable ? try addReader(fd, wake) : try addWriter(fd, wake)
                 } catch {
                     waiter.resume(throwing: error)

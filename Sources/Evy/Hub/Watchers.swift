@@ -24,12 +24,15 @@ public enum WatchError: Error, CustomStringConvertible, Equatable {
     case cannotHandleSignal(Int32, UVError)
     /// Another green thread already waits for the same readiness of this descriptor.
     case alreadyWaiting(fd: Int32)
+    /// The descriptor was closed (``Hub/notifyClose(_:)``) while a green thread waited on it.
+    case descriptorClosed(fd: Int32)
 
     public var description: String {
         switch self {
         case .cannotWatch(let fd, let error): "cannot watch file descriptor \(fd): \(error)"
         case .cannotHandleSignal(let signal, let error): "cannot handle signal \(signal): \(error)"
         case .alreadyWaiting(let fd): "another green thread already waits on file descriptor \(fd)"
+        case .descriptorClosed(let fd): "file descriptor \(fd) was closed while waiting on it"
         }
     }
 }
@@ -78,13 +81,10 @@ extension Hub {
             self.updatePoll(watcher)
         }, callback)
         handleRef = handle
-        if readable {
-            watcher.reader?.cancel()
-            watcher.reader = handle
-        } else {
-            watcher.writer?.cancel()
-            watcher.writer = handle
-        }
+        // Install the new handle before cancelling the old one, so the poll handle stays open.
+        let replaced = readable ? watcher.reader : watcher.writer
+        if readable { watcher.reader = handle } else { watcher.writer = handle }
+        replaced?.cancel()
         updatePoll(watcher)
         return handle
     }
@@ -125,9 +125,32 @@ extension Hub {
 
     private func pollFired(fd: Int32, status: Int32, events: Int32) {
         guard let watcher = watchers[fd] else { return }
-        // On an error (a closed descriptor, say) wake both sides: the next system call reports it.
-        if status < 0 || events & Int32(UV_READABLE.rawValue) != 0 { watcher.reader?.fireRepeating() }
-        if status < 0 || events & Int32(UV_WRITABLE.rawValue) != 0 { watcher.writer?.fireRepeating() }
+        if status < 0 {
+            // libuv stopped the handle. Wake both sides (the next system call reports the error)
+            // and re-arm for whoever still watches.
+            watcher.events = 0
+            watcher.reader?.fireRepeating()
+            watcher.writer?.fireRepeating()
+            if watchers[fd] === watcher { updatePoll(watcher) }
+            return
+        }
+        if events & Int32(UV_READABLE.rawValue) != 0 { watcher.reader?.fireRepeating() }
+        if events & Int32(UV_WRITABLE.rawValue) != 0 { watcher.writer?.fireRepeating() }
+    }
+
+    /// Tells the hub that `fd` is about to be closed (Eventlet's `notify_close`): green threads
+    /// waiting on it with ``wait(for:on:timeout:)`` throw ``WatchError/descriptorClosed(fd:)``,
+    /// other readers and writers are removed, and the poll handle is released, so that the number
+    /// can be reused safely. Call it before `close(fd)`.
+    public func notifyClose(_ fd: Int32) {
+        assertOnHubThread("Hub.notifyClose")
+        guard let watcher = watchers[fd] else { return }
+        closingDescriptors.insert(fd)
+        defer { closingDescriptors.remove(fd) }
+        watcher.reader?.fireRepeating()
+        watcher.writer?.fireRepeating()
+        watcher.reader?.cancel()
+        watcher.writer?.cancel()
     }
 }
 

@@ -19,8 +19,8 @@ public final class GreenPool: @unchecked Sendable {
     public private(set) var size: Int
     /// Green threads of the pool running now (may exceed ``size`` just after a shrinking resize).
     public private(set) var running = 0
-    private var slotWaiters = Deque<Waiter<Void>>()
-    private var idleWaiters: [Waiter<Void>] = []
+    private var slotWaiters = WaiterQueue<Waiter<Void>>()
+    private var idleWaiters = WaiterQueue<Waiter<Void>>()
 
     /// Creates a pool of at most `size` concurrent green threads (at least 0).
     public init(size: Int = 1000) {
@@ -33,7 +33,7 @@ public final class GreenPool: @unchecked Sendable {
     public var free: Int { size - running }
 
     /// Green threads waiting in ``spawn(name:_:)`` for a free slot.
-    public var waiting: Int { slotWaiters.count { $0.isWaiting } }
+    public var waiting: Int { slotWaiters.liveCount }
 
     private var isInsideThisPool: Bool { GreenContext.current?.pool == ObjectIdentifier(self) }
 
@@ -62,9 +62,7 @@ public final class GreenPool: @unchecked Sendable {
             }
         }
         if running == 0 {
-            let idle = idleWaiters
-            idleWaiters = []
-            for waiter in idle { waiter.resume(returning: ()) }
+            for waiter in idleWaiters.takeAll() { waiter.resume(returning: ()) }
         }
     }
 

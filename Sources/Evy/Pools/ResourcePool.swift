@@ -16,7 +16,7 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     public let lastInFirstOut: Bool
     private let create: @Sendable () async throws -> Item
     private var idle = Deque<Item>()
-    private var waiters = Deque<Waiter<Item?>>()
+    private var waiters = WaiterQueue<Waiter<Item?>>()
     /// Items created and not discarded: idle plus taken (plus ones being created).
     public private(set) var currentSize = 0
 
@@ -39,21 +39,26 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     public var free: Int { idle.count + Swift.max(0, maxSize - currentSize) }
 
     /// Green threads waiting for an item.
-    public var waiting: Int { waiters.count { $0.isWaiting } }
+    public var waiting: Int { waiters.liveCount }
 
     /// Takes an item: an idle one, a new one if fewer than `maxSize` exist, or the next one given
     /// back. Throws ``TimeoutError`` if `timeout` passes first, or `create`'s error.
     public func get(timeout: Duration? = nil) async throws -> Item {
         if let item = takeIdle() { return item }
-        if currentSize < maxSize { return try await makeItem() }
+        if currentSize < maxSize {
+            currentSize += 1
+            return try await createReserved()
+        }
         let hub = Hub.current
         let handed: Item?
         do {
+            // Resumed with an item, or with nil: a place was reserved for us to create one.
             handed = try await hub.park(deadline: hub.deadline(after: timeout)) { (waiter: Waiter<Item?>) in
                 if let item = takeIdle() {
                     waiter.resume(returning: item)
                 } else if currentSize < maxSize {
-                    waiter.resume(returning: nil)  // room to create one: do it outside enrolment
+                    currentSize += 1
+                    waiter.resume(returning: nil)
                 } else {
                     waiters.append(waiter)
                 }
@@ -62,7 +67,7 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
             throw TimeoutError(duration: timeout ?? .zero)
         }
         if let handed { return handed }
-        return try await makeItem()
+        return try await createReserved()
     }
 
     private func takeIdle() -> Item? {
@@ -70,13 +75,13 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
         return lastInFirstOut ? idle.removeLast() : idle.removeFirst()
     }
 
-    private func makeItem() async throws -> Item {
-        currentSize += 1
+    /// Creates an item in a place already counted in `currentSize`.
+    private func createReserved() async throws -> Item {
         do {
             return try await create()
         } catch {
             currentSize -= 1
-            wakeOneForCreation()
+            wakeWaitersForCreation()
             throw error
         }
     }
@@ -96,12 +101,15 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     /// Drops a taken item that is broken instead of giving it back, freeing its place.
     public func discard(_ item: Item) {
         currentSize -= 1
-        wakeOneForCreation()
+        wakeWaitersForCreation()
     }
 
-    private func wakeOneForCreation() {
+    /// Hands free places to waiters, reserving each place before waking its waiter.
+    private func wakeWaitersForCreation() {
         while currentSize < maxSize, let waiter = waiters.popFirst() {
-            if waiter.resume(returning: nil) { return }
+            guard waiter.isWaiting else { continue }
+            currentSize += 1
+            waiter.resume(returning: nil)
         }
     }
 
@@ -120,6 +128,6 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
             _ = idle.removeFirst()
             currentSize -= 1
         }
-        wakeOneForCreation()
+        wakeWaitersForCreation()
     }
 }

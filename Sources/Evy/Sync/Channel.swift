@@ -11,8 +11,8 @@ import DequeModule
 /// ```
 /// Hub-confined.
 public final class Channel<Element: Sendable>: @unchecked Sendable {
-    @usableFromInline var receivers = Deque<Waiter<Element>>()
-    @usableFromInline var senders = Deque<(waiter: Waiter<Void>, item: Result<Element, any Error>)>()
+    @usableFromInline var receivers = WaiterQueue<Waiter<Element>>()
+    @usableFromInline var senders = WaiterQueue<PendingItem<Result<Element, any Error>>>()
 
     /// Creates a channel.
     @inlinable public init() {}
@@ -36,7 +36,7 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
         let hub = Hub.current
         do {
             try await hub.park(deadline: hub.deadline(after: timeout)) { sender in
-                if handToReceiver(item) { sender.resume(returning: ()) } else { senders.append((sender, item)) }
+                if handToReceiver(item) { sender.resume(returning: ()) } else { senders.append(PendingItem(sender, item)) }
             }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)
@@ -83,6 +83,6 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
 
     /// Waiting senders minus waiting receivers (Eventlet's `balance`).
     public var balance: Int {
-        senders.count { $0.waiter.isWaiting } - receivers.count { $0.isWaiting }
+        senders.liveCount - receivers.liveCount
     }
 }

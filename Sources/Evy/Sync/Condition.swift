@@ -18,9 +18,7 @@ public final class Condition: @unchecked Sendable {
     }
 
     private let lock: Underlying
-    private var waiters = Deque<Waiter<Void>>()
-    /// Who holds a plain ``Lock`` through this condition (a plain lock has no owner of its own).
-    private var plainOwner: GreenIdentity?
+    private var waiters = WaiterQueue<Waiter<Void>>()
 
     /// Creates a condition over a new ``RLock``.
     public convenience init() { self.init(lock: RLock()) }
@@ -36,10 +34,7 @@ public final class Condition: @unchecked Sendable {
     public func acquire(timeout: Duration? = nil) async throws -> Bool {
         switch lock {
         case .reentrant(let lock): return try await lock.acquire(timeout: timeout)
-        case .plain(let lock):
-            guard try await lock.acquire(timeout: timeout) else { return false }
-            plainOwner = GreenIdentity.current
-            return true
+        case .plain(let lock): return try await lock.acquire(timeout: timeout)
         }
     }
 
@@ -49,7 +44,6 @@ public final class Condition: @unchecked Sendable {
         case .reentrant(let lock): try lock.release()
         case .plain(let lock):
             try checkOwner()
-            plainOwner = nil
             try lock.release()
         }
     }
@@ -65,8 +59,8 @@ public final class Condition: @unchecked Sendable {
         switch lock {
         case .reentrant(let lock):
             guard lock.isOwnedByCurrentGreenThread else { throw SynchronizationError.notOwner }
-        case .plain:
-            guard plainOwner == GreenIdentity.current else { throw SynchronizationError.notOwner }
+        case .plain(let lock):
+            guard lock.isLocked, lock.holder == GreenIdentity.current else { throw SynchronizationError.notOwner }
         }
     }
 
@@ -89,7 +83,6 @@ public final class Condition: @unchecked Sendable {
                 switch lock {
                 case .reentrant(let lock): saved = (try? lock.releaseAll()) ?? 1
                 case .plain(let lock):
-                    plainOwner = nil
                     try? lock.release()
                 }
             }
@@ -103,8 +96,7 @@ public final class Condition: @unchecked Sendable {
         switch lock {
         case .reentrant(let lock): await lock.restore(depth: saved)
         case .plain(let lock):
-            await lock.permits.takeUninterruptibly()
-            plainOwner = GreenIdentity.current
+            await lock.acquireUninterruptibly()
         }
         return try outcome.get()
     }

@@ -10,7 +10,7 @@
 /// Hub-confined.
 public final class Event<Value: Sendable>: @unchecked Sendable {
     private var result: Result<Value, any Error>?
-    private var waiters: [Waiter<Void>] = []
+    private var waiters = WaiterQueue<Waiter<Result<Value, any Error>>>()
 
     /// Creates an event that has not been sent.
     public init() {}
@@ -18,17 +18,17 @@ public final class Event<Value: Sendable>: @unchecked Sendable {
     /// Waits until the event is sent, and returns its value or throws its error. With a `timeout`,
     /// throws ``TimeoutError`` if nothing was sent by then.
     public func wait(timeout: Duration? = nil) async throws -> Value {
-        if result == nil {
-            let hub = Hub.current
-            do {
-                try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
-                    if result != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
-                }
-            } catch is ParkTimedOut {
-                throw TimeoutError(duration: timeout ?? .zero)
-            }
+        if let result { return try result.get() }
+        let hub = Hub.current
+        do {
+            // Each waiter is handed the outcome itself: a reset right after the send must not
+            // take it away from green threads that were already woken.
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+                if let result { waiter.resume(returning: result) } else { waiters.append(waiter) }
+            }.get()
+        } catch is ParkTimedOut {
+            throw TimeoutError(duration: timeout ?? .zero)
         }
-        return try result!.get()
     }
 
     /// Sends `value` to every waiter. Throws ``SynchronizationError/alreadySent`` if the event was
@@ -41,9 +41,7 @@ public final class Event<Value: Sendable>: @unchecked Sendable {
     private func complete(_ outcome: Result<Value, any Error>) throws {
         guard result == nil else { throw SynchronizationError.alreadySent }
         result = outcome
-        let waiters = self.waiters
-        self.waiters = []
-        for waiter in waiters { waiter.resume(returning: ()) }
+        for waiter in waiters.takeAll() { waiter.resume(returning: outcome) }
     }
 
     /// Whether a value or error has been sent.
@@ -72,7 +70,7 @@ public final class Event<Value: Sendable>: @unchecked Sendable {
 /// ```
 /// Hub-confined.
 public final class Flag: @unchecked Sendable {
-    private var waiters: [Waiter<Void>] = []
+    private var waiters = WaiterQueue<Waiter<Void>>()
 
     /// Creates a cleared flag.
     public init() {}
@@ -83,9 +81,7 @@ public final class Flag: @unchecked Sendable {
     /// Sets the flag and wakes every waiting green thread.
     public func set() {
         isSet = true
-        let waiters = self.waiters
-        self.waiters = []
-        for waiter in waiters { waiter.resume(returning: ()) }
+        for waiter in waiters.takeAll() { waiter.resume(returning: ()) }
     }
 
     /// Clears the flag: later waits block until the next ``set()``.

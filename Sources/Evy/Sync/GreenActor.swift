@@ -30,9 +30,13 @@ public final class GreenActor<Message: Sendable>: @unchecked Sendable {
         loop = Task(name: "actor", executorPreference: hub.greenThreadPreference) {
             await hub.runGreenTask(context: GreenContext(name: "actor", pool: nil)) {
                 while let message = try? await mailbox.get() {
-                    try? await pool.spawnN {
-                        defer { try? mailbox.taskDone() }
-                        try await received(message)
+                    do {
+                        try await pool.spawnN {
+                            defer { try? mailbox.taskDone() }
+                            try await received(message)
+                        }
+                    } catch {
+                        try? mailbox.taskDone()  // stopped while waiting for a slot: dropped
                     }
                 }
             }
@@ -54,9 +58,11 @@ public final class GreenActor<Message: Sendable>: @unchecked Sendable {
         try await mailbox.join(timeout: timeout)
     }
 
-    /// Stops the actor: messages not yet started are dropped; running ones finish.
+    /// Stops the actor: messages not yet started are dropped (``waitUntilIdle(timeout:)`` does
+    /// not wait for them); running ones finish.
     public func stop() {
         loop?.cancel()
         loop = nil
+        while (try? mailbox.getNowait()) != nil { try? mailbox.taskDone() }
     }
 }

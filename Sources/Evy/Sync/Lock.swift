@@ -9,6 +9,9 @@
 /// the middle of an update. Hub-confined.
 public final class Lock: @unchecked Sendable {
     let permits = Permits(1)
+    /// The green thread that took the lock (a plain lock may be released by another one; a
+    /// ``Condition`` over it checks this).
+    private(set) var holder: GreenIdentity?
 
     /// Creates an unlocked lock.
     public init() {}
@@ -17,16 +20,29 @@ public final class Lock: @unchecked Sendable {
     /// passes first; throws `CancellationError` if the green thread is killed while waiting.
     @discardableResult
     public func acquire(timeout: Duration? = nil) async throws -> Bool {
-        try await permits.take(timeout: timeout)
+        guard try await permits.take(timeout: timeout) else { return false }
+        holder = GreenIdentity.current
+        return true
     }
 
     /// Takes the lock if it is free now.
-    public func tryAcquire() -> Bool { permits.tryTake() }
+    public func tryAcquire() -> Bool {
+        guard permits.tryTake() else { return false }
+        holder = GreenIdentity.current
+        return true
+    }
 
     /// Releases the lock; throws ``SynchronizationError/releasedTooOften`` if it is not locked.
     public func release() throws {
         guard permits.available == 0 else { throw SynchronizationError.releasedTooOften }
+        holder = nil
         permits.give()
+    }
+
+    /// Takes the lock back even if the green thread is being cancelled (a condition's wait).
+    func acquireUninterruptibly() async {
+        await permits.takeUninterruptibly()
+        holder = GreenIdentity.current
     }
 
     /// Whether some green thread holds the lock.

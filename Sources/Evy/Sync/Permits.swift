@@ -5,11 +5,11 @@ import DequeModule
 /// ``BoundedSemaphore`` and ``Lock``. Hub-confined.
 final class Permits {
     private(set) var available: Int
-    private var waiters = Deque<Waiter<Void>>()
+    private var waiters = WaiterQueue<Waiter<Void>>()
 
     init(_ available: Int) { self.available = available }
 
-    var waitingCount: Int { waiters.reduce(0) { $0 + ($1.isWaiting ? 1 : 0) } }
+    var waitingCount: Int { waiters.liveCount }
 
     func tryTake() -> Bool {
         guard available > 0 else { return false }

@@ -99,9 +99,9 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
     public typealias Element = Storage.Element
 
     @usableFromInline var items = Storage()
-    @usableFromInline var getters = Deque<Waiter<Element>>()
-    @usableFromInline var putters = Deque<(waiter: Waiter<Void>, item: Element)>()
-    @usableFromInline var joiners: [Waiter<Void>] = []
+    @usableFromInline var getters = WaiterQueue<Waiter<Element>>()
+    @usableFromInline var putters = WaiterQueue<PendingItem<Element>>()
+    @usableFromInline var joiners = WaiterQueue<Waiter<Void>>()
     @usableFromInline var unfinished = 0
 
     /// The most items the queue holds, or nil for no limit.
@@ -126,7 +126,7 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         let hub = Hub.current
         do {
             try await hub.park(deadline: hub.deadline(after: timeout)) { putter in
-                if tryPut(item) { putter.resume(returning: ()) } else { putters.append((putter, item)) }
+                if tryPut(item) { putter.resume(returning: ()) } else { putters.append(PendingItem(putter, item)) }
             }
         } catch is ParkTimedOut {
             throw QueueFull()
@@ -218,10 +218,10 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
     public var isFull: Bool { !hasRoom }
 
     /// Green threads waiting in `get`.
-    public var waitingGetters: Int { getters.count { $0.isWaiting } }
+    public var waitingGetters: Int { getters.liveCount }
 
     /// Green threads waiting in `put`.
-    public var waitingPutters: Int { putters.count { $0.waiter.isWaiting } }
+    public var waitingPutters: Int { putters.liveCount }
 
     /// Changes the size limit; if it grew, waiting putters move in at once.
     public func resize(maxSize newSize: Int?) {
@@ -238,9 +238,7 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         guard unfinished > 0 else { throw QueueError.taskDoneTooOften }
         unfinished -= 1
         if unfinished == 0 {
-            let joiners = self.joiners
-            self.joiners = []
-            for joiner in joiners { joiner.resume(returning: ()) }
+            for joiner in joiners.takeAll() { joiner.resume(returning: ()) }
         }
     }
 

@@ -26,6 +26,7 @@ public final class ThreadPool: @unchecked Sendable {
     private var jobs = Deque<() -> Void>()
     private var threads = 0
     private var idle = 0
+    private var isShutDown = false
 
     private static let poolThreadKey = "evy.tpool.thread"
 
@@ -65,7 +66,9 @@ public final class ThreadPool: @unchecked Sendable {
     func submit(_ job: @escaping () -> Void) {
         condition.lock()
         jobs.append(job)
-        let startThread = idle == 0 && threads < size
+        // Idle threads that were signalled but have not taken their job yet still count as idle:
+        // compare with the queued jobs, or two quick submissions would share one thread.
+        let startThread = jobs.count > idle && threads < size
         if startThread { threads += 1 }
         condition.signal()
         condition.unlock()
@@ -81,15 +84,36 @@ public final class ThreadPool: @unchecked Sendable {
         Thread.current.threadDictionary[Self.poolThreadKey] = true
         while true {
             condition.lock()
-            while jobs.isEmpty {
+            while jobs.isEmpty && !isShutDown {
                 idle += 1
                 condition.wait()
                 idle -= 1
+            }
+            if jobs.isEmpty {  // shut down and drained
+                threads -= 1
+                condition.unlock()
+                return
             }
             let job = jobs.removeFirst()
             condition.unlock()
             job()
         }
+    }
+
+    /// Lets the pool's threads end once the queued jobs are done. Jobs submitted afterwards still
+    /// run: a thread is started for them as needed.
+    func shutdown() {
+        condition.lock()
+        isShutDown = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Threads running now (started and not yet ended).
+    var threadCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads
     }
 }
 
