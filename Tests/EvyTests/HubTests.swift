@@ -181,6 +181,13 @@ final class HubTests: XCTestCase {
         XCTAssertTrue(reports.all.first?.description.contains("blocker") ?? false)
     }
 
+    func testBlockingDetectorThresholdFromTheEnvironment() {
+        XCTAssertNil(BlockingDetector.threshold(fromEnvironment: [:]))
+        XCTAssertNil(BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "off"]))
+        XCTAssertNil(BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "0"]))
+        XCTAssertEqual(BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "150"]), .milliseconds(150))
+    }
+
     func testBlockingDetectorQuietWhenGreenThreadsYield() throws {
         let reports = Collector<BlockingReport>()
         try green {

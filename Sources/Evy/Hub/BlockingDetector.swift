@@ -26,9 +26,14 @@ public struct BlockingReport: Sendable, CustomStringConvertible {
 @usableFromInline
 final class BlockingDetector: @unchecked Sendable {
     static var thresholdFromEnvironment: Duration? {
-        guard let text = ProcessInfo.processInfo.environment["EVY_BLOCKING_DETECTOR_MS"],
-            let ms = Double(text), ms > 0
-        else { return nil }
+        threshold(fromEnvironment: ProcessInfo.processInfo.environment)
+    }
+
+    /// `EVY_BLOCKING_DETECTOR_MS` as a threshold, if it is a positive number of milliseconds.
+    static func threshold(fromEnvironment environment: [String: String]) -> Duration? {
+        guard let text = environment["EVY_BLOCKING_DETECTOR_MS"], let ms = Double(text), ms > 0 else {
+            return nil
+        }
         return .milliseconds(ms)
     }
 
