@@ -11,7 +11,7 @@ let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 3001
 
 /// The participants, shared by the green threads of one hub: no lock needed.
 final class Room: @unchecked Sendable {
-    var participants: [ObjectIdentifier: BufferedSocket] = [:]
+    var participants: [ObjectIdentifier: BufferedStream] = [:]
 }
 
 try Hub.run {

@@ -192,7 +192,7 @@ final class SocketTests: XCTestCase {
     }
 }
 
-final class BufferedSocketTests: XCTestCase {
+final class BufferedStreamTests: XCTestCase {
     /// A connected pair of sockets over loopback.
     private func pair() async throws -> (Socket, Socket) {
         let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Which readiness a green thread waits for on a file descriptor.
 public enum IOReadiness: Sendable {
     /// Data to read, a connection to accept, or end of file.
@@ -46,6 +48,38 @@ extension Hub {
             }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)
+        }
+    }
+}
+
+/// Runs the non-blocking system call `call` until it succeeds or fails with something other than
+/// "would block", waiting for `readiness` in between, all within `timeout`. `call` returns nil
+/// with `errno` set on failure. `descriptor` gives the current descriptor, or throws once it was
+/// closed. The one retry loop of every green I/O type.
+func retryIO<T>(
+    on hub: Hub, _ name: String, _ readiness: IOReadiness, timeout: Duration?,
+    descriptor: () throws -> Int32, _ call: (Int32) -> T?
+) async throws -> T {
+    let deadline = timeout.map { hub.now.advanced(by: $0) }
+    while true {
+        let fd = try descriptor()
+        if let result = call(fd) { return result }
+        let code = errno
+        switch code {
+        case EINTR:
+            continue
+        case EAGAIN, EWOULDBLOCK:
+            let remaining = deadline.map { hub.now.duration(to: $0) }
+            if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
+            do {
+                try await hub.wait(for: readiness, on: fd, timeout: remaining)
+            } catch let error as WatchError where error == .descriptorClosed(fd: fd) {
+                throw SocketError.closed
+            } catch is TimeoutError {
+                throw TimeoutError(duration: timeout ?? .zero)
+            }
+        default:
+            throw SocketError.system(name, code)
         }
     }
 }

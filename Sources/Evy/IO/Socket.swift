@@ -68,35 +68,11 @@ public final class Socket: @unchecked Sendable {
 
     // MARK: The one retry loop
 
-    /// Runs `call` until it succeeds or fails with something other than "would block", waiting
-    /// for `readiness` in between, within one deadline.
     @usableFromInline
     func retrying<T>(
         _ name: String, _ readiness: IOReadiness, timeout: Duration?, _ call: (Int32) -> T?
     ) async throws -> T {
-        let limit = timeout ?? self.timeout
-        let deadline = limit.map { hub.now.advanced(by: $0) }
-        while true {
-            let fd = try liveFD()
-            if let result = call(fd) { return result }
-            let code = errno
-            switch code {
-            case EINTR:
-                continue
-            case EAGAIN, EWOULDBLOCK:
-                let remaining = deadline.map { hub.now.duration(to: $0) }
-                if let remaining, remaining <= .zero { throw TimeoutError(duration: limit ?? .zero) }
-                do {
-                    try await hub.wait(for: readiness, on: fd, timeout: remaining)
-                } catch let error as WatchError where error == .descriptorClosed(fd: fd) {
-                    throw SocketError.closed
-                } catch is TimeoutError {
-                    throw TimeoutError(duration: limit ?? .zero)
-                }
-            default:
-                throw SocketError.system(name, code)
-            }
-        }
+        try await retryIO(on: hub, name, readiness, timeout: timeout ?? self.timeout, descriptor: liveFD, call)
     }
 
     // MARK: Server side

@@ -1,5 +1,16 @@
-/// A buffered stream over a ``Socket`` (Evy's `makefile`): read lines, exact lengths or up to a
-/// delimiter, and write through a buffer flushed on demand.
+/// A byte stream green threads can read and write: a ``Socket``, a ``GreenPipe``, a TLS
+/// connection. ``BufferedStream`` works over any of them.
+public protocol GreenStream: AnyObject, Sendable {
+    /// Receives at most `maxLength` bytes, waiting for some; empty at end of stream.
+    func receive(maxLength: Int, timeout: Duration?) async throws -> [UInt8]
+    /// Sends all of `bytes`.
+    func sendAll(_ bytes: [UInt8], timeout: Duration?) async throws
+}
+
+extension Socket: GreenStream {}
+
+/// A buffered stream over a ``GreenStream`` (Evy's `makefile`): read lines, exact lengths or up to
+/// a delimiter, and write through a buffer flushed on demand.
 ///
 /// ```swift
 /// let stream = socket.buffered()
@@ -11,30 +22,30 @@
 /// A read that ends early because the peer closed throws ``SocketError/unexpectedEOF``; a line or
 /// block longer than its limit throws ``SocketError/tooLong(limit:)``. Data read past what a call
 /// returns stays in the buffer for the next call. Hub-confined.
-public final class BufferedSocket: @unchecked Sendable {
-    /// The underlying socket.
-    public let socket: Socket
+public final class BufferedStream: @unchecked Sendable {
+    /// The underlying stream.
+    public let base: any GreenStream
     private var input: [UInt8] = []
     private var inputStart = 0
     private var output: [UInt8] = []
     private var sawEOF = false
-    /// How much one read from the socket asks for.
+    /// How much one read from the stream asks for.
     public let chunkSize: Int
 
-    /// Wraps `socket`.
-    public init(_ socket: Socket, chunkSize: Int = 16384) {
-        self.socket = socket
+    /// Wraps `base`.
+    public init(_ base: any GreenStream, chunkSize: Int = 16384) {
+        self.base = base
         self.chunkSize = chunkSize
     }
 
-    /// Reads more from the socket into the buffer; false at end of file.
+    /// Reads more from the stream into the buffer; false at end of file.
     private func fill(timeout: Duration?) async throws -> Bool {
         guard !sawEOF else { return false }
         if inputStart > 0 && inputStart >= input.count / 2 {
             input.removeSubrange(..<inputStart)
             inputStart = 0
         }
-        let chunk = try await socket.receive(maxLength: chunkSize, timeout: timeout)
+        let chunk = try await base.receive(maxLength: chunkSize, timeout: timeout)
         if chunk.isEmpty {
             sawEOF = true
             return false
@@ -133,13 +144,13 @@ public final class BufferedSocket: @unchecked Sendable {
         guard !output.isEmpty else { return }
         let pending = output
         output.removeAll(keepingCapacity: true)
-        try await socket.sendAll(pending, timeout: timeout)
+        try await base.sendAll(pending, timeout: timeout)
     }
 }
 
-extension Socket {
-    /// A buffered stream over this socket (Evy's `makefile`).
-    public func buffered(chunkSize: Int = 16384) -> BufferedSocket {
-        BufferedSocket(self, chunkSize: chunkSize)
+extension GreenStream {
+    /// A buffered stream over this one (Evy's `makefile`).
+    public func buffered(chunkSize: Int = 16384) -> BufferedStream {
+        BufferedStream(self, chunkSize: chunkSize)
     }
 }
