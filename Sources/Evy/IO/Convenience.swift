@@ -116,6 +116,7 @@ public func serve(
 }
 
 private let serveLogger = Logger(label: "evy.serve")
+let tlsLogger = Logger(label: "evy.tls")
 
 /// Accepts until the listener closes (returns) or an unexpected error (throws). A full descriptor
 /// table is waited out with a backoff instead of spinning or crashing.
