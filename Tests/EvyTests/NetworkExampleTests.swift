@@ -117,4 +117,22 @@ final class NetworkExampleTests: XCTestCase {
             echo.close()
         }
     }
+
+    func testSSLEchoServerExample() throws {
+        try green {
+            let server = try ExampleProcess("ssl-echo-server", ["0"])
+            defer { server.stop() }
+            let port = port(in: try await withTimeout(.seconds(30)) { try await server.waitFor("listening on port") })
+            let socket = try await connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
+            let tls = try await wrapTLS(socket, context: try TLSContext.client(verifyPeer: false), serverName: "localhost")
+            let stream = tls.buffered()
+            try await stream.write("secret\n")
+            try await stream.flush()
+            let reply = try await stream.readLine(timeout: .seconds(5))
+            XCTAssertEqual(reply, "secret")
+            tls.close()
+            server.process.interrupt()
+            _ = try await withTimeout(.seconds(10)) { try await server.waitFor("server stopped") }
+        }
+    }
 }
