@@ -19,9 +19,28 @@ if arguments.first == "--run", arguments.count >= 3, let n = Int(arguments[2]) {
     exit(0)
 }
 
-guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) else {
-    print("usage: evy-bench NAME [N]   NAME: all, \(Scenarios.names.joined(separator: ", "))")
+if arguments.first == "--echo-server", arguments.count >= 2 {
+    try Hub.run { try await EchoServers.run(arguments[1]) }
+    exit(0)
+}
+
+let networkScenarios = ["echo", "idle-connections", "tls-handshake"]
+guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name) else {
+    print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
+}
+switch name {
+case "echo":
+    try echoBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 5)
+    exit(0)
+case "idle-connections":
+    try idleConnectionsBenchmark(count: arguments.dropFirst().first.flatMap { Int($0) } ?? 10_000)
+    exit(0)
+case "tls-handshake":
+    try tlsHandshakeBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
+    exit(0)
+default:
+    break
 }
 let n = arguments.dropFirst().first.flatMap { Int($0) } ?? Scenarios.defaultN
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -55,6 +74,13 @@ func line(_ name: String, _ source: String, _ result: (value: Double, unit: Stri
 }
 
 let scenarios = name == "all" ? Scenarios.names : [name]
+defer {
+    if name == "all" {
+        try? echoBenchmark(seconds: 5)
+        try? idleConnectionsBenchmark(count: 10_000)
+        try? tlsHandshakeBenchmark(seconds: 3)
+    }
+}
 for scenario in scenarios {
     let pythonName = scenario.replacingOccurrences(of: "-", with: "_")
     var references: [(String, (value: Double, unit: String))] = []

@@ -71,6 +71,7 @@ func retryIO<T>(
         case EAGAIN, EWOULDBLOCK:
             let remaining = deadline.map { hub.now.duration(to: $0) }
             if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
+            try hub.keepArmed(fd)  // our callers close through notifyClose
             do {
                 try await hub.wait(for: readiness, on: fd, timeout: remaining)
             } catch let error as WatchError where error == .descriptorClosed(fd: fd) {

@@ -9,6 +9,10 @@ final class FDWatcher {
     var reader: Handle?
     var writer: Handle?
     var events: Int32 = 0
+    /// Whether the poll handle stays armed between waits. Only for descriptors whose owner calls
+    /// `notifyClose` before closing them (Evy's sockets and pipes): a handle left armed on a
+    /// descriptor closed behind libuv's back would watch a reused number.
+    var keepArmed = false
 
     init(fd: Int32, poll: UnsafeMutablePointer<uv_poll_t>) {
         self.fd = fd
@@ -89,6 +93,12 @@ extension Hub {
         return handle
     }
 
+    /// Marks `fd` as owned by an Evy I/O type that calls ``notifyClose(_:)`` before closing it, so
+    /// its poll handle may stay armed between waits.
+    func keepArmed(_ fd: Int32) throws {
+        try watcher(for: fd).keepArmed = true
+    }
+
     private func watcher(for fd: Int32) throws -> FDWatcher {
         if let existing = watchers[fd] { return existing }
         let poll = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
@@ -103,23 +113,47 @@ extension Hub {
         return watcher
     }
 
+    /// Points the descriptor's poll handle at what its reader and writer wait for. When nobody
+    /// waits, the handle stays armed but stops keeping the loop alive: a descriptor is usually
+    /// waited on again moments later (a request, then the next one), and re-arming costs two
+    /// `epoll_ctl` calls per wait. `pollFired` trims interest nobody has.
     private func updatePoll(_ watcher: FDWatcher) {
+        let wanted = wantedEvents(watcher)
+        let handle = UnsafeMutableRawPointer(watcher.poll).assumingMemoryBound(to: uv_handle_t.self)
+        guard wanted != 0 else {
+            if watcher.keepArmed { uv_unref(handle) } else { releaseWatcher(watcher) }
+            return
+        }
+        uv_ref(handle)
+        guard wanted & ~watcher.events != 0 else { return }  // armed for all of it already
+        armPoll(watcher, wanted)
+    }
+
+    private func wantedEvents(_ watcher: FDWatcher) -> Int32 {
         var events: Int32 = 0
         if watcher.reader != nil { events |= Int32(UV_READABLE.rawValue) }
         if watcher.writer != nil { events |= Int32(UV_WRITABLE.rawValue) }
-        guard events != watcher.events else { return }
+        return events
+    }
+
+    private func armPoll(_ watcher: FDWatcher, _ events: Int32) {
         watcher.events = events
         if events == 0 {
             uv_poll_stop(watcher.poll)
-            watchers[watcher.fd] = nil
-            watcher.poll.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
-                uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_poll_t.self, capacity: 1) { $0.deallocate() } }
-            }
             return
         }
         uv_poll_start(watcher.poll, events) { poll, status, events in
             let hub = Hub.from(poll!.pointee.data)
             hub.pollFired(fd: poll!.pointee.io_watcher.fd, status: status, events: events)
+        }
+    }
+
+    /// Stops and frees the descriptor's poll handle (before the descriptor is closed).
+    private func releaseWatcher(_ watcher: FDWatcher) {
+        uv_poll_stop(watcher.poll)
+        watchers[watcher.fd] = nil
+        watcher.poll.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
+            uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_poll_t.self, capacity: 1) { $0.deallocate() } }
         }
     }
 
@@ -136,6 +170,10 @@ extension Hub {
         }
         if events & Int32(UV_READABLE.rawValue) != 0 { watcher.reader?.fireRepeating() }
         if events & Int32(UV_WRITABLE.rawValue) != 0 { watcher.writer?.fireRepeating() }
+        // Level-triggered: interest nobody has any more would fire again and again.
+        if watchers[fd] === watcher, case let wanted = wantedEvents(watcher), wanted != watcher.events {
+            armPoll(watcher, wanted)
+        }
     }
 
     /// Tells the hub that `fd` is about to be closed (Eventlet's `notify_close`): green threads
@@ -151,6 +189,7 @@ extension Hub {
         watcher.writer?.fireRepeating()
         watcher.reader?.cancel()
         watcher.writer?.cancel()
+        if watchers[fd] === watcher { releaseWatcher(watcher) }
     }
 }
 

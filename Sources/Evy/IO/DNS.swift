@@ -13,7 +13,7 @@ import Glibc
 ///   - timeout: throws ``TimeoutError`` past it; the lookup itself is abandoned.
 /// - Throws: ``SocketError/resolution(host:_:)`` if the name does not resolve.
 public func resolve(
-    host: String, port: Int, family: Int32 = AF_UNSPEC, type: Int32 = Int32(Glibc.SOCK_STREAM.rawValue),
+    host: String, port: Int, family: Int32 = Glibc.AF_UNSPEC, type: Int32 = Int32(Glibc.SOCK_STREAM.rawValue),
     timeout: Duration? = nil
 ) async throws -> [SocketAddress] {
     if let numeric = try? SocketAddress(ip: host, port: port) { return [numeric] }

@@ -55,13 +55,18 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
 
     /// Reads at most `maxLength` bytes, waiting for some; empty at end of file.
     public func receive(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: maxLength)
-        let count = try await retryIO(on: hub, "read", .readable, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd -> Int? in
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            return n >= 0 ? n : nil
+        try await retryIO(on: hub, "read", .readable, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd -> [UInt8]? in
+            var failed = false
+            var code: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: maxLength) { buffer, count in
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                failed = n < 0
+                code = errno
+                count = Swift.max(n, 0)
+            }
+            if failed { errno = code }  // freeing the unused buffer must not hide why
+            return failed ? nil : bytes
         }
-        buffer.removeSubrange(count...)
-        return buffer
     }
 
     /// Writes some of `bytes`, waiting for room; returns how many were written.

@@ -1,3 +1,4 @@
+import CLibUV
 import Glibc
 
 /// A green socket: BSD socket semantics, but every call that would block suspends only the calling
@@ -140,14 +141,22 @@ public final class Socket: @unchecked Sendable {
 
     /// Receives at most `maxLength` bytes, waiting for some; an empty result means the peer closed
     /// its side (end of file).
+    ///
+    /// The buffer is allocated only once data is there: an idle connection holds no buffer while
+    /// its green thread waits.
     public func receive(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: maxLength)
-        let count = try await retrying("recv", .readable, timeout: timeout) { fd -> Int? in
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            return n >= 0 ? n : nil
+        try await retrying("recv", .readable, timeout: timeout) { fd -> [UInt8]? in
+            var failed = false
+            var code: Int32 = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: maxLength) { buffer, count in
+                let n = recv(fd, buffer.baseAddress, buffer.count, 0)
+                failed = n < 0
+                code = errno
+                count = Swift.max(n, 0)
+            }
+            if failed { errno = code }  // freeing the unused buffer must not hide why
+            return failed ? nil : bytes
         }
-        buffer.removeSubrange(count...)
-        return buffer
     }
 
     /// Receives into `buffer`, waiting for data; returns the byte count (0: end of file).
@@ -180,6 +189,23 @@ public final class Socket: @unchecked Sendable {
                 let n = bytes.withUnsafeBytes { raw in
                     Glibc.send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL))
                 }
+                return n >= 0 ? n : nil
+            }
+        }
+    }
+
+    /// Sends all the bytes `buffer` points at. The memory must stay valid until the call returns
+    /// (allocate it, or keep the array it belongs to alive): the hot-path form, with no copy.
+    public func sendAll(_ buffer: UnsafeRawBufferPointer, timeout: Duration? = nil) async throws {
+        let limit = timeout ?? self.timeout
+        let deadline = limit.map { hub.now.advanced(by: $0) }
+        var offset = 0
+        while offset < buffer.count {
+            let remaining = deadline.map { hub.now.duration(to: $0) }
+            if let remaining, remaining <= .zero { throw TimeoutError(duration: limit ?? .zero) }
+            let start = offset
+            offset += try await retrying("send", .writable, timeout: remaining ?? limit) { fd -> Int? in
+                let n = Glibc.send(fd, buffer.baseAddress! + start, buffer.count - start, Int32(MSG_NOSIGNAL))
                 return n >= 0 ? n : nil
             }
         }

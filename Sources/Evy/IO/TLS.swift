@@ -228,6 +228,7 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
                 let remaining = deadline.map { socket.hub.now.duration(to: $0) }
                 if let remaining, remaining <= .zero { throw TimeoutError(duration: limit ?? .zero) }
+                try socket.hub.keepArmed(socket.fd)
                 do {
                     try await socket.hub.wait(
                         for: reason == SSL_ERROR_WANT_READ ? .readable : .writable, on: socket.fd, timeout: remaining)
