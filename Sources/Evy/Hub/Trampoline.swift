@@ -55,16 +55,20 @@ extension Hub {
 /// Runs the non-blocking system call `call` until it succeeds or fails with something other than
 /// "would block", waiting for `readiness` in between, all within `timeout`. `call` returns nil
 /// with `errno` set on failure. `descriptor` gives the current descriptor, or throws once it was
-/// closed. The one retry loop of every green I/O type.
+/// closed. With `waitFirst`, waits for readiness before the first call (the caller knows the
+/// descriptor is drained, so the call would only fail with EAGAIN). The one retry loop of every
+/// green I/O type.
 func retryIO<T>(
-    on hub: Hub, _ name: String, _ readiness: IOReadiness, timeout: Duration?,
+    on hub: Hub, _ name: String, _ readiness: IOReadiness, timeout: Duration?, waitFirst: Bool = false,
     descriptor: () throws -> Int32, _ call: (Int32) -> T?
 ) async throws -> T {
     let deadline = timeout.map { hub.now.advanced(by: $0) }
+    var skipCall = waitFirst
     while true {
         let fd = try descriptor()
-        if let result = call(fd) { return result }
-        let code = errno
+        if !skipCall, let result = call(fd) { return result }
+        let code = skipCall ? EAGAIN : errno
+        skipCall = false
         switch code {
         case EINTR:
             continue

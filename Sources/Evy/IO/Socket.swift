@@ -25,6 +25,10 @@ public final class Socket: @unchecked Sendable {
     /// The timeout of every wait that does not give its own (Eventlet's `settimeout`).
     public var timeout: Duration?
     let hub: Hub
+    /// Whether the last receive came back short, so the kernel's buffer is probably empty: the
+    /// next receive waits for readiness first instead of spending a system call on EAGAIN
+    /// (request/response traffic: one system call less per request).
+    private var probablyDrained = false
 
     /// Creates a socket (non-blocking, close-on-exec).
     public init(family: Int32 = AF_INET, type: Int32 = Int32(Glibc.SOCK_STREAM.rawValue), protocol: Int32 = 0) throws {
@@ -71,9 +75,10 @@ public final class Socket: @unchecked Sendable {
 
     @usableFromInline
     func retrying<T>(
-        _ name: String, _ readiness: IOReadiness, timeout: Duration?, _ call: (Int32) -> T?
+        _ name: String, _ readiness: IOReadiness, timeout: Duration?, waitFirst: Bool = false, _ call: (Int32) -> T?
     ) async throws -> T {
-        try await retryIO(on: hub, name, readiness, timeout: timeout ?? self.timeout, descriptor: liveFD, call)
+        try await retryIO(
+            on: hub, name, readiness, timeout: timeout ?? self.timeout, waitFirst: waitFirst, descriptor: liveFD, call)
     }
 
     // MARK: Server side
@@ -145,7 +150,7 @@ public final class Socket: @unchecked Sendable {
     /// The buffer is allocated only once data is there: an idle connection holds no buffer while
     /// its green thread waits.
     public func receive(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8] {
-        try await retrying("recv", .readable, timeout: timeout) { fd -> [UInt8]? in
+        let bytes = try await retrying("recv", .readable, timeout: timeout, waitFirst: probablyDrained) { fd -> [UInt8]? in
             var failed = false
             var code: Int32 = 0
             let bytes = [UInt8](unsafeUninitializedCapacity: maxLength) { buffer, count in
@@ -157,14 +162,18 @@ public final class Socket: @unchecked Sendable {
             if failed { errno = code }  // freeing the unused buffer must not hide why
             return failed ? nil : bytes
         }
+        probablyDrained = !bytes.isEmpty && bytes.count < maxLength
+        return bytes
     }
 
     /// Receives into `buffer`, waiting for data; returns the byte count (0: end of file).
     public func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration? = nil) async throws -> Int {
-        try await retrying("recv", .readable, timeout: timeout) { fd -> Int? in
+        let count = try await retrying("recv", .readable, timeout: timeout, waitFirst: probablyDrained) { fd -> Int? in
             let n = recv(fd, buffer.baseAddress, buffer.count, 0)
             return n >= 0 ? n : nil
         }
+        probablyDrained = count > 0 && count < buffer.count
+        return count
     }
 
     /// Sends some of `bytes`, waiting for room; returns how many were sent.
