@@ -27,24 +27,13 @@ extension Hub {
     /// just forgets it): call ``notifyClose(_:)`` first, and the waiter throws
     /// ``WatchError/descriptorClosed(fd:)``.
     public func wait(for readiness: IOReadiness, on fd: Int32, timeout: Duration? = nil) async throws {
-        let existing = readiness == .readable ? watchers[fd]?.reader : watchers[fd]?.writer
-        guard existing == nil else { throw WatchError.alreadyWaiting(fd: fd) }
-        var registration: Handle?
-        defer { registration?.cancel() }
+        // The synchronous work is out of line and the waiter is stored on the descriptor's watcher
+        // (no callback, no handle): this frame lives as long as the connection is idle.
+        let watcher = try beginWait(for: readiness, on: fd)
+        defer { endWait(watcher, readiness) }
         do {
             try await park(deadline: deadline(after: timeout)) { (waiter: Waiter<Void>) in
-                do {
-                    let wake: () -> Void = { [unowned self] in
-                        if closingDescriptors.contains(fd) {
-                            waiter.resume(throwing: WatchError.descriptorClosed(fd: fd))
-                        } else {
-                            waiter.resume(returning: ())
-                        }
-                    }
-                    registration = readiness == .readable ? try addReader(fd, wake) : try addWriter(fd, wake)
-                } catch {
-                    waiter.resume(throwing: error)
-                }
+                watcher.setWaiter(waiter, for: readiness)
             }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)

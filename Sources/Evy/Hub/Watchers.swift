@@ -8,6 +8,9 @@ final class FDWatcher {
     let poll: UnsafeMutablePointer<uv_poll_t>
     var reader: Handle?
     var writer: Handle?
+    /// Green threads parked in ``Hub/wait(for:on:timeout:)``.
+    var readWaiter: Waiter<Void>?
+    var writeWaiter: Waiter<Void>?
     var events: Int32 = 0
     /// Whether the poll handle stays armed between waits. Only for descriptors whose owner calls
     /// `notifyClose` before closing them (Evy's sockets and pipes): a handle left armed on a
@@ -17,6 +20,17 @@ final class FDWatcher {
     init(fd: Int32, poll: UnsafeMutablePointer<uv_poll_t>) {
         self.fd = fd
         self.poll = poll
+    }
+
+    func setWaiter(_ waiter: Waiter<Void>, for readiness: IOReadiness) {
+        if readiness == .readable { readWaiter = waiter } else { writeWaiter = waiter }
+    }
+
+    /// Wakes the parked waiters for `events` (both on an error), with `error` if given.
+    func wake(readable: Bool, writable: Bool, error: (any Error)? = nil) {
+        for waiter in [readable ? readWaiter : nil, writable ? writeWaiter : nil].compactMap({ $0 }) {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: ()) }
+        }
     }
 }
 
@@ -131,9 +145,38 @@ extension Hub {
 
     private func wantedEvents(_ watcher: FDWatcher) -> Int32 {
         var events: Int32 = 0
-        if watcher.reader != nil { events |= Int32(UV_READABLE.rawValue) }
-        if watcher.writer != nil { events |= Int32(UV_WRITABLE.rawValue) }
+        // A woken waiter still counts until its green thread ends the wait: it will most likely
+        // wait again, and trimming now would cost two epoll_ctl calls.
+        if watcher.reader != nil || watcher.readWaiter != nil { events |= Int32(UV_READABLE.rawValue) }
+        if watcher.writer != nil || watcher.writeWaiter != nil { events |= Int32(UV_WRITABLE.rawValue) }
         return events
+    }
+
+    /// Registers the calling green thread's wait for `readiness` on `fd` and arms the poll handle.
+    @inline(never)
+    func beginWait(for readiness: IOReadiness, on fd: Int32) throws -> FDWatcher {
+        assertOnHubThread("Hub.wait(for:on:)")
+        let watcher = try watcher(for: fd)
+        let busy = readiness == .readable
+            ? watcher.reader != nil || watcher.readWaiter?.isWaiting == true
+            : watcher.writer != nil || watcher.writeWaiter?.isWaiting == true
+        guard !busy else {
+            if wantedEvents(watcher) == 0 && !watcher.keepArmed { releaseWatcher(watcher) }
+            throw WatchError.alreadyWaiting(fd: fd)
+        }
+        // Armed before parking: the waiter is stored by park's enrolment, synchronously after.
+        let handle = UnsafeMutableRawPointer(watcher.poll).assumingMemoryBound(to: uv_handle_t.self)
+        uv_ref(handle)
+        let bit = Int32(readiness == .readable ? UV_READABLE.rawValue : UV_WRITABLE.rawValue)
+        if watcher.events & bit == 0 { armPoll(watcher, watcher.events | bit) }
+        return watcher
+    }
+
+    /// Forgets a finished wait and trims the poll handle.
+    @inline(never)
+    func endWait(_ watcher: FDWatcher, _ readiness: IOReadiness) {
+        if readiness == .readable { watcher.readWaiter = nil } else { watcher.writeWaiter = nil }
+        if watchers[watcher.fd] === watcher { updatePoll(watcher) }
     }
 
     private func armPoll(_ watcher: FDWatcher, _ events: Int32) {
@@ -163,13 +206,17 @@ extension Hub {
             // libuv stopped the handle. Wake both sides (the next system call reports the error)
             // and re-arm for whoever still watches.
             watcher.events = 0
+            watcher.wake(readable: true, writable: true)
             watcher.reader?.fireRepeating()
             watcher.writer?.fireRepeating()
             if watchers[fd] === watcher { updatePoll(watcher) }
             return
         }
-        if events & Int32(UV_READABLE.rawValue) != 0 { watcher.reader?.fireRepeating() }
-        if events & Int32(UV_WRITABLE.rawValue) != 0 { watcher.writer?.fireRepeating() }
+        let readable = events & Int32(UV_READABLE.rawValue) != 0
+        let writable = events & Int32(UV_WRITABLE.rawValue) != 0
+        watcher.wake(readable: readable, writable: writable)
+        if readable { watcher.reader?.fireRepeating() }
+        if writable { watcher.writer?.fireRepeating() }
         // Level-triggered: interest nobody has any more would fire again and again.
         if watchers[fd] === watcher, case let wanted = wantedEvents(watcher), wanted != watcher.events {
             armPoll(watcher, wanted)
@@ -185,6 +232,7 @@ extension Hub {
         guard let watcher = watchers[fd] else { return }
         closingDescriptors.insert(fd)
         defer { closingDescriptors.remove(fd) }
+        watcher.wake(readable: true, writable: true, error: WatchError.descriptorClosed(fd: fd))
         watcher.reader?.fireRepeating()
         watcher.writer?.fireRepeating()
         watcher.reader?.cancel()
