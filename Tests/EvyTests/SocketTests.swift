@@ -324,3 +324,46 @@ final class ServeTests: XCTestCase {
         }
     }
 }
+
+final class DescriptorExhaustionTests: XCTestCase {
+    /// The number of descriptors open in this process now.
+    private static func openDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    }
+
+    func testServeBacksOffWhenTheDescriptorTableIsFullAndRecovers() throws {
+        var original = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &original)
+        let saved = original
+        defer { var restore = saved; setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore) }
+        try green {
+            let listener = try startEchoServer()
+            let address = listener.localAddress!
+            // Room for a few more descriptors only.
+            var tight = saved
+            tight.rlim_cur = rlim_t(Self.openDescriptors() + 6)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &tight)
+            var clients: [Socket] = []
+            // Connect until this process runs out: the server's accept fails with EMFILE first or
+            // our own socket() does; either way the server must keep running, not spin or crash.
+            while clients.count < 20 {
+                guard let client = try? await connect(to: address, timeout: .seconds(2)) else { break }
+                clients.append(client)
+                try await sleep(for: .milliseconds(2))
+            }
+            XCTAssertGreaterThan(clients.count, 0)
+            // Give the accept loop time to hit the limit and back off (it logs, sleeps, retries).
+            try await sleep(for: .milliseconds(50))
+            for client in clients { client.close() }
+            var room = saved
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &room)
+            // The server recovered: a new client is served.
+            let client = try await connect(to: address, timeout: .seconds(5))
+            try await client.sendAll("after the storm")
+            let reply = try await client.receive(timeout: .seconds(5))
+            XCTAssertEqual(String(decoding: reply, as: UTF8.self), "after the storm")
+            client.close()
+            listener.close()
+        }
+    }
+}

@@ -51,6 +51,8 @@ func retryIO<T>(
     on hub: Hub, _ name: String, _ readiness: IOReadiness, timeout: Duration?, waitFirst: Bool = false,
     descriptor: () throws -> Int32, _ call: (Int32) -> T?
 ) async throws -> T {
+    // Error handling lives in the synchronous helpers: this frame stays in the task's allocator
+    // for as long as a connection is idle, so it must be small.
     let deadline = timeout.map { hub.now.advanced(by: $0) }
     var skipCall = waitFirst
     while true {
@@ -58,22 +60,47 @@ func retryIO<T>(
         if !skipCall, let result = call(fd) { return result }
         let code = skipCall ? EAGAIN : errno
         skipCall = false
-        switch code {
-        case EINTR:
-            continue
-        case EAGAIN, EWOULDBLOCK:
-            let remaining = deadline.map { hub.now.duration(to: $0) }
-            if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
-            try hub.keepArmed(fd)  // our callers close through notifyClose
-            do {
-                try await hub.wait(for: readiness, on: fd, timeout: remaining)
-            } catch let error as WatchError where error == .descriptorClosed(fd: fd) {
-                throw SocketError.closed
-            } catch is TimeoutError {
-                throw TimeoutError(duration: timeout ?? .zero)
-            }
-        default:
-            throw SocketError.system(name, code)
+        guard let remaining = try ioWaitBudget(hub, name, code, fd: fd, deadline: deadline, timeout: timeout) else {
+            continue  // EINTR
         }
+        try await waitForIO(hub, readiness, fd: fd, remaining: remaining, timeout: timeout)
     }
+}
+
+/// What to do after a failed call: nil to retry at once (EINTR), the time left to wait (nil
+/// duration: no limit) for EAGAIN, or the error to throw.
+@inline(never)
+private func ioWaitBudget(
+    _ hub: Hub, _ name: String, _ code: Int32, fd: Int32, deadline: ContinuousClock.Instant?, timeout: Duration?
+) throws -> Duration?? {
+    switch code {
+    case EINTR:
+        return nil
+    case EAGAIN, EWOULDBLOCK:
+        let remaining = deadline.map { hub.now.duration(to: $0) }
+        if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
+        try hub.keepArmed(fd)  // our callers close through notifyClose
+        return .some(remaining)
+    default:
+        throw SocketError.system(name, code)
+    }
+}
+
+/// Waits for `readiness`, turning the watcher's errors into the socket's.
+@inline(never)
+private func waitForIO(
+    _ hub: Hub, _ readiness: IOReadiness, fd: Int32, remaining: Duration?, timeout: Duration?
+) async throws {
+    do {
+        try await hub.wait(for: readiness, on: fd, timeout: remaining)
+    } catch {
+        throw ioError(error, fd: fd, timeout: timeout)
+    }
+}
+
+@inline(never)
+private func ioError(_ error: any Error, fd: Int32, timeout: Duration?) -> any Error {
+    if let error = error as? WatchError, error == .descriptorClosed(fd: fd) { return SocketError.closed }
+    if error is TimeoutError { return TimeoutError(duration: timeout ?? .zero) }
+    return error
 }

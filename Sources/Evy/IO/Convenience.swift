@@ -91,18 +91,9 @@ public func serve(
         do {
             try await acceptLoop(listener, slots: slots) { client, address in
                 spawnN(name: "serve handler") {
-                    defer {
-                        client.close()
-                        slots.release()
-                    }
-                    do {
-                        try await handle(client, address)
-                    } catch is StopServe {
-                        try? outcome.send(())
-                    } catch is CancellationError {
-                    } catch {
-                        try? outcome.send(error: error)
-                    }
+                    // Kept lean: this frame lives as long as the connection.
+                    defer { handlerEnded(client, slots) }
+                    do { try await handle(client, address) } catch { handlerFailed(error, outcome) }
                 }
             }
             try? outcome.send(())  // the listener was closed
@@ -113,6 +104,23 @@ public func serve(
     }
     defer { acceptor.cancel() }
     try await outcome.wait()
+}
+
+@inline(never)
+private func handlerEnded(_ client: Socket, _ slots: Semaphore) {
+    client.close()
+    slots.release()
+}
+
+/// A handler's error: ``StopServe`` ends the server normally, cancellation is quiet, anything else
+/// ends it with that error.
+@inline(never)
+private func handlerFailed(_ error: any Error, _ outcome: Event<Void>) {
+    switch error {
+    case is StopServe: try? outcome.send(())
+    case is CancellationError: break
+    default: try? outcome.send(error: error)
+    }
 }
 
 private let serveLogger = Logger(label: "evy.serve")
