@@ -122,7 +122,6 @@ func echoBenchmark(seconds: Double) throws {
 func idleConnectionsBenchmark(count: Int) throws {
     EchoServers.raiseDescriptorLimit()
     let tools = try compileCTools()
-    var reference: Double?
     let servers: [(String, [String])] = [
         ("c-epoll", [tools.appendingPathComponent("epoll_echo").path, "0"]),
         ("evy", [CommandLine.arguments[0], "--echo-server", "lines"]),
@@ -155,12 +154,10 @@ func idleConnectionsBenchmark(count: Int) throws {
         for fd in fds { _ = read(fd, &reply, 2) }
         let after = server.residentBytes
         let perConnection = Double(after - before) / Double(max(fds.count, 1))
-        var fields: [(String, Any)] = [("name", "idle-connections"), ("source", source), ("value", perConnection),
-                                       ("unit", "bytes"), ("n", fds.count)]
-        if source == "c-epoll" { reference = perConnection } else if let reference, perConnection > 0 {
-            fields += [("ratio", reference / perConnection), ("ratio_reference", "c-epoll")]
-        }
-        print(json(fields))
+        // The kernel's socket buffers are not in a process's resident memory, so the C server
+        // shows what a connection costs in user space at the minimum: no ratio is meaningful.
+        print(json([("name", "idle-connections"), ("source", source), ("value", perConnection), ("unit", "bytes"),
+                    ("n", fds.count), ("note", source == "c-epoll" ? "user-space floor" : "target < 4096")]))
     }
 }
 
