@@ -9,8 +9,8 @@ let greenWorldFlags: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-disable-ava
 /// One runnable program per example of the reference documents (Examples/NAME/main.swift).
 let examples = [
     "actor", "channel-producer-consumer", "chat-server", "connect", "coroutine-pool", "echo-server",
-    "event-loop", "event-waiters", "forwarder", "queue-workers", "ssl-echo-server", "task-local",
-    "thread-pool-copy",
+    "event-loop", "event-waiters", "forwarder", "green-cat", "queue-workers", "ssl-echo-server",
+    "task-local", "thread-pool-copy",
 ]
 
 let package = Package(

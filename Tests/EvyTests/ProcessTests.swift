@@ -82,4 +82,15 @@ final class ProcessTests: XCTestCase {
             do { _ = try await reader.receive(); XCTFail() } catch let error as SocketError { XCTAssertEqual(error, .closed) }
         }
     }
+
+    func testGreenStandardStreamsThroughAChild() throws {
+        // The example reads its stdin and writes its stdout through green pipes.
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("example-green-cat").path
+        let (status, output, _) = try green {
+            try await ChildProcess.run([binary], input: Array("one\ntwo\n".utf8), timeout: .seconds(20))
+        }
+        XCTAssertEqual(status, .exited(0))
+        XCTAssertEqual(String(decoding: output, as: UTF8.self), "ONE\nTWO\n2 lines\n")
+    }
 }
