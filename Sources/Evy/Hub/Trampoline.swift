@@ -27,16 +27,21 @@ extension Hub {
     /// just forgets it): call ``notifyClose(_:)`` first, and the waiter throws
     /// ``WatchError/descriptorClosed(fd:)``.
     public func wait(for readiness: IOReadiness, on fd: Int32, timeout: Duration? = nil) async throws {
-        // The synchronous work is out of line and the waiter is stored on the descriptor's watcher
-        // (no callback, no handle): this frame lives as long as the connection is idle.
-        let watcher = try beginWait(for: readiness, on: fd)
-        defer { endWait(watcher, readiness) }
         do {
-            try await park(deadline: deadline(after: timeout)) { (waiter: Waiter<Void>) in
-                watcher.setWaiter(waiter, for: readiness)
-            }
+            try await waitUnmapped(for: readiness, on: fd, deadline: deadline(after: timeout))
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)
+        }
+    }
+
+    /// ``wait(for:on:timeout:)`` throwing ``ParkTimedOut`` as is: the synchronous work is out of
+    /// line and the waiter is stored on the descriptor's watcher (no callback, no handle), because
+    /// this frame lives as long as a connection is idle.
+    func waitUnmapped(for readiness: IOReadiness, on fd: Int32, deadline: ContinuousClock.Instant?) async throws {
+        let watcher = try beginWait(for: readiness, on: fd)
+        defer { endWait(watcher, readiness) }
+        try await park(deadline: deadline) { (waiter: Waiter<Void>) in
+            watcher.setWaiter(waiter, for: readiness)
         }
     }
 }
@@ -92,7 +97,7 @@ private func waitForIO(
     _ hub: Hub, _ readiness: IOReadiness, fd: Int32, remaining: Duration?, timeout: Duration?
 ) async throws {
     do {
-        try await hub.wait(for: readiness, on: fd, timeout: remaining)
+        try await hub.waitUnmapped(for: readiness, on: fd, deadline: remaining.map { hub.now.advanced(by: $0) })
     } catch {
         throw ioError(error, fd: fd, timeout: timeout)
     }
@@ -101,6 +106,6 @@ private func waitForIO(
 @inline(never)
 private func ioError(_ error: any Error, fd: Int32, timeout: Duration?) -> any Error {
     if let error = error as? WatchError, error == .descriptorClosed(fd: fd) { return SocketError.closed }
-    if error is TimeoutError { return TimeoutError(duration: timeout ?? .zero) }
+    if error is ParkTimedOut || error is TimeoutError { return TimeoutError(duration: timeout ?? .zero) }
     return error
 }
