@@ -93,4 +93,18 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(status, .exited(0))
         XCTAssertEqual(String(decoding: output, as: UTF8.self), "ONE\nTWO\n2 lines\n")
     }
+
+    func testWritingToAPipeWithoutReaderIsAnErrorNotADeath() throws {
+        try green {
+            let (reader, writer) = try GreenPipe.makePipe()
+            reader.close()
+            do {
+                try await writer.sendAll(Array("nobody listens".utf8))
+                XCTFail("expected EPIPE")
+            } catch let error as SocketError {
+                XCTAssertEqual(error.errno, EPIPE)
+            }
+            writer.close()
+        }
+    }
 }

@@ -98,10 +98,18 @@ public final class Hub: @unchecked Sendable {
         taskExecutor = HubTaskExecutor(hub: self)
         unownedSerial = UnownedSerialExecutor(ordinary: self)
         unownedTask = taskExecutor.asUnownedTaskExecutor()
+        Hub.ignoreSIGPIPE
         if let ms = BlockingDetector.thresholdFromEnvironment {
             blockingDetector = BlockingDetector(hub: self, threshold: ms)
         }
     }
+
+    /// Like Python, a process using Evy ignores SIGPIPE: writing to a pipe whose reader has gone
+    /// fails with `EPIPE` (a ``SocketError``) in the green thread concerned instead of killing the
+    /// process. Set once, when the first hub is made.
+    private static let ignoreSIGPIPE: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
 
     /// The process's main hub, run by the main thread.
     public static let main: Hub = {
