@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Evy", targets: ["Evy"]),
+        .library(name: "EvyZMQ", targets: ["EvyZMQ"]),
         .executable(name: "evy-demo", targets: ["evy-demo"]),
         .executable(name: "evy-bench", targets: ["evy-bench"]),
         .executable(name: "evy-bench-green", targets: ["evy-bench-green"]),
@@ -57,6 +58,12 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "evy-demo", dependencies: ["Evy"], path: "Sources/evy-demo"),
+        // No pkg-config here: libzmq's .pc adds Kerberos include flags SwiftPM warns about, and
+        // zmq.h lives in /usr/include anyway (apt libzmq3-dev, installed by scripts/setup).
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .target(
+            name: "EvyZMQ", dependencies: ["Evy", "CZeroMQ"], path: "Sources/EvyZMQ",
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         .target(
             name: "EvyBenchmarks", dependencies: ["Evy"], path: "Sources/EvyBenchmarks",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
@@ -74,6 +81,7 @@ let package = Package(
         .executableTarget(name: "example-\(name)", dependencies: ["Evy"], path: "Examples/\(name)")
     } + [
         .testTarget(name: "EvyTests", dependencies: ["Evy", "EvyConformance"], path: "Tests/EvyTests"),
+        .testTarget(name: "EvyZMQTests", dependencies: ["Evy", "EvyZMQ"], path: "Tests/EvyZMQTests"),
     ],
     swiftLanguageModes: [.v6]
 )
