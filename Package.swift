@@ -13,6 +13,9 @@ let examples = [
     "task-local", "thread-pool-copy",
 ]
 
+/// The green ZeroMQ examples (the ZeroMQ guide's patterns).
+let zmqExamples = ["zmq-broker", "zmq-pipeline", "zmq-pubsub", "zmq-reqrep"]
+
 let package = Package(
     name: "Evy",
     platforms: [.macOS(.v15)],
@@ -79,6 +82,8 @@ let package = Package(
             swiftSettings: greenWorldFlags),
     ] + examples.map { name in
         .executableTarget(name: "example-\(name)", dependencies: ["Evy"], path: "Examples/\(name)")
+    } + zmqExamples.map { name in
+        .executableTarget(name: "example-\(name)", dependencies: ["Evy", "EvyZMQ"], path: "Examples/\(name)")
     } + [
         .testTarget(name: "EvyTests", dependencies: ["Evy", "EvyConformance"], path: "Tests/EvyTests"),
         .testTarget(name: "EvyZMQTests", dependencies: ["Evy", "EvyZMQ"], path: "Tests/EvyZMQTests"),
