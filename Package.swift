@@ -68,9 +68,9 @@ let package = Package(
             name: "EvyZMQ", dependencies: ["Evy", "CZeroMQ"], path: "Sources/EvyZMQ",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         .target(
-            name: "EvyBenchmarks", dependencies: ["Evy"], path: "Sources/EvyBenchmarks",
+            name: "EvyBenchmarks", dependencies: ["Evy", "EvyZMQ"], path: "Sources/EvyBenchmarks",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
-        .executableTarget(name: "evy-bench", dependencies: ["Evy", "EvyBenchmarks"], path: "Sources/evy-bench"),
+        .executableTarget(name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyBenchmarks"], path: "Sources/evy-bench"),
         .executableTarget(
             name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], path: "Sources/evy-bench-green",
             swiftSettings: greenWorldFlags),

@@ -46,10 +46,12 @@ public final class ZMQContext: @unchecked Sendable {
         return try! ZMQContext(ioThreads: max(threads, 1))
     }()
 
-    /// Creates a context with `ioThreads` I/O threads.
-    public init(ioThreads: Int32 = 1) throws {
+    /// Creates a context with `ioThreads` I/O threads and room for `maxSockets` sockets (libzmq's
+    /// default is 1,023; each socket also holds one file descriptor).
+    public init(ioThreads: Int32 = 1, maxSockets: Int32? = nil) throws {
         guard let handle = zmq_ctx_new() else { throw ZMQError("zmq_ctx_new") }
         zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
+        if let maxSockets { zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, maxSockets) }
         self.handle = handle
     }
 

@@ -174,18 +174,25 @@ public final class ZMQSocket: @unchecked Sendable {
     }
 
     /// Runs the non-blocking `attempt` until it succeeds, waiting on `flag` while it would block.
+    /// Inlined into each operation: every async frame is an allocation in the task's allocator,
+    /// and a message that needs no waiting should cost one.
+    @inline(__always)
     private func retrying<T>(
         _ operation: String, _ flag: Flag, timeout: Duration?, interruptible: Bool = true,
         _ attempt: (UnsafeMutableRawPointer) -> T?
     ) async throws -> T {
-        let deadline = timeout.map { hub.now.advanced(by: $0) }
+        var deadline: ContinuousClock.Instant?
         while true {
             let socket = try live(operation)
             flag.clear()
             if let result = attempt(socket) {
-                eventsChanged()
+                // The operation may have consumed the descriptor's edge: green threads waiting for
+                // the other direction must look at ZMQ_EVENTS again. Nobody waiting, nobody to
+                // wake: a later waiter reads ZMQ_EVENTS itself before it sleeps.
+                if waiters > 0 { eventsChanged() }
                 return result
             }
+            if deadline == nil, let timeout { deadline = hub.now.advanced(by: timeout) }
             let code = zmq_errno()
             guard code == EAGAIN else { throw ZMQError(operation, code) }
             if interruptible {
@@ -214,6 +221,11 @@ public final class ZMQSocket: @unchecked Sendable {
     /// `more`, it is a part of a multipart message whose last part is sent without it; prefer
     /// ``sendMultipart(_:timeout:)``, which keeps the parts together.
     public func send(_ frame: [UInt8], more: Bool = false, timeout: Duration? = nil) async throws {
+        // Only a multipart send in progress (another green thread holding the lock mid-message)
+        // makes a single frame wait its turn.
+        guard sendLock.isLocked || more else {
+            return try await sendFrame(frame, more: false, timeout: timeout ?? sendTimeout, interruptible: true)
+        }
         try await sendLock.withLock {
             try await sendFrame(frame, more: more, timeout: timeout ?? sendTimeout, interruptible: true)
         }
@@ -243,7 +255,7 @@ public final class ZMQSocket: @unchecked Sendable {
         let flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)
         let sent = frame.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
         guard sent >= 0 else { throw ZMQError("send") }
-        eventsChanged()
+        if waiters > 0 { eventsChanged() }
     }
 
     // MARK: Receiving
@@ -265,6 +277,25 @@ public final class ZMQSocket: @unchecked Sendable {
         try await retrying("recv", readable, timeout: timeout ?? receiveTimeout) { receiveFrame($0) }
     }
 
+    /// Receives one frame into `buffer` without allocating (the hot-path form); returns the frame's
+    /// size, which is larger than the buffer if the frame was truncated. The memory must stay valid
+    /// until the call returns.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration? = nil) async throws -> Int {
+        try await retrying("recv", readable, timeout: timeout ?? receiveTimeout) { socket -> Int? in
+            let size = zmq_recv(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT)
+            return size >= 0 ? Int(size) : nil
+        }
+    }
+
+    /// Sends the bytes `buffer` points at as one frame, without an intermediate array. The memory
+    /// must stay valid until the call returns.
+    public func send(_ buffer: UnsafeRawBufferPointer, timeout: Duration? = nil) async throws {
+        if sendLock.isLocked { try await sendLock.acquire(); try? sendLock.release() }
+        _ = try await retrying("send", writable, timeout: timeout ?? sendTimeout) { socket -> Bool? in
+            zmq_send(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT) >= 0 ? true : nil
+        }
+    }
+
     /// Receives one frame and decodes it as UTF-8.
     public func receiveString(timeout: Duration? = nil) async throws -> String {
         String(decoding: try await receive(timeout: timeout), as: UTF8.self)
@@ -279,7 +310,7 @@ public final class ZMQSocket: @unchecked Sendable {
             guard let frame = receiveFrame(socket) else { throw ZMQError("recv") }
             frames.append(frame)
         }
-        eventsChanged()
+        if waiters > 0 { eventsChanged() }
         return frames
     }
 
@@ -287,7 +318,7 @@ public final class ZMQSocket: @unchecked Sendable {
     /// otherwise.
     public func receiveNowait() throws -> [UInt8] {
         guard let frame = receiveFrame(try live("recv")) else { throw ZMQError("recv") }
-        eventsChanged()
+        if waiters > 0 { eventsChanged() }
         return frame
     }
 

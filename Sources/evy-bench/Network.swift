@@ -202,3 +202,89 @@ func tlsHandshakeBenchmark(seconds: Double) throws {
 final class Counter: @unchecked Sendable {
     var value = 0
 }
+
+/// Compiles the blocking C libzmq peer once.
+func compileZMQPeer() throws -> String {
+    let binary = ".build/evy-bench-c/zmq_peer"
+    try FileManager.default.createDirectory(atPath: ".build/evy-bench-c", withIntermediateDirectories: true)
+    if !FileManager.default.isExecutableFile(atPath: binary) {
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-o", binary, "Benchmarks/zmq/zmq_peer.c", "-lzmq"]
+        try cc.run()
+        cc.waitUntilExit()
+        guard cc.terminationStatus == 0 else { throw BenchmarkError.unknownScenario("cannot compile zmq_peer.c") }
+    }
+    return binary
+}
+
+/// Runs a binding peer (pinned to CPU 0) and, once it is ready, a connecting peer (CPU 1); returns
+/// the JSON number `key` printed by whichever prints it.
+func runZMQPair(_ command: [String], bindRole: String, connectRole: String, endpoint: String, count: Int,
+                size: Int, key: String) throws -> Double {
+    func start(_ role: String, cpu: Int) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        process.arguments = ["-c", "\(cpu)"] + command + [role, endpoint, "\(count)", "\(size)"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        return (process, output)
+    }
+    let (binder, binderOutput) = try start(bindRole, cpu: 0)
+    var text = ""
+    while !text.contains("ready") {
+        let chunk = binderOutput.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        text += String(decoding: chunk, as: UTF8.self)
+    }
+    let (connector, connectorOutput) = try start(connectRole, cpu: 1)
+    let rest = binderOutput.fileHandleForReading.readDataToEndOfFile()
+    let other = connectorOutput.fileHandleForReading.readDataToEndOfFile()
+    binder.waitUntilExit()
+    connector.waitUntilExit()
+    for line in (text + String(decoding: rest + other, as: UTF8.self)).split(separator: "\n") {
+        if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+           let value = (object[key] as? NSNumber)?.doubleValue {
+            return value
+        }
+    }
+    return 0
+}
+
+/// `zmq-pushpull` and `zmq-reqrep`: 64-byte messages over tcp://127.0.0.1, blocking C libzmq
+/// peers vs green Evy peers, each pair in two processes pinned to separate cores, same run.
+func zmqBenchmarks(_ name: String, count: Int) throws {
+    let c = try compileZMQPeer()
+    let evy = [CommandLine.arguments[0], "--zmq-peer"]
+    let pushpull = name == "zmq-pushpull"
+    let (bindRole, connectRole, key, unit) = pushpull
+        ? ("pull", "push", "msgs_per_s", "msgs/s") : ("rep", "req", "round_trip_us", "us")
+    let messages = pushpull ? count : min(count, 20_000)
+    var reference = 0.0
+    for (source, command) in [("c-libzmq", [c]), ("evy", evy)] {
+        let port = Int.random(in: 20000...60000)
+        let value = try runZMQPair(command, bindRole: bindRole, connectRole: connectRole,
+                                   endpoint: "tcp://127.0.0.1:\(port)", count: messages, size: 64, key: key)
+        var fields: [(String, Any)] = [("name", name), ("source", source), ("value", value), ("unit", unit),
+                                       ("n", messages), ("size", 64)]
+        if source == "c-libzmq" { reference = value } else if reference > 0, value > 0 {
+            fields += [("ratio", pushpull ? value / reference : reference / value), ("ratio_reference", "c-libzmq")]
+        }
+        print(json(fields))
+        fflushStandardOutput()
+    }
+    if pushpull {
+        let (shared, many) = try Hub.run { () async throws -> (Double, Double) in
+            (try await ZMQPeer.sharedSocket(greenThreads: 100, messages: 200_000),
+             try await ZMQPeer.manySockets(pairs: 1_000, messages: 100))
+        }
+        print(json([("name", "zmq-shared-socket"), ("source", "evy"), ("value", shared), ("unit", "msgs/s"),
+                    ("note", "100 green threads on one PUSH socket, inproc")]))
+        print(json([("name", "zmq-many-sockets"), ("source", "evy"), ("value", many), ("unit", "msgs/s"),
+                    ("note", "1,000 PUSH/PULL pairs in one process, inproc")]))
+    }
+}
+
+/// Pushes printed lines out now (a later crash must not swallow them).
+func fflushStandardOutput() { fflush(nil) }

@@ -24,7 +24,12 @@ if arguments.first == "--echo-server", arguments.count >= 2 {
     exit(0)
 }
 
-let networkScenarios = ["echo", "idle-connections", "tls-handshake"]
+if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(arguments[3]), let size = Int(arguments[4]) {
+    try Hub.run { try await ZMQPeer.run(role: arguments[1], endpoint: arguments[2], count: count, size: size) }
+    exit(0)
+}
+
+let networkScenarios = ["echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep"]
 guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name) else {
     print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
@@ -38,6 +43,9 @@ case "idle-connections":
     exit(0)
 case "tls-handshake":
     try tlsHandshakeBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
+    exit(0)
+case "zmq-pushpull", "zmq-reqrep":
+    try zmqBenchmarks(name, count: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000)
     exit(0)
 default:
     break
@@ -79,6 +87,8 @@ defer {
         try? echoBenchmark(seconds: 5)
         try? idleConnectionsBenchmark(count: 10_000)
         try? tlsHandshakeBenchmark(seconds: 3)
+        try? zmqBenchmarks("zmq-pushpull", count: 1_000_000)
+        try? zmqBenchmarks("zmq-reqrep", count: 20_000)
     }
 }
 for scenario in scenarios {
