@@ -55,6 +55,8 @@ public final class ZMQSocket: @unchecked Sendable {
     private let writable = Flag()
     private var waiters = 0
     private var watch: Handle?
+    /// Pollers watching this socket: told of every change of its events.
+    private var observers: [ObjectIdentifier: Flag] = [:]
     private let sendLock = Lock()
 
     /// How long a receive waits by default (nil: for ever): a green timeout, throwing
@@ -150,21 +152,42 @@ public final class ZMQSocket: @unchecked Sendable {
         let events = events()
         if events & Int32(ZMQ_POLLIN) != 0 { readable.set() }
         if events & Int32(ZMQ_POLLOUT) != 0 { writable.set() }
+        if events != 0 { for flag in observers.values { flag.set() } }
+    }
+
+    /// The socket's `ZMQ_EVENTS` now (`ZMQ_POLLIN`, `ZMQ_POLLOUT`); reading them is what a poller
+    /// does.
+    public var currentEvents: Int32 { events() }
+
+    /// Starts telling `flag` about changes (a ``ZMQPoller``), watching the descriptor meanwhile.
+    func addObserver(_ flag: Flag, id: ObjectIdentifier) throws {
+        observers[id] = flag
+        try updateWatch()
+    }
+
+    func removeObserver(id: ObjectIdentifier) {
+        observers[id] = nil
+        try? updateWatch()
+    }
+
+    private func updateWatch() throws {
+        let interested = waiters > 0 || !observers.isEmpty
+        if interested && watch == nil && handle != nil {
+            watch = try hub.addReader(fd) { [unowned self] in eventsChanged() }
+        } else if !interested, let watch {
+            watch.cancel()
+            self.watch = nil
+        }
     }
 
     /// Parks until `flag` is set (by the descriptor's callback or another green thread's
     /// operation), watching the descriptor meanwhile.
     private func waitFor(_ flag: Flag, deadline: ContinuousClock.Instant?, limit: Duration?) async throws {
-        if waiters == 0 && watch == nil {
-            watch = try hub.addReader(fd) { [unowned self] in eventsChanged() }
-        }
         waiters += 1
+        try updateWatch()
         defer {
             waiters -= 1
-            if waiters == 0 {
-                watch?.cancel()
-                watch = nil
-            }
+            try? updateWatch()
         }
         // The edge may have fired before we watched: look once more before sleeping.
         eventsChanged()
@@ -324,6 +347,16 @@ public final class ZMQSocket: @unchecked Sendable {
 
     /// Whether the frame last received has more parts after it (`ZMQ_RCVMORE`).
     public var hasMore: Bool { ((try? intOption(ZMQ_RCVMORE)) ?? 0) != 0 }
+
+    // MARK: Monitoring
+
+    func startMonitor(_ endpoint: String, events: Int32) throws {
+        guard zmq_socket_monitor(try live("monitor"), endpoint, events) == 0 else { throw ZMQError("monitor") }
+    }
+
+    func stopMonitor() {
+        if let handle { zmq_socket_monitor(handle, nil, 0) }
+    }
 
     // MARK: Options
 
