@@ -277,3 +277,49 @@ func processCPUSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
+
+final class ZMQMoreSocketTypesTests: XCTestCase {
+    func testPairXPubXSubAndStream() throws {
+        try green {
+            // PAIR: one to one, both ways.
+            let (left, right) = (try ZMQSocket(.pair), try ZMQSocket(.pair))
+            let endpoint = inproc()
+            try left.bind(endpoint)
+            try right.connect(endpoint)
+            try await left.send("ping")
+            let ping = try await right.receiveString(timeout: .seconds(5))
+            try await right.send("pong")
+            let pong = try await left.receiveString(timeout: .seconds(5))
+            XCTAssertEqual([ping, pong], ["ping", "pong"])
+
+            // XPUB sees subscriptions as messages (1 + topic); XSUB subscribes by sending them.
+            let xpub = try ZMQSocket(.xpub)
+            try xpub.bind("tcp://127.0.0.1:*")
+            let xsub = try ZMQSocket(.xsub)
+            try xsub.connect(xpub.lastEndpoint!)
+            try await xsub.send([1] + Array("topic".utf8))
+            let subscription = try await xpub.receive(timeout: .seconds(5))
+            XCTAssertEqual(subscription, [1] + Array("topic".utf8))
+            try await xpub.send("topic: news")
+            let news = try await xsub.receiveString(timeout: .seconds(5))
+            XCTAssertEqual(news, "topic: news")
+
+            // STREAM: a plain TCP client; each message is [routing id, data].
+            let stream = try ZMQSocket(.stream)
+            try stream.bind("tcp://127.0.0.1:*")
+            let port = Int(stream.lastEndpoint!.split(separator: ":").last!)!
+            let client = try await connect(to: SocketAddress(ip: "127.0.0.1", port: port), timeout: .seconds(5))
+            let notification = try await stream.receiveMultipart(timeout: .seconds(5))
+            XCTAssertEqual(notification.count, 2)
+            XCTAssertTrue(notification[1].isEmpty, "a connection is announced with an empty frame")
+            try await client.sendAll("raw bytes")
+            let message = try await stream.receiveMultipart(timeout: .seconds(5))
+            XCTAssertEqual(message.map(\.text), [notification[0].text, "raw bytes"])
+            try await stream.sendMultipart([message[0], Array("reply".utf8)])
+            let reply = try await client.receive(timeout: .seconds(5))
+            XCTAssertEqual(reply.text, "reply")
+            client.close()
+            for socket in [left, right, xpub, xsub, stream] { socket.close(linger: .zero) }
+        }
+    }
+}
