@@ -15,6 +15,9 @@ public enum ZMQPeer {
         }
         let socket = try ZMQSocket(type)
         try socket.setLinger(.seconds(1))
+        if let hwm = ProcessInfo.processInfo.environment["EVY_ZMQ_HWM"].flatMap({ Int32($0) }) {
+            try socket.setHighWaterMarks(send: hwm, receive: hwm)
+        }
         let payload = [UInt8](repeating: 0, count: size)
         // Like the C peer: one buffer, no allocation per message (EVY_ZMQ_COPY=1 measures the
         // allocating [UInt8] API instead).

@@ -107,7 +107,9 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         ]
     }
 
-    /// Stops answering (new handshakes then fail) and closes the endpoint.
+    /// Stops answering and closes the endpoint. Note libzmq's rule: a CURVE server whose context
+    /// has no ZAP handler accepts any client that knows its public key, unless the server socket
+    /// sets `ZMQ_ZAP_ENFORCE_DOMAIN`.
     public func stop() async {
         await handler?.kill()
         handler = nil

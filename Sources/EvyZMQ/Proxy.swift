@@ -18,6 +18,8 @@ public final class ZMQProxy: @unchecked Sendable {
     private let capture: ZMQSocket?
     private var forwarders: [GreenThread<Void>] = []
     private let running = Flag()
+    /// The first error of either direction.
+    private let failure = Event<Void>()
     /// Messages forwarded, both directions.
     public private(set) var forwarded = 0
 
@@ -33,9 +35,20 @@ public final class ZMQProxy: @unchecked Sendable {
     public func start() {
         guard forwarders.isEmpty else { return }
         forwarders = [
-            spawn(name: "proxy frontend→backend") { [self] in try await forward(from: frontend, to: backend) },
-            spawn(name: "proxy backend→frontend") { [self] in try await forward(from: backend, to: frontend) },
+            spawn(name: "proxy frontend→backend") { [self] in try await forwardReportingErrors(from: frontend, to: backend) },
+            spawn(name: "proxy backend→frontend") { [self] in try await forwardReportingErrors(from: backend, to: frontend) },
         ]
+    }
+
+    private func forwardReportingErrors(from source: ZMQSocket, to destination: ZMQSocket) async throws {
+        do {
+            try await forward(from: source, to: destination)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            try? failure.send(error: error)
+            throw error
+        }
     }
 
     private func forward(from source: ZMQSocket, to destination: ZMQSocket) async throws {
@@ -61,10 +74,15 @@ public final class ZMQProxy: @unchecked Sendable {
         forwarders = []
     }
 
-    /// Runs until stopped: starts the proxy and waits for its forwarders (the first error of a
-    /// socket ends it and is thrown).
+    /// Runs until a socket fails: starts the proxy and waits; the first error of either direction
+    /// stops both and is thrown. Killing the green thread that runs it stops the proxy too.
     public func run() async throws {
         start()
-        for forwarder in forwarders { try await forwarder.wait() }
+        do {
+            try await failure.wait()
+        } catch {
+            await stop()
+            throw error
+        }
     }
 }

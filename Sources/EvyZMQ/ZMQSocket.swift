@@ -147,17 +147,21 @@ public final class ZMQSocket: @unchecked Sendable {
         return events
     }
 
-    /// Wakes the green threads that can now proceed.
-    private func eventsChanged() {
+    /// Reads `ZMQ_EVENTS` and wakes the green threads that can now proceed. Every read of
+    /// `ZMQ_EVENTS` goes through here: reading it consumes the descriptor's edge, so whoever reads
+    /// it must also pass the news on.
+    @discardableResult
+    private func eventsChanged() -> Int32 {
         let events = events()
         if events & Int32(ZMQ_POLLIN) != 0 { readable.set() }
         if events & Int32(ZMQ_POLLOUT) != 0 { writable.set() }
         if events != 0 { for flag in observers.values { flag.set() } }
+        return events
     }
 
-    /// The socket's `ZMQ_EVENTS` now (`ZMQ_POLLIN`, `ZMQ_POLLOUT`); reading them is what a poller
-    /// does.
-    public var currentEvents: Int32 { events() }
+    /// The socket's `ZMQ_EVENTS` now (`ZMQ_POLLIN`, `ZMQ_POLLOUT`), as a poller reads them (green
+    /// threads waiting on the socket are woken if they can proceed).
+    public var currentEvents: Int32 { eventsChanged() }
 
     /// Starts telling `flag` about changes (a ``ZMQPoller``), watching the descriptor meanwhile.
     func addObserver(_ flag: Flag, id: ObjectIdentifier) throws {

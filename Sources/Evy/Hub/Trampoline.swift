@@ -109,3 +109,37 @@ private func ioError(_ error: any Error, fd: Int32, timeout: Duration?) -> any E
     if error is ParkTimedOut || error is TimeoutError { return TimeoutError(duration: timeout ?? .zero) }
     return error
 }
+
+/// Writes `count` bytes through `write` (given the descriptor and the offset reached, it makes one
+/// non-blocking call and returns its result) in as many calls as it takes, all within `timeout`.
+func writeAllIO(
+    on hub: Hub, _ name: String, count: Int, timeout: Duration?, descriptor: () throws -> Int32,
+    _ write: (Int32, Int) -> Int
+) async throws {
+    let deadline = timeout.map { hub.now.advanced(by: $0) }
+    var offset = 0
+    while offset < count {
+        let remaining = deadline.map { hub.now.duration(to: $0) }
+        if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
+        let start = offset
+        offset += try await retryIO(on: hub, name, .writable, timeout: remaining ?? timeout, descriptor: descriptor) { fd -> Int? in
+            let n = write(fd, start)
+            return n >= 0 ? n : nil
+        }
+    }
+}
+
+/// One read into a new array of at most `maxLength` bytes, allocated without zeroing; nil (with
+/// `errno` kept) if the call failed.
+func readIntoNewArray(maxLength: Int, _ read: (UnsafeMutableRawPointer?, Int) -> Int) -> [UInt8]? {
+    var failed = false
+    var code: Int32 = 0
+    let bytes = [UInt8](unsafeUninitializedCapacity: maxLength) { buffer, count in
+        let n = read(buffer.baseAddress, buffer.count)
+        failed = n < 0
+        code = errno
+        count = Swift.max(n, 0)
+    }
+    if failed { errno = code }  // freeing the unused buffer must not hide why
+    return failed ? nil : bytes
+}

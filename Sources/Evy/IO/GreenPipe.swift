@@ -55,17 +55,8 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
 
     /// Reads at most `maxLength` bytes, waiting for some; empty at end of file.
     public func receive(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8] {
-        try await retryIO(on: hub, "read", .readable, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd -> [UInt8]? in
-            var failed = false
-            var code: Int32 = 0
-            let bytes = [UInt8](unsafeUninitializedCapacity: maxLength) { buffer, count in
-                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-                failed = n < 0
-                code = errno
-                count = Swift.max(n, 0)
-            }
-            if failed { errno = code }  // freeing the unused buffer must not hide why
-            return failed ? nil : bytes
+        try await retryIO(on: hub, "read", .readable, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd in
+            readIntoNewArray(maxLength: maxLength) { Glibc.read(fd, $0, $1) }
         }
     }
 
@@ -79,17 +70,8 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
 
     /// Writes all of `bytes`; a closed reader end throws ``SocketError/system(_:_:)`` with `EPIPE`.
     public func sendAll(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        let limit = timeout ?? self.timeout
-        let deadline = limit.map { hub.now.advanced(by: $0) }
-        var offset = 0
-        while offset < bytes.count {
-            let remaining = deadline.map { hub.now.duration(to: $0) }
-            if let remaining, remaining <= .zero { throw TimeoutError(duration: limit ?? .zero) }
-            let start = offset
-            offset += try await retryIO(on: hub, "write", .writable, timeout: remaining, descriptor: liveFD) { fd -> Int? in
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + start, $0.count - start) }
-                return n >= 0 ? n : nil
-            }
+        try await writeAllIO(on: hub, "write", count: bytes.count, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd, offset in
+            bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
         }
     }
 }

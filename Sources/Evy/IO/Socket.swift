@@ -150,17 +150,8 @@ public final class Socket: @unchecked Sendable {
     /// The buffer is allocated only once data is there: an idle connection holds no buffer while
     /// its green thread waits.
     public func receive(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8] {
-        let bytes = try await retrying("recv", .readable, timeout: timeout, waitFirst: probablyDrained) { fd -> [UInt8]? in
-            var failed = false
-            var code: Int32 = 0
-            let bytes = [UInt8](unsafeUninitializedCapacity: maxLength) { buffer, count in
-                let n = recv(fd, buffer.baseAddress, buffer.count, 0)
-                failed = n < 0
-                code = errno
-                count = Swift.max(n, 0)
-            }
-            if failed { errno = code }  // freeing the unused buffer must not hide why
-            return failed ? nil : bytes
+        let bytes = try await retrying("recv", .readable, timeout: timeout, waitFirst: probablyDrained) { fd in
+            readIntoNewArray(maxLength: maxLength) { recv(fd, $0, $1, 0) }
         }
         probablyDrained = !bytes.isEmpty && bytes.count < maxLength
         return bytes
@@ -187,36 +178,16 @@ public final class Socket: @unchecked Sendable {
     /// Sends all of `bytes`, waiting for room as often as needed. With a timeout, it bounds the
     /// whole call.
     public func sendAll(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        let limit = timeout ?? self.timeout
-        let deadline = limit.map { hub.now.advanced(by: $0) }
-        var offset = 0
-        while offset < bytes.count {
-            let remaining = deadline.map { hub.now.duration(to: $0) }
-            if let remaining, remaining <= .zero { throw TimeoutError(duration: limit ?? .zero) }
-            let start = offset
-            offset += try await retrying("send", .writable, timeout: remaining ?? limit) { fd -> Int? in
-                let n = bytes.withUnsafeBytes { raw in
-                    Glibc.send(fd, raw.baseAddress! + start, raw.count - start, Int32(MSG_NOSIGNAL))
-                }
-                return n >= 0 ? n : nil
-            }
+        try await writeAllIO(on: hub, "send", count: bytes.count, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd, offset in
+            bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
         }
     }
 
     /// Sends all the bytes `buffer` points at. The memory must stay valid until the call returns
     /// (allocate it, or keep the array it belongs to alive): the hot-path form, with no copy.
     public func sendAll(_ buffer: UnsafeRawBufferPointer, timeout: Duration? = nil) async throws {
-        let limit = timeout ?? self.timeout
-        let deadline = limit.map { hub.now.advanced(by: $0) }
-        var offset = 0
-        while offset < buffer.count {
-            let remaining = deadline.map { hub.now.duration(to: $0) }
-            if let remaining, remaining <= .zero { throw TimeoutError(duration: limit ?? .zero) }
-            let start = offset
-            offset += try await retrying("send", .writable, timeout: remaining ?? limit) { fd -> Int? in
-                let n = Glibc.send(fd, buffer.baseAddress! + start, buffer.count - start, Int32(MSG_NOSIGNAL))
-                return n >= 0 ? n : nil
-            }
+        try await writeAllIO(on: hub, "send", count: buffer.count, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd, offset in
+            Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
         }
     }
 
