@@ -48,16 +48,16 @@ public final class ZMQSocket: @unchecked Sendable {
     public let type: ZMQSocketType
     /// The context it belongs to.
     public let context: ZMQContext
-    private var handle: UnsafeMutableRawPointer?
+    @usableFromInline var handle: UnsafeMutableRawPointer?
     private let fd: Int32
     private let hub: Hub
     private let readable = Flag()
     private let writable = Flag()
-    private var waiters = 0
+    @usableFromInline var waiters = 0
     private var watch: Handle?
     /// Pollers watching this socket: told of every change of its events.
     private var observers: [ObjectIdentifier: Flag] = [:]
-    private let sendLock = Lock()
+    @usableFromInline let sendLock = Lock()
 
     /// How long a receive waits by default (nil: for ever): a green timeout, throwing
     /// ``TimeoutError`` (what `ZMQ_RCVTIMEO` does for a blocking socket).
@@ -150,8 +150,8 @@ public final class ZMQSocket: @unchecked Sendable {
     /// Reads `ZMQ_EVENTS` and wakes the green threads that can now proceed. Every read of
     /// `ZMQ_EVENTS` goes through here: reading it consumes the descriptor's edge, so whoever reads
     /// it must also pass the news on.
-    @discardableResult
-    private func eventsChanged() -> Int32 {
+    @discardableResult @usableFromInline
+    func eventsChanged() -> Int32 {
         let events = events()
         if events & Int32(ZMQ_POLLIN) != 0 { readable.set() }
         if events & Int32(ZMQ_POLLOUT) != 0 { writable.set() }
@@ -247,7 +247,14 @@ public final class ZMQSocket: @unchecked Sendable {
     /// Sends one frame, waiting while the socket cannot take it (high-water mark, no peer). With
     /// `more`, it is a part of a multipart message whose last part is sent without it; prefer
     /// ``sendMultipart(_:timeout:)``, which keeps the parts together.
+    @inlinable
     public func send(_ frame: [UInt8], more: Bool = false, timeout: Duration? = nil) async throws {
+        if !more, frame.withUnsafeBytes({ sendImmediately($0) }) { return }
+        try await sendFrameWaiting(frame, more: more, timeout: timeout)
+    }
+
+    @usableFromInline
+    func sendFrameWaiting(_ frame: [UInt8], more: Bool, timeout: Duration?) async throws {
         // Only a multipart send in progress (another green thread holding the lock mid-message)
         // makes a single frame wait its turn.
         guard sendLock.isLocked || more else {
@@ -287,7 +294,8 @@ public final class ZMQSocket: @unchecked Sendable {
 
     // MARK: Receiving
 
-    private func receiveFrame(_ socket: UnsafeMutableRawPointer) -> [UInt8]? {
+    @usableFromInline
+    func receiveFrame(_ socket: UnsafeMutableRawPointer) -> [UInt8]? {
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -300,14 +308,42 @@ public final class ZMQSocket: @unchecked Sendable {
     /// Receives one frame, waiting for one. If it is part of a multipart message, ``hasMore`` is
     /// true and the next receive returns the next part; ``receiveMultipart(timeout:)`` takes the
     /// whole message at once.
+    @inlinable
     public func receive(timeout: Duration? = nil) async throws -> [UInt8] {
+        if let handle, let frame = receiveFrame(handle) {
+            if waiters > 0 { eventsChanged() }
+            return frame
+        }
+        return try await receiveWaiting(timeout: timeout)
+    }
+
+    @usableFromInline
+    func receiveWaiting(timeout: Duration?) async throws -> [UInt8] {
         try await retrying("recv", readable, timeout: timeout ?? receiveTimeout) { receiveFrame($0) }
     }
 
     /// Receives one frame into `buffer` without allocating (the hot-path form); returns the frame's
     /// size, which is larger than the buffer if the frame was truncated. The memory must stay valid
     /// until the call returns.
+    @inlinable
     public func receive(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration? = nil) async throws -> Int {
+        // Inlined into the caller: a frame that is already there costs a plain function call, not
+        // an async call (each async call allocates a frame in the task's allocator).
+        if let size = receiveImmediately(into: buffer) { return size }
+        return try await receiveWaiting(into: buffer, timeout: timeout)
+    }
+
+    @usableFromInline
+    func receiveImmediately(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let socket = handle else { return nil }
+        let size = zmq_recv(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT)
+        guard size >= 0 else { return nil }
+        if waiters > 0 { eventsChanged() }
+        return Int(size)
+    }
+
+    @usableFromInline
+    func receiveWaiting(into buffer: UnsafeMutableRawBufferPointer, timeout: Duration?) async throws -> Int {
         try await retrying("recv", readable, timeout: timeout ?? receiveTimeout) { socket -> Int? in
             let size = zmq_recv(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT)
             return size >= 0 ? Int(size) : nil
@@ -316,7 +352,22 @@ public final class ZMQSocket: @unchecked Sendable {
 
     /// Sends the bytes `buffer` points at as one frame, without an intermediate array. The memory
     /// must stay valid until the call returns.
+    @inlinable
     public func send(_ buffer: UnsafeRawBufferPointer, timeout: Duration? = nil) async throws {
+        if sendImmediately(buffer) { return }
+        try await sendWaiting(buffer, timeout: timeout)
+    }
+
+    @usableFromInline
+    func sendImmediately(_ buffer: UnsafeRawBufferPointer) -> Bool {
+        guard let socket = handle, !sendLock.isLocked else { return false }
+        guard zmq_send(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT) >= 0 else { return false }
+        if waiters > 0 { eventsChanged() }
+        return true
+    }
+
+    @usableFromInline
+    func sendWaiting(_ buffer: UnsafeRawBufferPointer, timeout: Duration?) async throws {
         if sendLock.isLocked { try await sendLock.acquire(); try? sendLock.release() }
         _ = try await retrying("send", writable, timeout: timeout ?? sendTimeout) { socket -> Bool? in
             zmq_send(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT) >= 0 ? true : nil
