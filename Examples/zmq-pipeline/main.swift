@@ -3,6 +3,9 @@
 // threads of this process and as separate processes, side by side.
 //   swift run example-zmq-pipeline [tasks] [green-workers] [process-workers]   (100 4 2)
 //   example-zmq-pipeline worker VENTILATOR-ENDPOINT SINK-ENDPOINT               (a process worker)
+//   example-zmq-pipeline ventilator SINK-ENDPOINT COUNT    (a ventilator process that pushes COUNT
+//                                                            tasks and exits without closing anything:
+//                                                            the shared context's clean exit sends them)
 import Evy
 import EvyZMQ
 import Foundation
@@ -26,6 +29,14 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "worker", arguments.count == 3 {
     try Hub.run { try await worker("process \(getpid())", ventilator: arguments[1], sink: arguments[2]) }
     exit(0)
+}
+if arguments.first == "ventilator", arguments.count == 3, let count = Int(arguments[2]) {
+    try Hub.run {
+        let tasks = try ZMQSocket(.push)
+        try tasks.connect(arguments[1])
+        for number in 0..<count { try await tasks.send("\(number)") }
+    }
+    exit(0)  // no close, no terminate: ZMQContext.shared flushes at exit
 }
 let taskCount = arguments.first.flatMap { Int($0) } ?? 100
 let greenWorkers = arguments.dropFirst().first.flatMap { Int($0) } ?? 4

@@ -1,6 +1,7 @@
 import CZeroMQ
 import Evy
 import Glibc
+import Synchronization
 
 /// A ZeroMQ error: the `errno` libzmq reported and its message.
 public struct ZMQError: Error, CustomStringConvertible, Equatable {
@@ -37,14 +38,48 @@ public struct ZMQError: Error, CustomStringConvertible, Equatable {
 /// ```
 public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
-    private var terminated = false
+    private let terminated = Atomic<Bool>(false)
+    /// The open sockets' handles, for the clean termination at exit.
+    private let openSockets = Mutex<Set<UInt>>([])
 
-    /// The process-wide context.
+    /// The process-wide context. It terminates cleanly when the process exits: sockets still open
+    /// are closed with their linger capped at one second (so queued messages get out without
+    /// blocking the exit for ever), then the context is terminated.
     public static let shared: ZMQContext = {
         let threads = Int32(getenv("EVY_ZMQ_IO_THREADS").flatMap { Int32(String(cString: $0)) } ?? 1)
         // swiftlint:disable:next force_try
-        return try! ZMQContext(ioThreads: max(threads, 1))
+        let context = try! ZMQContext(ioThreads: max(threads, 1))
+        atexit { ZMQContext.shared.terminateAtExit() }
+        return context
     }()
+
+    func socketOpened(_ socket: UnsafeMutableRawPointer) {
+        openSockets.withLock { _ = $0.insert(UInt(bitPattern: socket)) }
+    }
+
+    func socketClosed(_ socket: UnsafeMutableRawPointer) {
+        openSockets.withLock { _ = $0.remove(UInt(bitPattern: socket)) }
+    }
+
+    /// At exit no green thread runs any more: close what is left, then terminate.
+    private func terminateAtExit() {
+        guard !terminated.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let left = openSockets.withLock { sockets in
+            let all = sockets
+            sockets.removeAll()
+            return all
+        }
+        for address in left {
+            guard let socket = UnsafeMutableRawPointer(bitPattern: address) else { continue }
+            var linger: Int32 = 0
+            var length = MemoryLayout<Int32>.size
+            zmq_getsockopt(socket, ZMQ_LINGER, &linger, &length)
+            var capped: Int32 = linger < 0 || linger > 1000 ? 1000 : linger
+            zmq_setsockopt(socket, ZMQ_LINGER, &capped, MemoryLayout<Int32>.size)
+            zmq_close(socket)
+        }
+        zmq_ctx_term(handle)
+    }
 
     /// Creates a context with `ioThreads` I/O threads and room for `maxSockets` sockets (libzmq's
     /// default is 1,023; each socket also holds one file descriptor).
@@ -58,8 +93,7 @@ public final class ZMQContext: @unchecked Sendable {
     /// Terminates the context once its sockets are closed (honouring their linger), waiting on a
     /// tpool thread so the hub keeps running. Sockets still open afterwards fail with `ETERM`.
     public func terminate() async throws {
-        guard !terminated else { return }
-        terminated = true
+        guard !terminated.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let handle = UnsafeSendablePointer(handle)
         _ = try await tpool.execute { zmq_ctx_term(handle.pointer) }
     }

@@ -79,11 +79,13 @@ public final class ZMQSocket: @unchecked Sendable {
         self.handle = handle
         self.fd = fd
         hub = Hub.current
+        context.socketOpened(handle)
     }
 
     deinit {
         if let handle {
             watch?.cancel()
+            context.socketClosed(handle)
             zmq_close(handle)
         }
     }
@@ -107,6 +109,7 @@ public final class ZMQSocket: @unchecked Sendable {
         handle = nil
         readable.set()
         writable.set()
+        context.socketClosed(socket)
         zmq_close(socket)
     }
 

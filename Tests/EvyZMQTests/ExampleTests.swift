@@ -1,4 +1,5 @@
 import Evy
+import EvyZMQ
 import Foundation
 import XCTest
 
@@ -26,5 +27,21 @@ final class ZMQExampleTests: XCTestCase {
         XCTAssertTrue(weather.contains("zip code 10001") && weather.contains("zip code 10003"), weather)
         let broker = try run("zmq-broker", ["3", "2", "4"])
         XCTAssertTrue(broker.contains("12 requests answered; the broker forwarded 24 messages"), broker)
+    }
+
+    func testSharedContextFlushesQueuedMessagesAtExit() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("example-zmq-pipeline").path
+        let received = try green { () -> Int in
+            let sink = try ZMQSocket(.pull)
+            try sink.bind("tcp://127.0.0.1:*")
+            let (status, _, errors) = try await ChildProcess.run([binary, "ventilator", sink.lastEndpoint!, "200"], timeout: .seconds(30))
+            XCTAssertEqual(status, .exited(0), errors.text)
+            var count = 0
+            while (try? await sink.receive(timeout: .seconds(2))) != nil { count += 1 }
+            sink.close(linger: .zero)
+            return count
+        }
+        XCTAssertEqual(received, 200, "messages queued when the process exited were delivered")
     }
 }
