@@ -15,6 +15,13 @@ static inline int evy_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
 static inline long evy_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_mode(ctx, mode);
 }
+/* OpenSSL 3 reports a peer that closes without close-notify as an error; like Python's
+   suppress_ragged_eofs, Evy treats it as the end of the stream. */
+static inline void evy_SSL_CTX_ignore_unexpected_eof(SSL_CTX *ctx) {
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+}
 
 /* Server-side ALPN: choose the first of the server's protocols the client offers. The protocol
    list (wire format) must outlive the context; Evy keeps it in its TLSContext. */

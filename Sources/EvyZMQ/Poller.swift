@@ -74,19 +74,23 @@ public final class ZMQPoller: @unchecked Sendable {
         let changed = Flag()
         let id = ObjectIdentifier(changed)
         var registrations: [Handle] = []
+        var observed: [ZMQSocket] = []
+        var watching = false
         defer {
             for registration in registrations { registration.cancel() }
-            for case (.socket(let socket), _) in items { socket.removeObserver(id: id) }
+            for socket in observed { socket.removeObserver(id: id) }
         }
         while true {
             changed.clear()
             let ready = readyItems()
             if !ready.isEmpty { return ready }
-            if registrations.isEmpty {
+            if !watching {
+                watching = true
                 for (item, events) in items {
                     switch item {
                     case .socket(let socket):
                         try socket.addObserver(changed, id: id)
+                        observed.append(socket)
                     case .descriptor(let fd):
                         if events.contains(.readable) { registrations.append(try hub.addReader(fd) { changed.set() }) }
                         if events.contains(.writable) { registrations.append(try hub.addWriter(fd) { changed.set() }) }

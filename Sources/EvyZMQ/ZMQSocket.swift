@@ -141,30 +141,39 @@ public final class ZMQSocket: @unchecked Sendable {
 
     // MARK: Waiting
 
-    /// `ZMQ_EVENTS`: reading it also consumes the descriptor's edge.
+    /// `ZMQ_EVENTS`: reading it also consumes the descriptor's edge. If it cannot be read (the
+    /// context was terminated: `ETERM`), both directions are reported, so that every waiter tries
+    /// its operation again and meets the error.
     private func events() -> Int32 {
         guard let handle else { return 0 }
         var events: Int32 = 0
         var length = MemoryLayout<Int32>.size
-        zmq_getsockopt(handle, ZMQ_EVENTS, &events, &length)
+        guard zmq_getsockopt(handle, ZMQ_EVENTS, &events, &length) == 0 else {
+            return Int32(ZMQ_POLLIN) | Int32(ZMQ_POLLOUT)
+        }
         return events
     }
+
+    /// Whether some green thread waits on the socket or a poller observes it: then whoever reads
+    /// `ZMQ_EVENTS` (any operation may consume the edge) must pass the news on.
+    @usableFromInline var hasInterest: Bool { waiters > 0 || !observers.isEmpty }
 
     /// Reads `ZMQ_EVENTS` and wakes the green threads that can now proceed. Every read of
     /// `ZMQ_EVENTS` goes through here: reading it consumes the descriptor's edge, so whoever reads
     /// it must also pass the news on.
     @discardableResult @usableFromInline
-    func eventsChanged() -> Int32 {
+    func eventsChanged(notifyingObservers: Bool = true) -> Int32 {
         let events = events()
         if events & Int32(ZMQ_POLLIN) != 0 { readable.set() }
         if events & Int32(ZMQ_POLLOUT) != 0 { writable.set() }
-        if events != 0 { for flag in observers.values { flag.set() } }
+        if notifyingObservers && events != 0 { for flag in observers.values { flag.set() } }
         return events
     }
 
-    /// The socket's `ZMQ_EVENTS` now (`ZMQ_POLLIN`, `ZMQ_POLLOUT`), as a poller reads them (green
-    /// threads waiting on the socket are woken if they can proceed).
-    public var currentEvents: Int32 { eventsChanged() }
+    /// The socket's `ZMQ_EVENTS` now (`ZMQ_POLLIN`, `ZMQ_POLLOUT`), as a poller reads them: green
+    /// threads waiting on the socket are woken if they can proceed, pollers are not (they are the
+    /// ones reading).
+    public var currentEvents: Int32 { eventsChanged(notifyingObservers: false) }
 
     /// Starts telling `flag` about changes (a ``ZMQPoller``), watching the descriptor meanwhile.
     func addObserver(_ flag: Flag, id: ObjectIdentifier) throws {
@@ -191,11 +200,11 @@ public final class ZMQSocket: @unchecked Sendable {
     /// operation), watching the descriptor meanwhile.
     private func waitFor(_ flag: Flag, deadline: ContinuousClock.Instant?, limit: Duration?) async throws {
         waiters += 1
-        try updateWatch()
         defer {
             waiters -= 1
             try? updateWatch()
         }
+        try updateWatch()
         // The edge may have fired before we watched: look once more before sleeping.
         eventsChanged()
         let remaining = deadline.map { hub.now.duration(to: $0) }
@@ -219,7 +228,7 @@ public final class ZMQSocket: @unchecked Sendable {
                 // The operation may have consumed the descriptor's edge: green threads waiting for
                 // the other direction must look at ZMQ_EVENTS again. Nobody waiting, nobody to
                 // wake: a later waiter reads ZMQ_EVENTS itself before it sleeps.
-                if waiters > 0 { eventsChanged() }
+                if hasInterest { eventsChanged() }
                 return result
             }
             if deadline == nil, let timeout { deadline = hub.now.advanced(by: timeout) }
@@ -291,8 +300,12 @@ public final class ZMQSocket: @unchecked Sendable {
         let socket = try live("send")
         let flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)
         let sent = frame.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
-        guard sent >= 0 else { throw ZMQError("send") }
-        if waiters > 0 { eventsChanged() }
+        guard sent >= 0 else {
+            let error = ZMQError("send")
+            if hasInterest { eventsChanged() }  // a failed call may have consumed the edge too
+            throw error
+        }
+        if hasInterest { eventsChanged() }
     }
 
     // MARK: Receiving
@@ -314,7 +327,7 @@ public final class ZMQSocket: @unchecked Sendable {
     @inlinable
     public func receive(timeout: Duration? = nil) async throws -> [UInt8] {
         if let handle, let frame = receiveFrame(handle) {
-            if waiters > 0 { eventsChanged() }
+            if hasInterest { eventsChanged() }
             return frame
         }
         return try await receiveWaiting(timeout: timeout)
@@ -341,7 +354,7 @@ public final class ZMQSocket: @unchecked Sendable {
         guard let socket = handle else { return nil }
         let size = zmq_recv(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT)
         guard size >= 0 else { return nil }
-        if waiters > 0 { eventsChanged() }
+        if hasInterest { eventsChanged() }
         return Int(size)
     }
 
@@ -365,7 +378,7 @@ public final class ZMQSocket: @unchecked Sendable {
     func sendImmediately(_ buffer: UnsafeRawBufferPointer) -> Bool {
         guard let socket = handle, !sendLock.isLocked else { return false }
         guard zmq_send(socket, buffer.baseAddress, buffer.count, ZMQ_DONTWAIT) >= 0 else { return false }
-        if waiters > 0 { eventsChanged() }
+        if hasInterest { eventsChanged() }
         return true
     }
 
@@ -391,15 +404,19 @@ public final class ZMQSocket: @unchecked Sendable {
             guard let frame = receiveFrame(socket) else { throw ZMQError("recv") }
             frames.append(frame)
         }
-        if waiters > 0 { eventsChanged() }
+        if hasInterest { eventsChanged() }
         return frames
     }
 
     /// Receives one frame if one is there; throws a ``ZMQError`` with ``ZMQError/wouldBlock``
     /// otherwise.
     public func receiveNowait() throws -> [UInt8] {
-        guard let frame = receiveFrame(try live("recv")) else { throw ZMQError("recv") }
-        if waiters > 0 { eventsChanged() }
+        guard let frame = receiveFrame(try live("recv")) else {
+            let error = ZMQError("recv")
+            if hasInterest { eventsChanged() }  // a failed call may have consumed the edge too
+            throw error
+        }
+        if hasInterest { eventsChanged() }
         return frame
     }
 

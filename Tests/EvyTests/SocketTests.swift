@@ -367,3 +367,48 @@ final class DescriptorExhaustionTests: XCTestCase {
         }
     }
 }
+
+final class SocketReviewRegressionTests: XCTestCase {
+    func testClosingTheListenerEndsServeEvenAtTheConcurrencyLimit() throws {
+        try green {
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            let server = spawn {
+                try await serve(listener, concurrency: 1) { _, _ in try await sleep(for: .seconds(60)) }
+            }
+            let busy = try await connect(to: listener.localAddress!)
+            try await sleep(for: .milliseconds(20))
+            listener.close()
+            try await server.wait(timeout: .seconds(5))
+            busy.close()
+        }
+    }
+
+    func testBadPortsAndAddressesAreErrorsNotCrashes() throws {
+        try green {
+            do { _ = try await connect(host: "127.0.0.1", port: 70000); XCTFail() } catch let error as SocketError {
+                XCTAssertEqual(error, .invalidAddress("port 70000 out of range"))
+            }
+            let udp = try Socket(family: AF_UNIX, type: Int32(Glibc.SOCK_DGRAM.rawValue))
+            let long = SocketAddress(unixPath: String(repeating: "x", count: 200))
+            do { try await udp.send([1], to: long, timeout: .seconds(1)); XCTFail() } catch is SocketError {}
+            udp.close()
+        }
+    }
+
+    func testANewWaiterSurvivesTheLateCleanupOfAnOldOne() throws {
+        try green {
+            var pair: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&pair), 0)
+            let fds = pair
+            defer { close(fds[0]); close(fds[1]) }
+            let hub = Hub.current
+            let first = spawn { try await hub.wait(for: .readable, on: fds[0]) }
+            try await sleep(for: .milliseconds(2))
+            first.cancel()  // finished, but its cleanup runs only when it is scheduled again
+            let second = spawn { try await hub.wait(for: .readable, on: fds[0], timeout: .seconds(5)) }
+            try await sleep(for: .milliseconds(2))
+            _ = "x".withCString { write(fds[1], $0, 1) }
+            try await second.wait(timeout: .seconds(5))  // woken, not stranded
+        }
+    }
+}

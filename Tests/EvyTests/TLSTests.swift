@@ -139,3 +139,42 @@ final class TLSTests: XCTestCase {
         }
     }
 }
+
+final class TLSReviewRegressionTests: XCTestCase {
+    func testAPeerClosingWithoutCloseNotifyIsAnEndOfStream() throws {
+        try green {
+            let files = try await TestCertificate.make()
+            let context = try TLSContext.server(certificateFile: files.certificate, keyFile: files.key)
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN {
+                let (client, _) = try await listener.accept()
+                let tls = try await TLSStream.accept(client, context: context)
+                try await tls.sendAll("last words")
+                tls.socket.close()  // no close-notify: a ragged end
+            }
+            let tls = try await wrapTLS(try await connect(to: listener.localAddress!),
+                                        context: try TLSContext.client(caFile: files.certificate), serverName: "localhost")
+            let words = try await tls.buffered().readExactly(10, timeout: .seconds(5))
+            XCTAssertEqual(String(decoding: words, as: UTF8.self), "last words")
+            let end = try await tls.receive(timeout: .seconds(5))
+            XCTAssertTrue(end.isEmpty, "a ragged end reads as the end of the stream")
+            tls.close()
+            listener.close()
+        }
+    }
+
+    func testVerifyingWithoutAServerNameIsRefused() throws {
+        try green {
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            let socket = try await connect(to: listener.localAddress!)
+            do {
+                _ = try await TLSStream.connect(socket, context: try TLSContext.client(), serverName: nil)
+                XCTFail("expected a configuration error")
+            } catch let error as TLSError {
+                XCTAssertTrue("\(error)".contains("server's name"), "\(error)")
+            }
+            socket.close()
+            listener.close()
+        }
+    }
+}

@@ -127,3 +127,43 @@ final class ZMQProxyTests: XCTestCase {
         }
     }
 }
+
+final class ZMQReviewRegressionTests: XCTestCase {
+    func testPollerOverSocketsOnlySleepsUntilTimeoutWithoutSpinning() throws {
+        let (result, cpu) = try green { () -> (Int, Double) in
+            let dealer = try ZMQSocket(.dealer)  // always writable: must not wake a readable-only poll
+            try dealer.bind(inproc())
+            let pull = try ZMQSocket(.pull)
+            try pull.bind(inproc())
+            let poller = ZMQPoller()
+            poller.register(dealer, for: .readable)
+            poller.register(pull, for: .readable)
+            let before = processCPUSeconds()
+            let ready = try await poller.poll(timeout: .milliseconds(300))
+            let used = processCPUSeconds() - before
+            dealer.close(linger: .zero)
+            pull.close(linger: .zero)
+            return (ready.count, used)
+        }
+        XCTAssertEqual(result, 0)
+        XCTAssertLessThan(cpu, 0.15, "the poll must sleep, not spin (used \(cpu) s)")
+    }
+
+    func testTerminatingAContextWakesGreenThreadsParkedOnItsSockets() throws {
+        try green {
+            let context = try ZMQContext()
+            let pull = try ZMQSocket(.pull, context: context)
+            try pull.bind(inproc())
+            let receiver = spawn { () async throws -> Int32 in
+                do { _ = try await pull.receive(); return 0 } catch let error as ZMQError {
+                    pull.close(linger: .zero)  // what a worker does on ETERM, letting terminate finish
+                    return error.code
+                }
+            }
+            try await sleep(for: .milliseconds(5))
+            try await withTimeout(.seconds(10)) { try await context.terminate() }
+            let code = try await receiver.wait(timeout: .seconds(5))
+            XCTAssertEqual(code, ETERM)
+        }
+    }
+}

@@ -39,8 +39,10 @@ extension Hub {
     /// this frame lives as long as a connection is idle.
     func waitUnmapped(for readiness: IOReadiness, on fd: Int32, deadline: ContinuousClock.Instant?) async throws {
         let watcher = try beginWait(for: readiness, on: fd)
-        defer { endWait(watcher, readiness) }
+        var mine: Waiter<Void>?
+        defer { endWait(watcher, readiness, mine) }
         try await park(deadline: deadline) { (waiter: Waiter<Void>) in
+            mine = waiter
             watcher.setWaiter(waiter, for: readiness)
         }
     }
@@ -142,4 +144,19 @@ func readIntoNewArray(maxLength: Int, _ read: (UnsafeMutableRawPointer?, Int) ->
     }
     if failed { errno = code }  // freeing the unused buffer must not hide why
     return failed ? nil : bytes
+}
+
+/// Tells `hub` that `fd` is going away and closes it — on the hub's thread: from another thread
+/// (a deinit, say) it hops there, because the hub's watchers and libuv belong to that thread, and a
+/// poll handle left on a closed number would watch the next descriptor to get it.
+func closeOnHub(_ hub: Hub, _ fd: Int32, closeDescriptor: Bool) {
+    if hub.isOnHubThread {
+        hub.notifyClose(fd)
+        if closeDescriptor { close(fd) }
+    } else {
+        hub.callFromThread {
+            hub.notifyClose(fd)
+            if closeDescriptor { close(fd) }
+        }
+    }
 }

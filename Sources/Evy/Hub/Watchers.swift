@@ -172,10 +172,16 @@ extension Hub {
         return watcher
     }
 
-    /// Forgets a finished wait and trims the poll handle.
+    /// Forgets a finished wait and trims the poll handle. Only the slot still holding this wait's
+    /// own waiter is cleared: a newer wait may already have taken it (this one timed out or was
+    /// cancelled, and another green thread started waiting before this one ran again).
     @inline(never)
-    func endWait(_ watcher: FDWatcher, _ readiness: IOReadiness) {
-        if readiness == .readable { watcher.readWaiter = nil } else { watcher.writeWaiter = nil }
+    func endWait(_ watcher: FDWatcher, _ readiness: IOReadiness, _ waiter: Waiter<Void>?) {
+        if readiness == .readable {
+            if watcher.readWaiter === waiter { watcher.readWaiter = nil }
+        } else if watcher.writeWaiter === waiter {
+            watcher.writeWaiter = nil
+        }
         if watchers[watcher.fd] === watcher { updatePoll(watcher) }
     }
 

@@ -67,8 +67,11 @@ public final class BufferedStream: @unchecked Sendable {
     /// Reads up to and including `delimiter`. Throws ``SocketError/tooLong(limit:)`` if
     /// `maxLength` bytes arrive without it, ``SocketError/unexpectedEOF`` if the peer closes first;
     /// returns nil if the stream was already at its end.
+    /// The timeout bounds the whole call, however many reads it takes (a peer sending a byte at a
+    /// time is cut off too).
     public func readUntil(_ delimiter: [UInt8], maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8]? {
         precondition(!delimiter.isEmpty, "an empty delimiter")
+        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         // Where to resume searching, relative to inputStart (filling may move the buffer).
         var searched = 0
         while true {
@@ -79,7 +82,7 @@ public final class BufferedStream: @unchecked Sendable {
             }
             if input.count - inputStart > maxLength { throw SocketError.tooLong(limit: maxLength) }
             searched = Swift.max(0, input.count - inputStart - delimiter.count + 1)
-            guard try await fill(timeout: timeout) else {
+            guard try await fill(timeout: try remaining(until: deadline, of: timeout)) else {
                 if input.count == inputStart { return nil }
                 throw SocketError.unexpectedEOF
             }
@@ -110,10 +113,19 @@ public final class BufferedStream: @unchecked Sendable {
         return String(decoding: line, as: UTF8.self)
     }
 
+    /// The time left before `deadline`; throws ``TimeoutError`` once it has passed.
+    private func remaining(until deadline: ContinuousClock.Instant?, of timeout: Duration?) throws -> Duration? {
+        guard let deadline else { return nil }
+        let left = ContinuousClock.now.duration(to: deadline)
+        guard left > .zero else { throw TimeoutError(duration: timeout ?? .zero) }
+        return left
+    }
+
     /// Reads exactly `count` bytes; throws ``SocketError/unexpectedEOF`` if the peer closes first.
     public func readExactly(_ count: Int, timeout: Duration? = nil) async throws -> [UInt8] {
+        let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         while input.count - inputStart < count {
-            guard try await fill(timeout: timeout) else { throw SocketError.unexpectedEOF }
+            guard try await fill(timeout: try remaining(until: deadline, of: timeout)) else { throw SocketError.unexpectedEOF }
         }
         return take(count)
     }
@@ -139,7 +151,8 @@ public final class BufferedStream: @unchecked Sendable {
         try await write(Array(text.utf8), timeout: timeout)
     }
 
-    /// Sends everything buffered.
+    /// Sends everything buffered. If sending fails (a timeout, a reset), what was buffered is
+    /// dropped: how much reached the peer is unknown, so the connection should be abandoned.
     public func flush(timeout: Duration? = nil) async throws {
         guard !output.isEmpty else { return }
         let pending = output

@@ -172,16 +172,22 @@ public final class ChildProcess: @unchecked Sendable {
     ) {
         let stdin = standardInput, stdout = standardOutput, stderr = standardError
         let work = { () async throws -> (ExitStatus, [UInt8], [UInt8]) in
+            var helpers: [GreenThread<Void>] = []
+            // On a timeout or an error, the helpers must not outlive the call (a later
+            // communicate would find their waits still registered).
+            defer { for helper in helpers { helper.cancel() } }
             let writer = spawn(name: "stdin writer") { () async throws -> Void in
                 defer { stdin?.close() }
                 if let stdin, !input.isEmpty {
                     do { try await stdin.sendAll(input) } catch SocketError.system(_, EPIPE) {}
                 }
             }
+            helpers.append(writer)
             let errors = spawn(name: "stderr reader") { () async throws -> [UInt8] in
                 guard let stderr else { return [] }
                 return try await readToEnd(stderr)
             }
+            defer { errors.cancel() }
             let output = stdout == nil ? [] : try await readToEnd(stdout!)
             let errorOutput = try await errors.wait()
             try await writer.wait()

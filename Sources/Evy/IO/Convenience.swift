@@ -43,11 +43,14 @@ public func connect(host: String, port: Int, bind: SocketAddress? = nil, timeout
     let deadline = timeout.map { hub.now.advanced(by: $0) }
     let addresses = try await resolve(host: host, port: port, timeout: timeout)
     var lastError: any Error = SocketError.resolution(host: host, "no address")
-    for address in addresses {
+    for (index, address) in addresses.enumerated() {
         let remaining = deadline.map { hub.now.duration(to: $0) }
         if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
+        // Each address gets its share of what is left, so one that swallows packets (a broken
+        // IPv6 route) cannot use up the whole budget before the others are tried.
+        let share = remaining.map { $0 / (addresses.count - index) }
         do {
-            return try await connect(to: address, bind: bind, timeout: remaining)
+            return try await connect(to: address, bind: bind, timeout: share)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -133,14 +136,21 @@ private func acceptLoop(
 ) async throws {
     var backoff = Duration.milliseconds(10)
     while true {
-        try await slots.acquire()
+        // At the concurrency limit, look at the listener now and then: closing it must end the
+        // server even while every handler is still busy.
+        while try await !slots.acquire(timeout: .milliseconds(100)) {
+            if listener.isClosed { return }
+        }
         do {
-            let (client, address) = try await listener.accept()
+            let (client, address) = try await listener.accept(timeout: nil)
             backoff = .milliseconds(10)
             start(client, address)
         } catch SocketError.closed {
             slots.release()
             return
+        } catch is TimeoutError {
+            slots.release()  // a listener with its own timeout: nobody came, keep accepting
+            continue
         } catch let error as SocketError {
             slots.release()
             switch error.errno {

@@ -16,20 +16,25 @@ public func resolve(
     host: String, port: Int, family: Int32 = Glibc.AF_UNSPEC, type: Int32 = Int32(Glibc.SOCK_STREAM.rawValue),
     timeout: Duration? = nil
 ) async throws -> [SocketAddress] {
+    guard (0...65535).contains(port) else { throw SocketError.invalidAddress("port \(port) out of range") }
     if let numeric = try? SocketAddress(ip: host, port: port) { return [numeric] }
     let hub = Hub.current
-    let request = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
     let lookup = Lookup(host: host, port: port)
     var hints = addrinfo()
     hints.ai_family = family
     hints.ai_socktype = type
     do {
         return try await hub.park(deadline: hub.deadline(after: timeout)) { (waiter: Waiter<[SocketAddress]>) in
+            // Allocated at enrolment, so a wait that never starts (already cancelled) leaks nothing;
+            // freed by the callback, which libuv always calls (with ECANCELED if cancelled).
+            let request = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)
             lookup.waiter = waiter
+            lookup.request = request
             request.pointee.data = Unmanaged.passRetained(lookup).toOpaque()
             let status = uv_getaddrinfo(hub.loop, request, { request, status, result in
                 // Runs on the hub whether or not the green thread still waits; frees everything.
                 let lookup = Unmanaged<Lookup>.fromOpaque(request!.pointee.data).takeRetainedValue()
+                lookup.request = nil
                 defer {
                     if let result { uv_freeaddrinfo(result) }
                     request!.deallocate()
@@ -51,13 +56,19 @@ public func resolve(
                 waiter.resume(returning: addresses)
             }, host, nil, &hints)
             if status < 0 {
+                lookup.request = nil
                 Unmanaged<Lookup>.fromOpaque(request.pointee.data).release()
                 request.deallocate()
                 waiter.resume(throwing: SocketError.resolution(host: host, UVError(status).description))
             }
         }
-    } catch is ParkTimedOut {
-        throw TimeoutError(duration: timeout ?? .zero)
+    } catch {
+        // Timed out or cancelled: give the resolver thread back if the lookup has not started.
+        if let request = lookup.request {
+            request.withMemoryRebound(to: uv_req_t.self, capacity: 1) { _ = uv_cancel($0) }
+        }
+        if error is ParkTimedOut { throw TimeoutError(duration: timeout ?? .zero) }
+        throw error
     }
 }
 
@@ -66,6 +77,8 @@ private final class Lookup {
     let host: String
     let port: Int
     var waiter: Waiter<[SocketAddress]>?
+    /// The request while libuv has it.
+    var request: UnsafeMutablePointer<uv_getaddrinfo_t>?
 
     init(host: String, port: Int) {
         self.host = host

@@ -49,8 +49,10 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
         guard fd >= 0 else { return }
         let closing = fd
         fd = -1
-        if hub.isOnHubThread { hub.notifyClose(closing) }
-        if ownsDescriptor { Glibc.close(closing) }
+        // A descriptor we do not own (a standard stream) stays open, and other users may still be
+        // waiting on it: leave its watcher alone.
+        guard ownsDescriptor else { return }
+        closeOnHub(hub, closing, closeDescriptor: true)
     }
 
     /// Reads at most `maxLength` bytes, waiting for some; empty at end of file.
@@ -78,6 +80,10 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
 
 /// The process's standard streams as green pipes (they are made non-blocking on first use, and
 /// never closed by Evy).
+///
+/// Like Eventlet's green stdio, making them non-blocking affects whoever shares them (a child
+/// started with `.inherit`, the shell after exit): use them in programs that own their terminal or
+/// pipes.
 public enum GreenStandardStreams {
     /// Standard input.
     public static var input: GreenPipe { get throws { try GreenPipe(adopting: STDIN_FILENO, owning: false) } }

@@ -67,8 +67,7 @@ public final class Socket: @unchecked Sendable {
         guard fd >= 0 else { return }
         let closing = fd
         fd = -1
-        if hub.isOnHubThread { hub.notifyClose(closing) }
-        Glibc.close(closing)
+        closeOnHub(hub, closing, closeDescriptor: true)
     }
 
     // MARK: The one retry loop
@@ -199,7 +198,8 @@ public final class Socket: @unchecked Sendable {
     /// Sends a datagram to `address` (UDP, Unix datagram).
     @discardableResult
     public func send(_ bytes: [UInt8], to address: SocketAddress, timeout: Duration? = nil) async throws -> Int {
-        try await retrying("sendto", .writable, timeout: timeout) { fd -> Int? in
+        try address.withSockAddr { _, _ in }  // an unusable address is an error, not a retry
+        return try await retrying("sendto", .writable, timeout: timeout) { fd -> Int? in
             let n = try? address.withSockAddr { pointer, length in
                 bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), pointer, length) }
             }

@@ -51,6 +51,7 @@ public final class TLSContext: @unchecked Sendable {
         _ = evy_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         // Retries of SSL_write may pass a different buffer address (Swift arrays move).
         _ = evy_SSL_CTX_set_mode(context, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+        evy_SSL_CTX_ignore_unexpected_eof(context)
     }
 
     deinit {
@@ -167,6 +168,10 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
     public static func connect(
         _ socket: Socket, context: TLSContext, serverName: String?, handshakeTimeout: Duration? = .seconds(30)
     ) async throws -> TLSStream {
+        // Like Python: verifying a server without its name would accept any CA-signed certificate.
+        guard serverName != nil || !context.verifiesPeer else {
+            throw TLSError.configuration("a verifying client needs the server's name (or verifyPeer: false)")
+        }
         let stream = try TLSStream(socket: socket, context: context)
         SSL_set_connect_state(stream.ssl)
         if let serverName {
@@ -232,8 +237,9 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
                 do {
                     try await socket.hub.wait(
                         for: reason == SSL_ERROR_WANT_READ ? .readable : .writable, on: socket.fd, timeout: remaining)
-                } catch is WatchError {
-                    throw SocketError.closed
+                } catch let error as WatchError {
+                    if case .descriptorClosed = error { throw SocketError.closed }
+                    throw error
                 } catch is TimeoutError {
                     throw TimeoutError(duration: limit ?? .zero)
                 }
@@ -300,7 +306,10 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
 
     /// Sends a close-notify (best effort, without waiting) and closes the socket.
     public func close() {
-        if !socket.isClosed { SSL_shutdown(ssl) }
+        if !socket.isClosed {
+            SSL_shutdown(ssl)
+            ERR_clear_error()  // a shutdown on a dying connection leaves errors nobody asked for
+        }
         socket.close()
     }
 }
