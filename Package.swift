@@ -22,6 +22,7 @@ let package = Package(
     products: [
         .library(name: "Evy", targets: ["Evy"]),
         .library(name: "EvyZMQ", targets: ["EvyZMQ"]),
+        .library(name: "EvyHTTP", targets: ["EvyHTTP"]),
         .executable(name: "evy-demo", targets: ["evy-demo"]),
         .executable(name: "evy-bench", targets: ["evy-bench"]),
         .executable(name: "evy-bench-green", targets: ["evy-bench-green"]),
@@ -67,6 +68,13 @@ let package = Package(
         .target(
             name: "EvyZMQ", dependencies: ["Evy", "CZeroMQ"], path: "Sources/EvyZMQ",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
+        // Debian's libhttp-parser-dev (Node's original parser); no pkg-config file.
+        .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .target(
+            name: "EvyHTTP",
+            dependencies: ["Evy", "CHTTPParser", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/EvyHTTP",
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         .target(
             name: "EvyBenchmarks", dependencies: ["Evy", "EvyZMQ"], path: "Sources/EvyBenchmarks",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
@@ -87,6 +95,7 @@ let package = Package(
     } + [
         .testTarget(name: "EvyTests", dependencies: ["Evy", "EvyConformance"], path: "Tests/EvyTests"),
         .testTarget(name: "EvyZMQTests", dependencies: ["Evy", "EvyZMQ"], path: "Tests/EvyZMQTests"),
+        .testTarget(name: "EvyHTTPTests", dependencies: ["Evy", "EvyHTTP"], path: "Tests/EvyHTTPTests"),
     ],
     swiftLanguageModes: [.v6]
 )

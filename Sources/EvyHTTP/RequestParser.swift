@@ -1,0 +1,200 @@
+import CHTTPParser
+
+/// An HTTP/1.x request as the server hands it to a handler.
+public struct HTTPRequest: Sendable {
+    /// `GET`, `POST`...
+    public var method: String
+    /// The request target as sent (`/search?q=evy`).
+    public var target: String
+    /// The target's path, without the query (`/search`).
+    public var path: String { String(target.prefix { $0 != "?" }) }
+    /// The query string after `?`, if any (`q=evy`).
+    public var query: String? {
+        guard let mark = target.firstIndex(of: "?") else { return nil }
+        return String(target[target.index(after: mark)...])
+    }
+    /// `(1, 1)` for HTTP/1.1.
+    public var version: (major: Int, minor: Int)
+    /// The header fields in order, names as sent.
+    public var headers: [(name: String, value: String)]
+    /// The body (chunked bodies decoded).
+    public var body: [UInt8]
+    /// Whether the client wants the connection kept open after the response.
+    public var keepAlive: Bool
+
+    /// The first value of the header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) }?.value
+    }
+}
+
+extension String {
+    func caseInsensitiveCompare(_ other: String) -> Bool {
+        count == other.count && lowercased() == other.lowercased()
+    }
+}
+
+/// Why a request could not be read.
+public enum HTTPParseError: Error, Equatable, CustomStringConvertible {
+    /// Not HTTP, or broken HTTP (the parser's reason).
+    case malformed(String)
+    /// The request line and headers exceeded the limit.
+    case headersTooLarge(limit: Int)
+    /// The body exceeded the limit.
+    case bodyTooLarge(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .malformed(let why): "malformed request: \(why)"
+        case .headersTooLarge(let limit): "request headers larger than \(limit) bytes"
+        case .bodyTooLarge(let limit): "request body larger than \(limit) bytes"
+        }
+    }
+}
+
+/// Feeds bytes to Node's http_parser (`libhttp-parser`) and collects complete requests; one per
+/// connection, reused for pipelined and keep-alive requests.
+final class RequestParser {
+    // Heap-allocated: the callbacks read the parser while http_parser_execute runs, which Swift's
+    // exclusivity rules would refuse for stored properties passed inout.
+    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    private let settings = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
+    let maxHeaderBytes: Int
+    let maxBodyBytes: Int
+
+    // The request being read.
+    private var target: [UInt8] = []
+    private var headers: [(name: [UInt8], value: [UInt8])] = []
+    private var readingValue = false
+    private var body: [UInt8] = []
+    private var headerBytes = 0
+    private(set) var completed: [HTTPRequest] = []
+    private var failure: HTTPParseError?
+    /// Bytes after an upgrade request (`Connection: Upgrade`): they belong to the new protocol.
+    private(set) var upgradeLeftover: [UInt8] = []
+    /// Whether the last request asked to switch protocols; parsing stops there.
+    var upgraded: Bool { evy_http_upgrade(parser) != 0 }
+
+    init(maxHeaderBytes: Int, maxBodyBytes: Int) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxBodyBytes = maxBodyBytes
+        parser.initialize(to: http_parser())
+        settings.initialize(to: http_parser_settings())
+        http_parser_init(parser, HTTP_REQUEST)
+        settings.pointee.on_message_begin = { parser in RequestParser.from(parser).beginMessage() }
+        settings.pointee.on_url = { parser, data, length in RequestParser.from(parser).addTarget(data, length) }
+        settings.pointee.on_header_field = { parser, data, length in RequestParser.from(parser).addHeaderName(data, length) }
+        settings.pointee.on_header_value = { parser, data, length in RequestParser.from(parser).addHeaderValue(data, length) }
+        settings.pointee.on_body = { parser, data, length in RequestParser.from(parser).addBody(data, length) }
+        settings.pointee.on_message_complete = { parser in RequestParser.from(parser).completeMessage() }
+    }
+
+    deinit {
+        parser.deallocate()
+        settings.deallocate()
+    }
+
+    private static func from(_ parser: UnsafeMutablePointer<http_parser>?) -> RequestParser {
+        Unmanaged<RequestParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
+    }
+
+    /// Parses `bytes`; complete requests accumulate in ``completed`` (take them with
+    /// ``takeCompleted()``). Throws on malformed input or a limit; the connection is then done.
+    func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
+            http_parser_execute(parser, settings, chars.baseAddress, chars.count)
+        }
+        if let failure { throw failure }
+        let code = evy_http_errno(parser)
+        if code != HPE_OK.rawValue {
+            throw HTTPParseError.malformed(String(cString: http_errno_description(http_errno(code))))
+        }
+        if parsed != bytes.count {
+            guard evy_http_upgrade(parser) != 0 else { throw HTTPParseError.malformed("trailing bytes") }
+            upgradeLeftover += Array(bytes[parsed...])
+        }
+    }
+
+    /// Tells the parser the peer closed the connection.
+    func finish() throws {
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        _ = http_parser_execute(parser, settings, nil, 0)
+        if let failure { throw failure }
+    }
+
+    func takeCompleted() -> [HTTPRequest] {
+        let requests = completed
+        completed = []
+        return requests
+    }
+
+    /// Whether bytes of an unfinished request have been seen.
+    var inMiddleOfRequest: Bool { headerBytes > 0 }
+
+    private func beginMessage() -> Int32 {
+        target = []
+        headers = []
+        readingValue = false
+        body = []
+        headerBytes = 0
+        return 0
+    }
+
+    private func count(_ length: Int) -> Bool {
+        headerBytes += length
+        if headerBytes > maxHeaderBytes {
+            failure = .headersTooLarge(limit: maxHeaderBytes)
+            return false
+        }
+        return true
+    }
+
+    private func addTarget(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        guard count(length), let data else { return failure == nil ? 0 : 1 }
+        target.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+        return 0
+    }
+
+    private func addHeaderName(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        guard count(length), let data else { return failure == nil ? 0 : 1 }
+        let bytes = UnsafeRawBufferPointer(start: data, count: length)
+        if readingValue || headers.isEmpty {
+            headers.append((Array(bytes), []))
+            readingValue = false
+        } else {
+            headers[headers.count - 1].name.append(contentsOf: bytes)
+        }
+        return 0
+    }
+
+    private func addHeaderValue(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        guard count(length), let data, !headers.isEmpty else { return failure == nil ? 0 : 1 }
+        headers[headers.count - 1].value.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+        readingValue = true
+        return 0
+    }
+
+    private func addBody(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        guard let data else { return 0 }
+        guard body.count + length <= maxBodyBytes else {
+            failure = .bodyTooLarge(limit: maxBodyBytes)
+            return 1
+        }
+        body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+        return 0
+    }
+
+    private func completeMessage() -> Int32 {
+        let method = String(cString: http_method_str(http_method(evy_http_method(parser))))
+        completed.append(HTTPRequest(
+            method: method,
+            target: String(decoding: target, as: UTF8.self),
+            version: (Int(parser.pointee.http_major), Int(parser.pointee.http_minor)),
+            headers: headers.map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) },
+            body: body,
+            keepAlive: http_should_keep_alive(parser) != 0))
+        headerBytes = 0
+        return 0
+    }
+}

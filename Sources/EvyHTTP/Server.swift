@@ -1,0 +1,332 @@
+import Evy
+import Foundation
+import Logging
+
+/// What a handler answers.
+public struct HTTPResponse: Sendable {
+    /// How the body is produced.
+    public enum Body: Sendable {
+        /// A body known in full (sent with `Content-Length`).
+        case bytes([UInt8])
+        /// A body written piece by piece (sent chunked to HTTP/1.1 clients, or delimited by the
+        /// connection's end for HTTP/1.0).
+        case stream(@Sendable (HTTPBodyWriter) async throws -> Void)
+        /// The handler takes the raw connection over (the blog's `ALREADY_HANDLED` and
+        /// `get_socket()`): the server writes nothing, calls the closure with the connection and the
+        /// bytes it had already read past the request, and closes the connection afterwards.
+        case takeOver(@Sendable (any GreenStream, [UInt8]) async throws -> Void)
+    }
+
+    /// The status code.
+    public var status: Int
+    /// The header fields (`Content-Length`, `Transfer-Encoding` and `Connection` are set by the
+    /// server).
+    public var headers: [(name: String, value: String)]
+    /// The body.
+    public var body: Body
+
+    /// A response with a body known in full.
+    public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = .bytes(body)
+    }
+
+    /// A response whose body is written as it is produced.
+    public init(status: Int = 200, headers: [(name: String, value: String)] = [],
+                streaming: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) {
+        self.status = status
+        self.headers = headers
+        self.body = .stream(streaming)
+    }
+
+    /// A `text/plain; charset=utf-8` response.
+    public static func text(_ text: String, status: Int = 200) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(text.utf8))
+    }
+
+    /// A response that hands the connection to `handler` (a WebSocket upgrade, say).
+    public static func takeOver(_ handler: @escaping @Sendable (any GreenStream, [UInt8]) async throws -> Void) -> HTTPResponse {
+        var response = HTTPResponse(status: 101)
+        response.body = .takeOver(handler)
+        return response
+    }
+}
+
+/// Writes a streamed response body.
+public final class HTTPBodyWriter: @unchecked Sendable {
+    let stream: any GreenStream
+    let chunked: Bool
+    private(set) var bytesWritten = 0
+
+    init(stream: any GreenStream, chunked: Bool) {
+        self.stream = stream
+        self.chunked = chunked
+    }
+
+    /// Sends `bytes` as the next piece of the body.
+    public func write(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        bytesWritten += bytes.count
+        if chunked {
+            try await stream.sendAll(Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10], timeout: nil)
+        } else {
+            try await stream.sendAll(bytes, timeout: nil)
+        }
+    }
+
+    /// Sends `text` as UTF-8.
+    public func write(_ text: String) async throws { try await write(Array(text.utf8)) }
+
+    func finish() async throws {
+        if chunked { try await stream.sendAll(Array("0\r\n\r\n".utf8), timeout: nil) }
+    }
+}
+
+/// Per-request extras for a handler: post hooks (Evy's `evy.posthooks`) and the peer's address.
+public final class HTTPExchange: @unchecked Sendable {
+    /// The client's address.
+    public let peer: SocketAddress
+    var postHooks: [@Sendable () async -> Void] = []
+
+    init(peer: SocketAddress) { self.peer = peer }
+
+    /// Runs `hook` after the response has been sent in full (Evy's WSGI post hooks).
+    public func addPostHook(_ hook: @escaping @Sendable () async -> Void) {
+        postHooks.append(hook)
+    }
+}
+
+/// A handler: from a request to a response. Throwing answers 500.
+public typealias HTTPHandler = @Sendable (HTTPRequest, HTTPExchange) async throws -> HTTPResponse
+
+/// An HTTP/1.1 server on green sockets, in the spirit of Evy's WSGI server: one green thread per
+/// connection, keep-alive and pipelining, limits on header and body size, idle and request
+/// timeouts, post hooks, connection take-over, TLS, a graceful stop and an access log.
+///
+/// ```swift
+/// let server = HTTPServer { request, _ in .text("Hello, World!\r\n") }
+/// try await server.serve(try listen(on: SocketAddress(ip: "0.0.0.0", port: 8090)))
+/// ```
+/// A client that sends something that is not HTTP, too much, or too slowly gets a 400, 413, 431 or
+/// 408 and its connection closed; nothing else is affected. Hub-confined.
+public final class HTTPServer: @unchecked Sendable {
+    /// Limits and behaviour.
+    public struct Configuration: Sendable {
+        /// Request line plus headers, in bytes (431 beyond).
+        public var maxHeaderBytes = 16 * 1024
+        /// Request body, in bytes (413 beyond).
+        public var maxBodyBytes = 1024 * 1024
+        /// How long a keep-alive connection may sit idle between requests.
+        public var idleTimeout: Duration = .seconds(60)
+        /// How long a client may take to send a whole request once it started (slowloris: 408).
+        public var requestTimeout: Duration = .seconds(30)
+        /// Connections served at once.
+        public var concurrency = 1000
+        /// Whether each request is logged (logger `evy.http.access`).
+        public var accessLog = true
+
+        /// The defaults.
+        public init() {}
+    }
+
+    private let configuration: Configuration
+    private let handler: HTTPHandler
+    private var listeners: [Socket] = []
+    private var stopping = false
+    private var idleConnections: [ObjectIdentifier: any GreenStream] = [:]
+    private var openConnections = 0
+    private let drained = Flag()
+    private static let accessLogger = Logger(label: "evy.http.access")
+
+    /// A server answering with `handler`.
+    public init(configuration: Configuration = Configuration(), handler: @escaping HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+        drained.set()
+    }
+
+    /// Serves plain HTTP on `listener` until ``stop()`` (or the listener is closed).
+    public func serve(_ listener: Socket) async throws {
+        listeners.append(listener)
+        try await Evy.serve(listener, concurrency: configuration.concurrency) { [self] client, address in
+            try client.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            await serveConnection(client, peer: address)
+        }
+    }
+
+    /// Serves HTTPS on `listener`.
+    public func serveTLS(_ listener: Socket, context: TLSContext) async throws {
+        listeners.append(listener)
+        try await Evy.serveTLS(listener, context: context, concurrency: configuration.concurrency,
+                               handshakeTimeout: configuration.requestTimeout) { [self] tls, address in
+            await serveConnection(tls, peer: address)
+        }
+    }
+
+    /// Stops accepting, closes idle keep-alive connections, lets requests in progress finish, and
+    /// returns once every connection is closed.
+    public func stop() async {
+        stopping = true
+        for listener in listeners { listener.close() }
+        for connection in idleConnections.values { close(connection) }
+        idleConnections = [:]
+        _ = try? await drained.wait()
+    }
+
+    private func close(_ stream: any GreenStream) {
+        if let socket = stream as? Socket { socket.close() } else if let tls = stream as? TLSStream { tls.close() }
+    }
+
+    // MARK: One connection
+
+    private func serveConnection(_ stream: any GreenStream, peer: SocketAddress) async {
+        openConnections += 1
+        drained.clear()
+        defer {
+            openConnections -= 1
+            if openConnections == 0 { drained.set() }
+        }
+        let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
+        var pending: [HTTPRequest] = []
+        let id = ObjectIdentifier(stream)
+        while !stopping {
+            if pending.isEmpty {
+                let timeout = parser.inMiddleOfRequest ? configuration.requestTimeout : configuration.idleTimeout
+                let chunk: [UInt8]
+                do {
+                    idleConnections[id] = parser.inMiddleOfRequest ? nil : stream
+                    defer { idleConnections[id] = nil }
+                    chunk = try await stream.receive(maxLength: 16384, timeout: timeout)
+                } catch is TimeoutError {
+                    if parser.inMiddleOfRequest { await reject(408, "request timeout", stream, peer) }
+                    return
+                } catch {
+                    return  // reset, closed by stop(): nothing to answer
+                }
+                do {
+                    if chunk.isEmpty {
+                        try parser.finish()
+                        return
+                    }
+                    try chunk.withUnsafeBytes { try parser.feed($0) }
+                } catch let error as HTTPParseError {
+                    switch error {
+                    case .headersTooLarge: await reject(431, "request header fields too large", stream, peer)
+                    case .bodyTooLarge: await reject(413, "content too large", stream, peer)
+                    case .malformed: await reject(400, "bad request", stream, peer)
+                    }
+                    return
+                } catch {
+                    return
+                }
+                pending += parser.takeCompleted()
+                continue
+            }
+            let request = pending.removeFirst()
+            let leftover = pending.isEmpty && parser.upgraded ? parser.upgradeLeftover : []
+            guard await respond(to: request, on: stream, peer: peer, leftover: leftover) else { return }
+            if !request.keepAlive || parser.upgraded { return }
+        }
+    }
+
+    /// Answers one request; false if the connection must close.
+    private func respond(
+        to request: HTTPRequest, on stream: any GreenStream, peer: SocketAddress, leftover: [UInt8]
+    ) async -> Bool {
+        let exchange = HTTPExchange(peer: peer)
+        var response: HTTPResponse
+        do {
+            response = try await handler(request, exchange)
+        } catch {
+            Self.accessLogger.error("handler failed for \(request.method) \(request.target): \(error)")
+            response = .text("internal server error\n", status: 500)
+        }
+        let keepAlive = request.keepAlive && !stopping && response.status != 500
+        var sent = 0
+        do {
+            switch response.body {
+            case .takeOver(let takeOver):
+                log(request, status: response.status, bytes: 0, peer: peer)
+                try await takeOver(stream, leftover)
+                return false
+            case .bytes(let body):
+                let head = self.head(response, request: request, contentLength: body.count, chunked: false, keepAlive: keepAlive)
+                let payload = request.method == "HEAD" ? head : head + body
+                try await stream.sendAll(payload, timeout: configuration.requestTimeout)
+                sent = body.count
+            case .stream(let produce):
+                let chunked = request.version.minor >= 1
+                let head = self.head(response, request: request, contentLength: nil, chunked: chunked, keepAlive: keepAlive && chunked)
+                try await stream.sendAll(head, timeout: configuration.requestTimeout)
+                let writer = HTTPBodyWriter(stream: stream, chunked: chunked)
+                if request.method != "HEAD" {
+                    try await produce(writer)
+                    try await writer.finish()
+                }
+                sent = writer.bytesWritten
+                if !chunked {
+                    log(request, status: response.status, bytes: sent, peer: peer)
+                    return false
+                }
+            }
+        } catch {
+            return false  // the client went away mid-response
+        }
+        log(request, status: response.status, bytes: sent, peer: peer)
+        for hook in exchange.postHooks { await hook() }
+        return keepAlive
+    }
+
+    private func head(
+        _ response: HTTPResponse, request: HTTPRequest, contentLength: Int?, chunked: Bool, keepAlive: Bool
+    ) -> [UInt8] {
+        var text = "HTTP/1.1 \(response.status) \(HTTPServer.reason(response.status))\r\n"
+        for (name, value) in response.headers where !["content-length", "transfer-encoding", "connection"].contains(name.lowercased()) {
+            text += "\(name): \(value)\r\n"
+        }
+        if let contentLength { text += "Content-Length: \(contentLength)\r\n" }
+        if chunked { text += "Transfer-Encoding: chunked\r\n" }
+        text += keepAlive ? (request.version.minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n"
+        text += "\r\n"
+        return Array(text.utf8)
+    }
+
+    private func reject(_ status: Int, _ message: String, _ stream: any GreenStream, _ peer: SocketAddress) async {
+        let body = Array("\(message)\n".utf8)
+        let head = "HTTP/1.1 \(status) \(HTTPServer.reason(status))\r\nContent-Type: text/plain\r\n"
+            + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        try? await stream.sendAll(Array(head.utf8) + body, timeout: .seconds(5))
+        if configuration.accessLog { Self.accessLogger.info("\(peer) rejected: \(status) \(message)") }
+    }
+
+    private func log(_ request: HTTPRequest, status: Int, bytes: Int, peer: SocketAddress) {
+        guard configuration.accessLog else { return }
+        Self.accessLogger.info(
+            "\(peer) \"\(request.method) \(request.target) HTTP/\(request.version.major).\(request.version.minor)\" \(status) \(bytes)")
+    }
+
+    /// The reason phrase of a status code.
+    public static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 200: "OK"
+        case 201: "Created"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Status"
+        }
+    }
+}
