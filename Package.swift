@@ -13,6 +13,9 @@ let examples = [
     "task-local", "thread-pool-copy",
 ]
 
+/// The HTTP examples of the reference documents.
+let httpExamples = ["http-hello"]
+
 /// The green ZeroMQ examples (the ZeroMQ guide's patterns).
 let zmqExamples = ["zmq-broker", "zmq-pipeline", "zmq-pubsub", "zmq-reqrep"]
 
@@ -90,6 +93,8 @@ let package = Package(
             swiftSettings: greenWorldFlags),
     ] + examples.map { name in
         .executableTarget(name: "example-\(name)", dependencies: ["Evy"], path: "Examples/\(name)")
+    } + httpExamples.map { name in
+        .executableTarget(name: "example-\(name)", dependencies: ["Evy", "EvyHTTP"], path: "Examples/\(name)")
     } + zmqExamples.map { name in
         .executableTarget(name: "example-\(name)", dependencies: ["Evy", "EvyZMQ"], path: "Examples/\(name)")
     } + [
