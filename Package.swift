@@ -73,9 +73,10 @@ let package = Package(
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         // Debian's libhttp-parser-dev (Node's original parser); no pkg-config file.
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "EvyHTTP",
-            dependencies: ["Evy", "CHTTPParser", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Evy", "CHTTPParser", "CZlib", .product(name: "Logging", package: "swift-log")],
             path: "Sources/EvyHTTP",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         .target(

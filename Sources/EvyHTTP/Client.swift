@@ -1,0 +1,381 @@
+import CHTTPParser
+import Evy
+import Foundation
+
+/// A response received by ``HTTPClient``.
+public struct HTTPClientResponse: Sendable {
+    /// The status code.
+    public var status: Int
+    /// The header fields, in order.
+    public var headers: [(name: String, value: String)]
+    /// The body, decoded from `gzip`/`deflate` if it was compressed.
+    public var body: [UInt8]
+    /// The URL that answered, after redirects.
+    public var url: URL
+
+    /// The first value of the header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) }?.value
+    }
+
+    /// The body as UTF-8 text (invalid bytes replaced).
+    public var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// What to send next time to fetch this URL only if it changed (conditional GET).
+    public var validators: HTTPValidators {
+        HTTPValidators(etag: header("ETag"), lastModified: header("Last-Modified"))
+    }
+}
+
+/// An `ETag` and a `Last-Modified` date remembered from a response: a conditional GET with them is
+/// answered `304 Not Modified` when nothing changed (how a feed is not fetched twice for nothing).
+public struct HTTPValidators: Sendable, Equatable {
+    public var etag: String?
+    public var lastModified: String?
+
+    /// Validators from known values.
+    public init(etag: String? = nil, lastModified: String? = nil) {
+        self.etag = etag
+        self.lastModified = lastModified
+    }
+
+    var headers: [(name: String, value: String)] {
+        (etag.map { [("If-None-Match", $0)] } ?? []) + (lastModified.map { [("If-Modified-Since", $0)] } ?? [])
+    }
+}
+
+/// What went wrong with a request.
+public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
+    /// The URL is not an absolute http or https URL.
+    case invalidURL(String)
+    /// More redirects than allowed.
+    case tooManyRedirects(limit: Int)
+    /// A redirect led back to a URL already visited.
+    case redirectLoop(String)
+    /// The body was larger than allowed.
+    case bodyTooLarge(limit: Int)
+    /// The server's answer was not HTTP (the parser's reason).
+    case malformedResponse(String)
+    /// The connection ended before the response did.
+    case incompleteResponse
+    /// A `gzip`/`deflate` body could not be decoded.
+    case badCompression(String)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url): "not an http(s) URL: \(url)"
+        case .tooManyRedirects(let limit): "more than \(limit) redirects"
+        case .redirectLoop(let url): "redirect loop back to \(url)"
+        case .bodyTooLarge(let limit): "response body larger than \(limit) bytes"
+        case .malformedResponse(let why): "malformed response: \(why)"
+        case .incompleteResponse: "the connection closed before the response was complete"
+        case .badCompression(let why): "cannot decode the compressed body: \(why)"
+        }
+    }
+}
+
+/// An HTTP/1.1 client on green sockets (the green `urllib2` the crawlers fetch with): keep-alive
+/// connection pools with a per-host limit, chunked bodies, gzip and deflate, redirects with a limit
+/// and loop detection, connect/read/total timeouts, a maximum body size, HTTPS with verification,
+/// and conditional GET.
+///
+/// ```swift
+/// let client = HTTPClient()
+/// let page = try await client.get("https://example.org/")
+/// print(page.status, page.text.count)
+/// ```
+/// Hub-confined; share one client between the green threads of a hub.
+public final class HTTPClient: @unchecked Sendable {
+    /// Limits and behaviour.
+    public struct Configuration: Sendable {
+        /// Connections open at once to one host (more requests wait for one).
+        public var maxConnectionsPerHost = 8
+        /// Establishing a connection (TCP and TLS).
+        public var connectTimeout: Duration = .seconds(10)
+        /// Waiting for each piece of the response.
+        public var readTimeout: Duration = .seconds(30)
+        /// The whole request, redirects included (nil: no limit).
+        public var totalTimeout: Duration?
+        /// The largest body accepted (after decompression).
+        public var maxBodyBytes = 10 * 1024 * 1024
+        /// Redirects followed before giving up.
+        public var maxRedirects = 10
+        /// TLS settings for https (nil: the system's CA store with verification).
+        public var tls: TLSContext?
+        /// The `User-Agent` sent.
+        public var userAgent = "Evy"
+
+        /// The defaults.
+        public init() {}
+    }
+
+    private final class Connection {
+        let stream: any GreenStream
+        let buffered: BufferedStream
+        init(_ stream: any GreenStream) {
+            self.stream = stream
+            buffered = stream.buffered()
+        }
+        func close() {
+            if let socket = stream as? Socket { socket.close() } else if let tls = stream as? TLSStream { tls.close() }
+        }
+    }
+
+    private final class HostPool {
+        let slots: Evy.Semaphore
+        var idle: [Connection] = []
+        init(limit: Int) { slots = Evy.Semaphore(limit) }
+    }
+
+    private let configuration: Configuration
+    private var pools: [String: HostPool] = [:]
+    private var defaultTLS: TLSContext?
+    /// Connections opened so far (a measure of keep-alive reuse).
+    public private(set) var connectionsOpened = 0
+
+    /// A client with `configuration`.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Fetches `url` with GET, sending `validators` for a conditional GET if given.
+    public func get(_ url: String, headers: [(name: String, value: String)] = [], ifChanged validators: HTTPValidators? = nil)
+        async throws -> HTTPClientResponse
+    {
+        try await request("GET", url, headers: headers + (validators?.headers ?? []))
+    }
+
+    /// Sends a request and returns the final response, following redirects.
+    public func request(
+        _ method: String, _ urlString: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []
+    ) async throws -> HTTPClientResponse {
+        guard let start = URL(string: urlString), ["http", "https"].contains(start.scheme?.lowercased() ?? ""),
+              start.host != nil
+        else { throw HTTPClientError.invalidURL(urlString) }
+        let work = { [self] () async throws -> HTTPClientResponse in
+            var url = start, method = method, body = body
+            var visited: Set<String> = [url.absoluteString]
+            for _ in 0...configuration.maxRedirects {
+                let response = try await send(method, url, headers: headers, body: body)
+                guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("Location"),
+                      let next = URL(string: location, relativeTo: url)?.absoluteURL
+                else { return response }
+                guard visited.insert(next.absoluteString).inserted else {
+                    throw HTTPClientError.redirectLoop(next.absoluteString)
+                }
+                // 303 always becomes GET; 301 and 302 do for POST, as browsers do; 307/308 keep all.
+                if response.status == 303 || ([301, 302].contains(response.status) && method == "POST") {
+                    method = "GET"
+                    body = []
+                }
+                url = next
+            }
+            throw HTTPClientError.tooManyRedirects(limit: configuration.maxRedirects)
+        }
+        return try await withTimeout(configuration.totalTimeout, label: "HTTP total timeout", work)
+    }
+
+    /// Closes every idle connection.
+    public func close() {
+        for pool in pools.values {
+            for connection in pool.idle { connection.close() }
+            pool.idle = []
+        }
+    }
+
+    // MARK: One exchange
+
+    private func send(_ method: String, _ url: URL, headers: [(name: String, value: String)], body: [UInt8])
+        async throws -> HTTPClientResponse
+    {
+        let secure = url.scheme?.lowercased() == "https"
+        let host = url.host!
+        let port = url.port ?? (secure ? 443 : 80)
+        let key = "\(secure ? "https" : "http")://\(host):\(port)"
+        let pool = pools[key] ?? HostPool(limit: configuration.maxConnectionsPerHost)
+        pools[key] = pool
+        try await pool.slots.acquire()
+        defer { pool.slots.release() }
+
+        var target = url.path.isEmpty ? "/" : url.path
+        if let query = url.query { target += "?" + query }
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(url.port == nil ? host : "\(host):\(port)")\r\n"
+            + "User-Agent: \(configuration.userAgent)\r\nAccept-Encoding: gzip, deflate\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8) + body
+
+        // A pooled connection may have been closed by the server meanwhile: one retry on a fresh one.
+        for attempt in 0..<2 {
+            let reused = attempt == 0 ? pool.idle.popLast() : nil
+            let connection: Connection
+            if let reused { connection = reused } else {
+                connection = try await open(host: host, port: port, secure: secure)
+            }
+            do {
+                try await connection.stream.sendAll(request, timeout: configuration.readTimeout)
+                let (response, keepAlive) = try await readResponse(connection, head: method == "HEAD", url: url)
+                if keepAlive { pool.idle.append(connection) } else { connection.close() }
+                return response
+            } catch let error as SocketError where reused != nil {
+                connection.close()
+                _ = error
+                continue
+            } catch HTTPClientError.incompleteResponse where reused != nil {
+                connection.close()
+                continue
+            } catch {
+                connection.close()
+                throw error
+            }
+        }
+        throw HTTPClientError.incompleteResponse
+    }
+
+    private func open(host: String, port: Int, secure: Bool) async throws -> Connection {
+        let socket = try await connect(host: host, port: port, timeout: configuration.connectTimeout)
+        try? socket.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        connectionsOpened += 1
+        guard secure else { return Connection(socket) }
+        let context = try configuration.tls ?? defaultTLSContext()
+        return Connection(try await wrapTLS(socket, context: context, serverName: host,
+                                            handshakeTimeout: configuration.connectTimeout))
+    }
+
+    private func defaultTLSContext() throws -> TLSContext {
+        if let defaultTLS { return defaultTLS }
+        let context = try TLSContext.client()
+        defaultTLS = context
+        return context
+    }
+
+    private func readResponse(_ connection: Connection, head: Bool, url: URL) async throws -> (HTTPClientResponse, Bool) {
+        let parser = ResponseParser(maxBodyBytes: configuration.maxBodyBytes, skipBody: head)
+        while !parser.isComplete {
+            let chunk = try await connection.buffered.read(maxLength: 65536, timeout: configuration.readTimeout)
+            if chunk.isEmpty {
+                try parser.finish()
+                guard parser.isComplete else { throw HTTPClientError.incompleteResponse }
+                break
+            }
+            try chunk.withUnsafeBytes { try parser.feed($0) }
+        }
+        var body = parser.body
+        if let encoding = parser.header("Content-Encoding")?.lowercased(), ["gzip", "deflate", "x-gzip"].contains(encoding),
+           !body.isEmpty {
+            body = try Inflate.decode(body, limit: configuration.maxBodyBytes)
+        }
+        let response = HTTPClientResponse(status: parser.status, headers: parser.headers, body: body, url: url)
+        return (response, parser.keepAlive && !parser.endedWithConnection)
+    }
+}
+
+/// Feeds a response to Node's http_parser.
+final class ResponseParser {
+    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    private let settings = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
+    let maxBodyBytes: Int
+    let skipBody: Bool
+    private(set) var headers: [(name: String, value: String)] = []
+    private var field: [UInt8] = [], value: [UInt8] = [], readingValue = false
+    private(set) var body: [UInt8] = []
+    private(set) var isComplete = false
+    private(set) var status = 0
+    private(set) var keepAlive = false
+    /// Whether the body ran to the connection's end (no length, not chunked).
+    private(set) var endedWithConnection = false
+    private var failure: HTTPClientError?
+
+    init(maxBodyBytes: Int, skipBody: Bool) {
+        self.maxBodyBytes = maxBodyBytes
+        self.skipBody = skipBody
+        parser.initialize(to: http_parser())
+        settings.initialize(to: http_parser_settings())
+        http_parser_init(parser, HTTP_RESPONSE)
+        settings.pointee.on_header_field = { p, data, length in ResponseParser.from(p).headerField(data, length) }
+        settings.pointee.on_header_value = { p, data, length in ResponseParser.from(p).headerValue(data, length) }
+        settings.pointee.on_headers_complete = { p in ResponseParser.from(p).headersComplete() }
+        settings.pointee.on_body = { p, data, length in ResponseParser.from(p).addBody(data, length) }
+        settings.pointee.on_message_complete = { p in ResponseParser.from(p).messageComplete() }
+    }
+
+    deinit {
+        parser.deallocate()
+        settings.deallocate()
+    }
+
+    private static func from(_ parser: UnsafeMutablePointer<http_parser>?) -> ResponseParser {
+        Unmanaged<ResponseParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
+    }
+
+    func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveCompare(name) }?.value }
+
+    func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        _ = bytes.withMemoryRebound(to: CChar.self) { http_parser_execute(parser, settings, $0.baseAddress, $0.count) }
+        try check()
+    }
+
+    func finish() throws {
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        _ = http_parser_execute(parser, settings, nil, 0)
+        if isComplete && !endedWithConnection && http_body_is_final(parser) == 0 { endedWithConnection = true }
+        try check()
+    }
+
+    private func check() throws {
+        if let failure { throw failure }
+        let code = evy_http_errno(parser)
+        if code == HPE_INVALID_EOF_STATE.rawValue { throw HTTPClientError.incompleteResponse }
+        if code != HPE_OK.rawValue && code != HPE_PAUSED.rawValue {
+            throw HTTPClientError.malformedResponse(String(cString: http_errno_description(http_errno(code))))
+        }
+    }
+
+    private func flushHeader() {
+        if !field.isEmpty {
+            headers.append((String(decoding: field, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        field = []
+        value = []
+    }
+
+    private func headerField(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        if readingValue { flushHeader() }
+        readingValue = false
+        if let data { field.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length)) }
+        return 0
+    }
+
+    private func headerValue(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        readingValue = true
+        if let data { value.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length)) }
+        return 0
+    }
+
+    private func headersComplete() -> Int32 {
+        flushHeader()
+        status = Int(parser.pointee.status_code)
+        keepAlive = http_should_keep_alive(parser) != 0
+        let flags = UInt32(parser.pointee.flags)
+        let delimited = flags & F_CHUNKED.rawValue != 0 || parser.pointee.content_length != UInt64.max
+        endedWithConnection = !delimited && !skipBody && status != 204 && status != 304 && status >= 200
+        return skipBody ? 1 : 0  // 1: a response to HEAD has no body
+    }
+
+    private func addBody(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        guard let data else { return 0 }
+        guard body.count + length <= maxBodyBytes else {
+            failure = .bodyTooLarge(limit: maxBodyBytes)
+            return 1
+        }
+        body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+        return 0
+    }
+
+    private func messageComplete() -> Int32 {
+        isComplete = true
+        return 0
+    }
+}
