@@ -120,3 +120,37 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 }
+
+final class HTTPSTests: XCTestCase {
+    func testHTTPSWithVerificationBothWays() throws {
+        try green {
+            let directory = NSTemporaryDirectory() + "evy-https-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let (certificate, key) = (directory + "/cert.pem", directory + "/key.pem")
+            let (status, _, _) = try await ChildProcess.run([
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ], timeout: .seconds(30))
+            XCTAssertTrue(status.succeeded)
+            var configuration = HTTPServer.Configuration()
+            configuration.accessLog = false
+            let server = HTTPServer(configuration: configuration) { request, _ in .text("secure \(request.path)") }
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            let context = try TLSContext.server(certificateFile: certificate, keyFile: key)
+            spawnN { try await server.serveTLS(listener, context: context) }
+            let url = "https://localhost:\(listener.localAddress!.port)/hello"
+            var trusting = HTTPClient.Configuration()
+            trusting.tls = try TLSContext.client(caFile: certificate)
+            let client = HTTPClient(configuration: trusting)
+            let page = try await client.get(url)
+            XCTAssertEqual(page.text, "secure /hello")
+            let again = try await client.get(url)
+            XCTAssertEqual(again.text, "secure /hello")
+            XCTAssertEqual(client.connectionsOpened, 1, "TLS connections are kept alive too")
+            do { _ = try await HTTPClient().get(url); XCTFail("an unknown CA must not verify") } catch is TLSError {}
+            client.close()
+            await server.stop()
+        }
+    }
+}
