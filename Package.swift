@@ -76,7 +76,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "EvyHTTP",
-            dependencies: ["Evy", "CHTTPParser", "CZlib", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Evy", "CHTTPParser", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")],
             path: "Sources/EvyHTTP",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         .target(

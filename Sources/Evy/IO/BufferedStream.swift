@@ -32,10 +32,11 @@ public final class BufferedStream: @unchecked Sendable {
     /// How much one read from the stream asks for.
     public let chunkSize: Int
 
-    /// Wraps `base`.
-    public init(_ base: any GreenStream, chunkSize: Int = 16384) {
+    /// Wraps `base`; `initial` is data already read from it (what a protocol upgrade left over).
+    public init(_ base: any GreenStream, chunkSize: Int = 16384, initial: [UInt8] = []) {
         self.base = base
         self.chunkSize = chunkSize
+        input = initial
     }
 
     /// Reads more from the stream into the buffer; false at end of file.

@@ -1,0 +1,287 @@
+import COpenSSL
+import Evy
+import Foundation
+
+/// A WebSocket failure (RFC 6455).
+public enum WebSocketError: Error, Equatable, CustomStringConvertible {
+    /// The upgrade handshake failed (a bad request or response, a refused origin).
+    case handshake(String)
+    /// The peer broke the protocol; the connection was closed with 1002 (or 1007 for bad UTF-8).
+    case protocolError(String)
+    /// A message was larger than the limit; the connection was closed with 1009.
+    case messageTooLarge(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .handshake(let why): "WebSocket handshake failed: \(why)"
+        case .protocolError(let why): "WebSocket protocol error: \(why)"
+        case .messageTooLarge(let limit): "WebSocket message larger than \(limit) bytes"
+        }
+    }
+}
+
+/// A WebSocket connection (RFC 6455), server or client side: text, binary and fragmented messages,
+/// ping/pong, the close handshake, a message size limit, and the masking rules enforced.
+///
+/// ```swift
+/// // Server: inside an HTTPServer handler.
+/// return .webSocket(request) { socket in
+///     while let message = try await socket.receive() { try await socket.send(message) }
+/// }
+/// // Client:
+/// let socket = try await WebSocket.connect(to: "ws://127.0.0.1:7000/echo")
+/// ```
+/// Hub-confined.
+public final class WebSocket: @unchecked Sendable {
+    /// A message.
+    public enum Message: Sendable, Equatable {
+        case text(String)
+        case binary([UInt8])
+    }
+
+    private let stream: any GreenStream
+    private let reader: BufferedStream
+    private let isClient: Bool
+    /// The largest message accepted.
+    public let maxMessageBytes: Int
+    /// The close code and reason the peer sent, once it closed.
+    public private(set) var closeStatus: (code: UInt16, reason: String)?
+    private var closeSent = false
+    private let sendLock = Lock()
+
+    static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    init(stream: any GreenStream, reader: BufferedStream, isClient: Bool, maxMessageBytes: Int) {
+        self.stream = stream
+        self.reader = reader
+        self.isClient = isClient
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// `Sec-WebSocket-Accept` for a key.
+    static func acceptValue(for key: String) -> String {
+        let input = Array((key + guid).utf8)
+        var digest = [UInt8](repeating: 0, count: 20)
+        _ = input.withUnsafeBufferPointer { SHA1($0.baseAddress, $0.count, &digest) }
+        return Data(digest).base64EncodedString()
+    }
+
+    // MARK: Receiving
+
+    /// Waits for the next message; answers pings by itself. Returns nil once the peer has closed
+    /// (the close handshake is answered). Throws ``WebSocketError`` if the peer breaks the
+    /// protocol or sends too much (the connection is then closed with the matching code).
+    public func receive(timeout: Duration? = nil) async throws -> Message? {
+        var opcode: UInt8?
+        var payload: [UInt8] = []
+        while true {
+            guard closeStatus == nil else { return nil }
+            let frame = try await readFrame(timeout: timeout)
+            switch frame.opcode {
+            case 0x8:  // close
+                var code: UInt16 = 1005
+                var reason = ""
+                if frame.payload.count >= 2 {
+                    code = UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1])
+                    reason = String(decoding: frame.payload[2...], as: UTF8.self)
+                } else if frame.payload.count == 1 {
+                    try await fail(1002, "a close frame with a one-byte payload")
+                }
+                closeStatus = (code, reason)
+                if !closeSent { try? await sendFrame(opcode: 0x8, payload: frame.payload.count >= 2 ? Array(frame.payload[..<2]) : []) }
+                closeSent = true
+                close(stream)
+                return nil
+            case 0x9:  // ping
+                try await sendFrame(opcode: 0xA, payload: frame.payload)
+            case 0xA:  // pong
+                break
+            case 0x1, 0x2:
+                guard opcode == nil else { try await fail(1002, "a new message inside a fragmented one") }
+                opcode = frame.opcode
+                payload = frame.payload
+            case 0x0:
+                guard opcode != nil else { try await fail(1002, "a continuation frame without a message") }
+                payload += frame.payload
+            default:
+                try await fail(1002, "unknown opcode \(frame.opcode)")
+            }
+            if payload.count > maxMessageBytes {
+                try await fail(1009, nil, error: .messageTooLarge(limit: maxMessageBytes))
+            }
+            if let kind = opcode, frame.fin, frame.opcode < 0x8 {
+                if kind == 0x1 {
+                    guard let text = String(validating: payload, as: UTF8.self) else {
+                        try await fail(1007, "a text message that is not UTF-8")
+                    }
+                    return .text(text)
+                }
+                return .binary(payload)
+            }
+        }
+    }
+
+    private struct Frame {
+        let fin: Bool
+        let opcode: UInt8
+        let payload: [UInt8]
+    }
+
+    private func readFrame(timeout: Duration?) async throws -> Frame {
+        let head: [UInt8]
+        do {
+            head = try await reader.readExactly(2, timeout: timeout)
+        } catch SocketError.unexpectedEOF {
+            closeStatus = (1006, "the connection closed without a close frame")
+            throw WebSocketError.protocolError("the connection closed without a close frame")
+        }
+        let fin = head[0] & 0x80 != 0
+        let opcode = head[0] & 0x0F
+        guard head[0] & 0x70 == 0 else { try await fail(1002, "reserved bits set") }
+        let masked = head[1] & 0x80 != 0
+        // Clients mask every frame; servers never do.
+        guard masked != isClient else { try await fail(1002, isClient ? "a masked frame from the server" : "an unmasked frame from the client") }
+        var length = UInt64(head[1] & 0x7F)
+        if length == 126 {
+            let bytes = try await reader.readExactly(2, timeout: timeout)
+            length = UInt64(bytes[0]) << 8 | UInt64(bytes[1])
+        } else if length == 127 {
+            let bytes = try await reader.readExactly(8, timeout: timeout)
+            length = bytes.reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        if opcode >= 0x8 {
+            guard fin, length <= 125 else { try await fail(1002, "a fragmented or oversized control frame") }
+        }
+        guard length <= UInt64(maxMessageBytes) else { try await fail(1009, nil, error: .messageTooLarge(limit: maxMessageBytes)) }
+        let mask = masked ? try await reader.readExactly(4, timeout: timeout) : []
+        var payload = try await reader.readExactly(Int(length), timeout: timeout)
+        if masked { for index in payload.indices { payload[index] ^= mask[index % 4] } }
+        return Frame(fin: fin, opcode: opcode, payload: payload)
+    }
+
+    /// Closes with `code` and throws: the peer broke the protocol.
+    private func fail(_ code: UInt16, _ reason: String?, error: WebSocketError? = nil) async throws -> Never {
+        let why = reason ?? "message too large"
+        if !closeSent {
+            closeSent = true
+            try? await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(why.prefix(100).utf8))
+        }
+        closeStatus = (code, why)
+        close(stream)
+        throw error ?? .protocolError(why)
+    }
+
+    // MARK: Sending
+
+    /// Sends a text message.
+    public func send(_ text: String) async throws { try await sendFrame(opcode: 0x1, payload: Array(text.utf8)) }
+
+    /// Sends a binary message.
+    public func send(_ bytes: [UInt8]) async throws { try await sendFrame(opcode: 0x2, payload: bytes) }
+
+    /// Sends `message` as it is.
+    public func send(_ message: Message) async throws {
+        switch message {
+        case .text(let text): try await send(text)
+        case .binary(let bytes): try await send(bytes)
+        }
+    }
+
+    /// Sends a ping; the peer answers with a pong.
+    public func ping(_ payload: [UInt8] = []) async throws { try await sendFrame(opcode: 0x9, payload: Array(payload.prefix(125))) }
+
+    /// Starts the close handshake and waits (up to `timeout`) for the peer's close frame.
+    public func close(code: UInt16 = 1000, reason: String = "", timeout: Duration = .seconds(5)) async {
+        if !closeSent {
+            closeSent = true
+            try? await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(123)))
+        }
+        while closeStatus == nil, (try? await withTimeout(timeout) { try await self.receive() }) != nil {}
+        close(stream)
+    }
+
+    private func sendFrame(opcode: UInt8, payload: [UInt8]) async throws {
+        var frame: [UInt8] = [0x80 | opcode]
+        let maskBit: UInt8 = isClient ? 0x80 : 0
+        if payload.count < 126 {
+            frame.append(maskBit | UInt8(payload.count))
+        } else if payload.count <= 0xFFFF {
+            frame += [maskBit | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        } else {
+            frame.append(maskBit | 127)
+            frame += (0..<8).reversed().map { UInt8(UInt64(payload.count) >> (8 * UInt64($0)) & 0xFF) }
+        }
+        if isClient {
+            let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
+            frame += mask
+            frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        } else {
+            frame += payload
+        }
+        try await sendLock.withLock { try await stream.sendAll(frame, timeout: nil) }
+    }
+
+    private func close(_ stream: any GreenStream) {
+        if let socket = stream as? Socket { socket.close() } else if let tls = stream as? TLSStream { tls.close() }
+    }
+
+    // MARK: Handshakes
+
+    /// Connects to a `ws://` URL as a client (an `Origin` may be sent).
+    public static func connect(to urlString: String, origin: String? = nil, timeout: Duration = .seconds(10),
+                               maxMessageBytes: Int = 16 * 1024 * 1024) async throws -> WebSocket {
+        guard let url = URL(string: urlString), url.scheme == "ws", let host = url.host else {
+            throw WebSocketError.handshake("not a ws:// URL: \(urlString)")
+        }
+        let port = url.port ?? 80
+        let socket = try await Evy.connect(host: host, port: port, timeout: timeout)
+        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        var request = "GET \(url.path.isEmpty ? "/" : url.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
+        if let origin { request += "Origin: \(origin)\r\n" }
+        try await socket.sendAll(request + "\r\n", timeout: timeout)
+        let reader = socket.buffered()
+        guard let status = try await reader.readLine(timeout: timeout), status.hasPrefix("HTTP/1.1 101") else {
+            socket.close()
+            throw WebSocketError.handshake("the server did not switch protocols")
+        }
+        var accept: String?
+        while let line = try await reader.readLine(timeout: timeout), !line.isEmpty {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "sec-websocket-accept" {
+                accept = parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        guard accept == acceptValue(for: key) else {
+            socket.close()
+            throw WebSocketError.handshake("wrong Sec-WebSocket-Accept")
+        }
+        // The reader may already hold the server's first frames: the connection keeps it.
+        return WebSocket(stream: socket, reader: reader, isClient: true, maxMessageBytes: maxMessageBytes)
+    }
+}
+
+extension HTTPResponse {
+    /// Accepts a WebSocket upgrade (RFC 6455) and runs `handler` with the connection; answers 400
+    /// to a request that is not a valid upgrade and 403 to an `Origin` not in `allowedOrigins`
+    /// (nil: any origin).
+    public static func webSocket(
+        _ request: HTTPRequest, allowedOrigins: Set<String>? = nil, maxMessageBytes: Int = 16 * 1024 * 1024,
+        _ handler: @escaping @Sendable (WebSocket) async throws -> Void
+    ) -> HTTPResponse {
+        guard request.method == "GET", request.header("Upgrade")?.lowercased() == "websocket",
+              request.header("Sec-WebSocket-Version") == "13", let key = request.header("Sec-WebSocket-Key"),
+              Data(base64Encoded: key)?.count == 16
+        else { return .text("not a WebSocket upgrade\n", status: 400) }
+        if let allowedOrigins, !allowedOrigins.contains(request.header("Origin") ?? "") {
+            return .text("origin not allowed\n", status: 403)
+        }
+        return .takeOver { stream, leftover in
+            let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Accept: \(WebSocket.acceptValue(for: key))\r\n\r\n"
+            try await stream.sendAll(Array(head.utf8), timeout: .seconds(10))
+            let reader = BufferedStream(stream, initial: leftover)
+            try await handler(WebSocket(stream: stream, reader: reader, isClient: false, maxMessageBytes: maxMessageBytes))
+        }
+    }
+}
