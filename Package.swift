@@ -74,9 +74,13 @@ let package = Package(
         // Debian's libhttp-parser-dev (Node's original parser); no pkg-config file.
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(
             name: "EvyHTTP",
-            dependencies: ["Evy", "CHTTPParser", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Evy", "CHTTPParser", "CZlib", "COpenSSL", "CLibXML2", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Sources/EvyHTTP",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
         .target(

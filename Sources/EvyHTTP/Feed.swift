@@ -1,0 +1,236 @@
+import CLibXML2
+import Foundation
+
+/// A parsed news feed, in the spirit of Python's feedparser: RSS 0.9x, RSS 1.0, RSS 2.0, Atom 0.3
+/// and 1.0, and JSON Feed. Broken feeds are parsed as far as they go; ``bozo`` says something was
+/// wrong and ``bozoReason`` what — a feed is never an exception.
+///
+/// ```swift
+/// let feed = Feed(data: try await client.get(url).body)
+/// print(feed.title ?? "untitled", feed.entries.count, feed.bozo)
+/// ```
+public struct Feed: Sendable {
+    /// The format detected: `rss090`, `rss091`, `rss092`, `rss20`, `rss10`, `atom03`, `atom10`,
+    /// `json1`, `json11`, or `unknown`.
+    public var format: String
+    /// The feed's title.
+    public var title: String?
+    /// The feed's web page.
+    public var link: String?
+    /// The items, in document order.
+    public var entries: [FeedEntry]
+    /// Whether the feed was malformed (recovered from) or not a feed at all.
+    public var bozo: Bool
+    /// Why, if ``bozo``.
+    public var bozoReason: String?
+
+    /// Parses `data` (any encoding the document declares; broken bytes are recovered from).
+    public init(data: [UInt8]) {
+        format = "unknown"
+        entries = []
+        bozo = false
+        let firstByte = data.first { ![9, 10, 13, 32, 0xEF, 0xBB, 0xBF].contains($0) }
+        if firstByte == UInt8(ascii: "{") {
+            parseJSON(data)
+        } else {
+            parseXML(data)
+        }
+    }
+
+    // MARK: JSON Feed
+
+    private mutating func parseJSON(_ data: [UInt8]) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
+            bozo = true
+            bozoReason = "not valid JSON"
+            return
+        }
+        let version = object["version"] as? String ?? ""
+        format = version.hasSuffix("1.1") ? "json11" : version.contains("jsonfeed.org") ? "json1" : "unknown"
+        if format == "unknown" {
+            bozo = true
+            bozoReason = "a JSON document without a JSON Feed version"
+        }
+        title = object["title"] as? String
+        link = object["home_page_url"] as? String
+        for item in object["items"] as? [[String: Any]] ?? [] {
+            entries.append(FeedEntry(
+                title: item["title"] as? String,
+                link: (item["url"] as? String) ?? (item["external_url"] as? String),
+                id: (item["id"] as? String) ?? (item["id"] as? NSNumber)?.stringValue,
+                published: (item["date_published"] as? String).flatMap(FeedDates.parse),
+                summary: (item["summary"] as? String) ?? (item["content_text"] as? String) ?? (item["content_html"] as? String)))
+        }
+    }
+
+    // MARK: XML feeds
+
+    private mutating func parseXML(_ data: [UInt8]) {
+        xmlResetLastError()
+        let options = Int32(XML_PARSE_RECOVER.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
+            | XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue)
+        let document = data.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { xmlReadMemory($0.baseAddress, Int32($0.count), nil, nil, options) }
+        }
+        if let error = xmlGetLastError(), error.pointee.level.rawValue >= XML_ERR_ERROR.rawValue {
+            bozo = true
+            bozoReason = error.pointee.message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+                ?? "malformed XML"
+        }
+        guard let document, let root = xmlDocGetRootElement(document) else {
+            if let document { xmlFreeDoc(document) }
+            bozo = true
+            bozoReason = bozoReason ?? "no XML document"
+            return
+        }
+        defer { xmlFreeDoc(document) }
+        let rootName = name(root)
+        switch rootName {
+        case "rss":
+            let version = attribute(root, "version") ?? ""
+            format = version == "2.0" ? "rss20" : version == "0.92" ? "rss092" : version == "0.91" ? "rss091" : "rss20"
+            guard let channel = children(root).first(where: { name($0) == "channel" }) else {
+                bozo = true
+                bozoReason = "an RSS document without a channel"
+                return
+            }
+            readChannel(channel, items: children(channel).filter { name($0) == "item" })
+        case "RDF":
+            let rss090 = children(root).contains { namespace($0) == "http://my.netscape.com/rdf/simple/0.9/" }
+            format = rss090 ? "rss090" : "rss10"
+            if let channel = children(root).first(where: { name($0) == "channel" }) {
+                readChannel(channel, items: children(root).filter { name($0) == "item" })
+            }
+        case "feed":
+            format = namespace(root) == "http://purl.org/atom/ns#" ? "atom03" : "atom10"
+            readAtom(root)
+        default:
+            bozo = true
+            bozoReason = "not a feed: the root element is <\(rootName)>"
+        }
+    }
+
+    private mutating func readChannel(_ channel: xmlNodePtr, items: [xmlNodePtr]) {
+        title = text(of: channel, "title")
+        link = text(of: channel, "link")
+        for item in items {
+            let guid = text(of: item, "guid")
+            let itemLink = text(of: item, "link") ?? guid.flatMap { $0.hasPrefix("http") ? $0 : nil }
+            entries.append(FeedEntry(
+                title: text(of: item, "title"),
+                link: itemLink,
+                id: guid ?? attribute(item, "about") ?? itemLink,
+                published: (text(of: item, "pubDate") ?? text(of: item, "date")).flatMap(FeedDates.parse),
+                summary: text(of: item, "description") ?? text(of: item, "encoded")))
+        }
+    }
+
+    private mutating func readAtom(_ feed: xmlNodePtr) {
+        title = text(of: feed, "title")
+        link = atomLink(feed)
+        for entry in children(feed) where name(entry) == "entry" {
+            entries.append(FeedEntry(
+                title: text(of: entry, "title"),
+                link: atomLink(entry),
+                id: text(of: entry, "id"),
+                published: (text(of: entry, "published") ?? text(of: entry, "issued") ?? text(of: entry, "updated")
+                    ?? text(of: entry, "modified")).flatMap(FeedDates.parse),
+                summary: text(of: entry, "summary") ?? text(of: entry, "content")))
+        }
+    }
+
+    private func atomLink(_ node: xmlNodePtr) -> String? {
+        let links = children(node).filter { name($0) == "link" }
+        let alternate = links.first { (attribute($0, "rel") ?? "alternate") == "alternate" } ?? links.first
+        return alternate.flatMap { attribute($0, "href") }
+    }
+}
+
+/// One item of a ``Feed``.
+public struct FeedEntry: Sendable, Equatable {
+    /// The item's title.
+    public var title: String?
+    /// The item's web page.
+    public var link: String?
+    /// Its unique id (`guid`, `id`, `rdf:about`), falling back to the link.
+    public var id: String?
+    /// When it was published (or updated, if that is all the feed says).
+    public var published: Date?
+    /// Its summary or content.
+    public var summary: String?
+
+    /// An entry from known values.
+    public init(title: String? = nil, link: String? = nil, id: String? = nil, published: Date? = nil, summary: String? = nil) {
+        self.title = title
+        self.link = link
+        self.id = id
+        self.published = published
+        self.summary = summary
+    }
+}
+
+// MARK: libxml2 helpers
+
+private func name(_ node: xmlNodePtr) -> String {
+    node.pointee.name.map { String(cString: $0) } ?? ""
+}
+
+private func namespace(_ node: xmlNodePtr) -> String? {
+    node.pointee.ns?.pointee.href.map { String(cString: $0) }
+}
+
+private func children(_ node: xmlNodePtr) -> [xmlNodePtr] {
+    var result: [xmlNodePtr] = []
+    var child = node.pointee.children
+    while let current = child {
+        if current.pointee.type == XML_ELEMENT_NODE { result.append(current) }
+        child = current.pointee.next
+    }
+    return result
+}
+
+private func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
+    var property = node.pointee.properties
+    while let current = property {
+        if let raw = current.pointee.name, String(cString: raw) == name, let value = xmlNodeGetContent(UnsafeMutableRawPointer(current).assumingMemoryBound(to: xmlNode.self)) {
+            defer { evy_xmlFree(value) }
+            return String(cString: value)
+        }
+        property = current.pointee.next
+    }
+    return nil
+}
+
+/// The trimmed text of the first child element called `name` (any namespace).
+private func text(of node: xmlNodePtr, _ childName: String) -> String? {
+    guard let child = children(node).first(where: { name($0) == childName }), let content = xmlNodeGetContent(child) else {
+        return nil
+    }
+    defer { evy_xmlFree(content) }
+    let value = String(cString: content).trimmingCharacters(in: .whitespacesAndNewlines)
+    return value.isEmpty ? nil : value
+}
+
+/// Feed dates: RFC 822 (RSS), RFC 3339 / ISO 8601 (Atom, Dublin Core, JSON Feed).
+enum FeedDates {
+    static func parse(_ text: String) -> Date? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        for formatter in isoFormatters { if let date = formatter.date(from: trimmed) { return date } }
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEE, dd MMM yyyy HH:mm:ss Z", "dd MMM yyyy HH:mm:ss zzz",
+                       "EEE, dd MMM yyyy HH:mm zzz", "yyyy-MM-dd"] {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = format
+            if let date = formatter.date(from: trimmed) { return date }
+        }
+        return nil
+    }
+
+    private static var isoFormatters: [ISO8601DateFormatter] {
+        let plain = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return [plain, fractional]
+    }
+}

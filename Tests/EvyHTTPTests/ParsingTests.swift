@@ -1,0 +1,128 @@
+import Evy
+import EvyHTTP
+import Foundation
+import XCTest
+
+final class HTMLPageTests: XCTestCase {
+    func testLinksAreResolvedNormalisedAndDeduplicatedInMalformedHTML() {
+        let html = """
+        <html><head><title>  Evy
+          crawler test </title><base href="/docs/"></head>
+        <body><p>unclosed <a href="page.html#section">one<a href='../top'>two
+        <a href="HTTP://Example.ORG:80/x">three</a><a href="mailto:me@x">mail</a>
+        <a href="page.html">dup</a><a href="https://other.example:443">other</a><div><a href="  spaced  ">s</a>
+        """
+        let page = HTMLPage(html: Array(html.utf8), url: URL(string: "http://example.org/start/index.html")!)
+        XCTAssertEqual(page.title, "Evy crawler test")
+        XCTAssertEqual(page.links, [
+            "http://example.org/docs/page.html",
+            "http://example.org/top",
+            "http://example.org/x",
+            "https://other.example/",
+            "http://example.org/docs/spaced",
+        ])
+    }
+
+    func testNonUTF8AndEmptyPages() {
+        let latin1: [UInt8] = Array("<title>caf".utf8) + [0xE9] + Array("</title><a href=\"/a\">x</a>".utf8)
+        let page = HTMLPage(html: latin1, url: URL(string: "http://example.org/")!)
+        XCTAssertEqual(page.links, ["http://example.org/a"])
+        XCTAssertNotNil(page.title)
+        XCTAssertEqual(HTMLPage(html: [], url: URL(string: "http://example.org/")!).links, [])
+    }
+}
+
+final class FeedTests: XCTestCase {
+    func testRSS20AndRSS10() {
+        let rss = Feed(data: Array("""
+        <?xml version="1.0"?><rss version="2.0"><channel><title>News</title><link>http://n.example/</link>
+        <item><title>First</title><link>http://n.example/1</link><guid>id-1</guid>
+        <pubDate>Mon, 23 Nov 2026 05:00:00 GMT</pubDate><description>one</description></item>
+        <item><title>Second</title><guid>http://n.example/2</guid></item></channel></rss>
+        """.utf8))
+        XCTAssertEqual(rss.format, "rss20")
+        XCTAssertFalse(rss.bozo)
+        XCTAssertEqual(rss.title, "News")
+        XCTAssertEqual(rss.entries.map(\.title), ["First", "Second"])
+        XCTAssertEqual(rss.entries[0].id, "id-1")
+        XCTAssertEqual(rss.entries[1].link, "http://n.example/2", "a permalink guid stands in for the link")
+        XCTAssertEqual(rss.entries[0].published, Date(timeIntervalSince1970: 1_795_410_000))
+        let rdf = Feed(data: Array("""
+        <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+          xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>RDF</title><link>http://r.example/</link></channel>
+        <item rdf:about="http://r.example/a"><title>A</title><link>http://r.example/a</link><dc:date>2026-11-23T05:00:00Z</dc:date></item>
+        </rdf:RDF>
+        """.utf8))
+        XCTAssertEqual(rdf.format, "rss10")
+        XCTAssertEqual(rdf.entries.first?.id, "http://r.example/a")
+        XCTAssertEqual(rdf.entries.first?.published, Date(timeIntervalSince1970: 1_795_410_000))
+    }
+
+    func testAtomAndJSONFeed() {
+        let atom = Feed(data: Array("""
+        <feed xmlns="http://www.w3.org/2005/Atom"><title>Atom</title><link rel="self" href="http://a.example/feed"/>
+        <link href="http://a.example/"/><entry><title>E</title><link href="http://a.example/e"/><id>urn:e</id>
+        <published>2026-11-23T05:00:00.000Z</published><summary>s</summary></entry></feed>
+        """.utf8))
+        XCTAssertEqual(atom.format, "atom10")
+        XCTAssertEqual(atom.link, "http://a.example/")
+        XCTAssertEqual(atom.entries.first, FeedEntry(title: "E", link: "http://a.example/e", id: "urn:e",
+                                                     published: Date(timeIntervalSince1970: 1_795_410_000), summary: "s"))
+        let atom03 = Feed(data: Array("<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><title>Old</title></feed>".utf8))
+        XCTAssertEqual(atom03.format, "atom03")
+        let json = Feed(data: Array("""
+        {"version": "https://jsonfeed.org/version/1.1", "title": "J", "home_page_url": "http://j.example/",
+         "items": [{"id": "1", "url": "http://j.example/1", "title": "One", "content_text": "t",
+                    "date_published": "2026-11-23T05:00:00Z"}]}
+        """.utf8))
+        XCTAssertEqual(json.format, "json11")
+        XCTAssertEqual(json.entries.first?.summary, "t")
+    }
+
+    func testBrokenFeedsAreBozoNotErrors() {
+        let truncated = Feed(data: Array("<rss version=\"2.0\"><channel><title>Cut</title><item><title>Half".utf8))
+        XCTAssertTrue(truncated.bozo)
+        XCTAssertNotNil(truncated.bozoReason)
+        XCTAssertEqual(truncated.title, "Cut", "as much as could be read")
+        let html = Feed(data: Array("<html><body>not a feed</body></html>".utf8))
+        XCTAssertTrue(html.bozo)
+        let garbage = Feed(data: [0xFF, 0x00, 0x13, 0x37])
+        XCTAssertTrue(garbage.bozo)
+        XCTAssertTrue(Feed(data: Array("{ not json".utf8)).bozo)
+    }
+}
+
+final class RobotsTests: XCTestCase {
+    func testGroupsLongestMatchWildcardsAndDelay() {
+        let robots = RobotsTxt(text: """
+        User-agent: *
+        Disallow: /private/
+        Allow: /private/public-*.html$
+        Crawl-delay: 2
+
+        User-agent: evy-crawler
+        Disallow: /no-evy
+        """)
+        XCTAssertFalse(robots.allows("/private/x", userAgent: "SomeBot"))
+        XCTAssertTrue(robots.allows("/private/public-1.html", userAgent: "SomeBot"))
+        XCTAssertFalse(robots.allows("/private/public-1.html?x", userAgent: "SomeBot"))
+        XCTAssertTrue(robots.allows("/private/x", userAgent: "evy-crawler/1.0"), "its own group applies")
+        XCTAssertFalse(robots.allows("/no-evy/page", userAgent: "evy-crawler/1.0"))
+        XCTAssertEqual(robots.crawlDelay(for: "SomeBot"), .seconds(2))
+        XCTAssertTrue(RobotsTxt(text: "").allows("/anything", userAgent: "x"))
+    }
+
+    func testPolitenessSpacesRequestsToOneHost() throws {
+        let (sameHost, otherHost) = try green { () -> (Duration, Duration) in
+            let polite = HostPoliteness(delay: .milliseconds(50))
+            let start = ContinuousClock.now
+            for _ in 0..<3 { try await polite.visit("a.example") {} }
+            let same = start.duration(to: .now)
+            let otherStart = ContinuousClock.now
+            try await polite.visit("b.example") {}
+            return (same, otherStart.duration(to: .now))
+        }
+        XCTAssertGreaterThanOrEqual(sameHost, .milliseconds(100), "three visits, two delays")
+        XCTAssertLessThan(otherHost, .milliseconds(50), "another host is not held up")
+    }
+}
