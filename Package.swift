@@ -14,7 +14,9 @@ let examples = [
 ]
 
 /// The HTTP examples of the reference documents.
-let httpExamples = ["http-hello"]
+let httpExamples = [
+    "feed-scraper", "http-hello", "producer-consumer-crawler", "recursive-crawler", "web-crawler",
+]
 
 /// The green ZeroMQ examples (the ZeroMQ guide's patterns).
 let zmqExamples = ["zmq-broker", "zmq-pipeline", "zmq-pubsub", "zmq-reqrep"]
