@@ -15,7 +15,8 @@ let examples = [
 
 /// The HTTP examples of the reference documents.
 let httpExamples = [
-    "feed-scraper", "http-hello", "producer-consumer-crawler", "recursive-crawler", "web-crawler",
+    "feed-scraper", "http-hello", "producer-consumer-crawler", "recursive-crawler", "web-crawler", "websocket",
+    "websocket-chat",
 ]
 
 /// The green ZeroMQ examples (the ZeroMQ guide's patterns).

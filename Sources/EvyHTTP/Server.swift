@@ -135,6 +135,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var listeners: [Socket] = []
     private var stopping = false
     private var idleConnections: [ObjectIdentifier: any GreenStream] = [:]
+    private var openStreams: [ObjectIdentifier: any GreenStream] = [:]
     private var openConnections = 0
     private let drained = Flag()
     private static let accessLogger = Logger(label: "evy.http.access")
@@ -146,7 +147,7 @@ public final class HTTPServer: @unchecked Sendable {
         drained.set()
     }
 
-    /// Serves plain HTTP on `listener` until ``stop()`` (or the listener is closed).
+    /// Serves plain HTTP on `listener` until ``stop(grace:)`` (or the listener is closed).
     public func serve(_ listener: Socket) async throws {
         listeners.append(listener)
         try await Evy.serve(listener, concurrency: configuration.concurrency) { [self] client, address in
@@ -165,12 +166,23 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting, closes idle keep-alive connections, lets requests in progress finish, and
-    /// returns once every connection is closed.
-    public func stop() async {
+    /// returns once every connection is closed. Connections still open after `grace` (long
+    /// requests, taken-over connections such as WebSockets) are closed then; nil waits for them.
+    ///
+    /// ```swift
+    /// try Hub.current.addSignalHandler(SIGTERM) { spawnN { await server.stop(grace: .seconds(5)) } }
+    /// ```
+    public func stop(grace: Duration? = nil) async {
         stopping = true
         for listener in listeners { listener.close() }
         for connection in idleConnections.values { close(connection) }
         idleConnections = [:]
+        guard let grace else {
+            _ = try? await drained.wait()
+            return
+        }
+        if (try? await drained.wait(timeout: grace)) == true { return }
+        for connection in openStreams.values { close(connection) }
         _ = try? await drained.wait()
     }
 
@@ -183,7 +195,9 @@ public final class HTTPServer: @unchecked Sendable {
     private func serveConnection(_ stream: any GreenStream, peer: SocketAddress) async {
         openConnections += 1
         drained.clear()
+        openStreams[ObjectIdentifier(stream)] = stream
         defer {
+            openStreams[ObjectIdentifier(stream)] = nil
             openConnections -= 1
             if openConnections == 0 { drained.set() }
         }
