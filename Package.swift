@@ -112,3 +112,10 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+/// The libFuzzer target exists only for scripts/fuzz: it has no `main` of its own.
+if Context.environment["EVY_FUZZ"] != nil {
+    package.targets.append(.executableTarget(
+        name: "evy-fuzz", dependencies: ["EvyHTTP"], path: "Tests/Fuzz",
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}

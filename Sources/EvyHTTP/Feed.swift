@@ -211,26 +211,63 @@ private func text(of node: xmlNodePtr, _ childName: String) -> String? {
     return value.isEmpty ? nil : value
 }
 
-/// Feed dates: RFC 822 (RSS), RFC 3339 / ISO 8601 (Atom, Dublin Core, JSON Feed).
+/// Feed dates: RFC 3339 / ISO 8601 (Atom, Dublin Core, JSON Feed), RFC 822 (RSS) and plain
+/// `yyyy-MM-dd`. RFC 822 is read by hand, as feedparser does: Foundation's `DateFormatter` leaks
+/// memory on every call on Linux (found by scripts/fuzz), which a long-running scraper cannot afford.
 enum FeedDates {
+    private static let iso = Date.ISO8601FormatStyle()
+    private static let isoFractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    private static let zones: [String: Int] = [
+        "gmt": 0, "ut": 0, "utc": 0, "z": 0, "est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7, "mdt": -6,
+        "pst": -8, "pdt": -7,
+    ]
+
     static func parse(_ text: String) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        for formatter in isoFormatters { if let date = formatter.date(from: trimmed) { return date } }
-        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEE, dd MMM yyyy HH:mm:ss Z", "dd MMM yyyy HH:mm:ss zzz",
-                       "EEE, dd MMM yyyy HH:mm zzz", "yyyy-MM-dd"] {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            formatter.dateFormat = format
-            if let date = formatter.date(from: trimmed) { return date }
-        }
-        return nil
+        if let date = try? iso.parse(trimmed) { return date }
+        if let date = try? isoFractional.parse(trimmed) { return date }
+        return rfc822(trimmed) ?? dayOnly(trimmed)
     }
 
-    private static var isoFormatters: [ISO8601DateFormatter] {
-        let plain = ISO8601DateFormatter()
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return [plain, fractional]
+    /// `[Wkd,] DD Mon YYYY HH:MM[:SS] [ZONE|+HHMM]`; two-digit years are 19xx/20xx as in RFC 2822.
+    private static func rfc822(_ text: String) -> Date? {
+        let withoutWeekday = text.split(separator: ",", maxSplits: 1).last.map(String.init) ?? text
+        let fields = withoutWeekday.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
+        guard fields.count >= 4, let day = Int(fields[0]), let month = months.firstIndex(of: String(fields[1].prefix(3))),
+              var year = Int(fields[2]) else { return nil }
+        if fields[2].count == 2 { year += year < 50 ? 2000 : 1900 }
+        let clock = fields[3].split(separator: ":").map { Int($0) }
+        guard (2...3).contains(clock.count), !clock.contains(nil) else { return nil }
+        var offset = 0
+        if fields.count > 4 {
+            let zone = fields[4]
+            if let hours = zones[zone] {
+                offset = hours * 3600
+            } else if zone.count == 5, let sign = zone.first, "+-".contains(sign), let value = Int(zone.dropFirst()) {
+                offset = (sign == "-" ? -1 : 1) * ((value / 100) * 3600 + (value % 100) * 60)
+            }
+        }
+        return utc(year, month + 1, day, clock[0]!, clock[1]!, clock.count == 3 ? clock[2]! : 0, offset: offset)
+    }
+
+    private static func dayOnly(_ text: String) -> Date? {
+        let parts = text.split(separator: "-").map { Int($0) }
+        guard parts.count == 3, text.count == 10, let year = parts[0], let month = parts[1], let day = parts[2] else { return nil }
+        return utc(year, month, day, 0, 0, 0, offset: 0)
+    }
+
+    private static func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int,
+                            offset: Int) -> Date? {
+        guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
+              (0...60).contains(second), (1...9999).contains(year) else { return nil }
+        var fields = tm()
+        fields.tm_year = Int32(year - 1900)
+        fields.tm_mon = Int32(month - 1)
+        fields.tm_mday = Int32(day)
+        fields.tm_hour = Int32(hour)
+        fields.tm_min = Int32(minute)
+        fields.tm_sec = Int32(second)
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&fields) - offset))
     }
 }

@@ -203,9 +203,19 @@ public final class HTTPServer: @unchecked Sendable {
         }
         let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
         var pending: [HTTPRequest] = []
+        // A parse error is answered after the requests that came complete before it.
+        var failure: HTTPParseError?
         let id = ObjectIdentifier(stream)
         while !stopping {
             if pending.isEmpty {
+                if let failure {
+                    switch failure {
+                    case .headersTooLarge: await reject(431, "request header fields too large", stream, peer)
+                    case .bodyTooLarge: await reject(413, "content too large", stream, peer)
+                    case .malformed: await reject(400, "bad request", stream, peer)
+                    }
+                    return
+                }
                 let timeout = parser.inMiddleOfRequest ? configuration.requestTimeout : configuration.idleTimeout
                 let chunk: [UInt8]
                 do {
@@ -225,12 +235,7 @@ public final class HTTPServer: @unchecked Sendable {
                     }
                     try chunk.withUnsafeBytes { try parser.feed($0) }
                 } catch let error as HTTPParseError {
-                    switch error {
-                    case .headersTooLarge: await reject(431, "request header fields too large", stream, peer)
-                    case .bodyTooLarge: await reject(413, "content too large", stream, peer)
-                    case .malformed: await reject(400, "bad request", stream, peer)
-                    }
-                    return
+                    failure = error
                 } catch {
                     return
                 }

@@ -33,6 +33,25 @@ final class HTMLPageTests: XCTestCase {
 }
 
 final class FeedTests: XCTestCase {
+    func testFeedDatesInTheFormsFeedsUse() {
+        func published(_ date: String, _ element: String = "pubDate") -> Date? {
+            Feed(data: Array("<rss version=\"2.0\"><channel><item><\(element)>\(date)</\(element)></item></channel></rss>".utf8))
+                .entries.first?.published
+        }
+        let expected = Date(timeIntervalSince1970: 1_795_410_000)  // 2026-11-23 05:00:00 UTC
+        XCTAssertEqual(published("Mon, 23 Nov 2026 05:00:00 GMT"), expected)
+        XCTAssertEqual(published("23 Nov 2026 05:00:00 +0000"), expected, "no weekday")
+        XCTAssertEqual(published("Mon, 23 Nov 2026 00:00:00 EST"), expected, "US zone names")
+        XCTAssertEqual(published("Mon, 23 Nov 2026 06:30 +0130"), expected, "no seconds, numeric offset")
+        XCTAssertEqual(published("Mon, 23 Nov 26 05:00:00 GMT"), expected, "two-digit year")
+        XCTAssertEqual(published("2026-11-23T06:00:00+01:00"), expected, "ISO 8601 with offset")
+        XCTAssertEqual(published("2026-11-23T05:00:00.000Z"), expected, "fractional seconds")
+        XCTAssertEqual(published("2026-11-23"), Date(timeIntervalSince1970: 1_795_392_000), "a day")
+        for garbage in ["yesterday", "Mon, 32 Nov 2026 05:00:00 GMT", "Mon, 23 Foo 2026 05:00 GMT", "23 Nov 2026 25:00"] {
+            XCTAssertNil(published(garbage), garbage)
+        }
+    }
+
     func testRSS20AndRSS10() {
         let rss = Feed(data: Array("""
         <?xml version="1.0"?><rss version="2.0"><channel><title>News</title><link>http://n.example/</link>

@@ -150,6 +150,15 @@ final class HTTPServerTests: XCTestCase {
             }
             let garbage = try await exchange("\u{1}\u{2}NOT HTTP AT ALL\r\n\r\n")
             XCTAssertEqual(garbage?.status, 400)
+            // A good request followed by garbage in the same packet is answered, then the garbage
+            // gets its 400 (found by scripts/fuzz).
+            let mixed = try await connect(to: address)
+            try await mixed.sendAll("GET / HTTP/1.1\r\nHost: x\r\n\r\n\u{1}\u{2}NOT HTTP\r\n\r\n")
+            let mixedReader = mixed.buffered()
+            let first = try await readResponse(mixedReader)
+            let second = try await readResponse(mixedReader)
+            XCTAssertEqual([first?.status, second?.status], [200, 400])
+            mixed.close()
             let huge = try await exchange("GET / HTTP/1.1\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n")
             XCTAssertEqual(huge?.status, 431)
             let fat = try await exchange("POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "b", count: 1000))

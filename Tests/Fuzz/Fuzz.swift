@@ -1,0 +1,67 @@
+// libFuzzer entry point for the parsers that read what peers send: HTTP requests, feeds, HTML and
+// robots.txt. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the
+// target is picked with EVY_FUZZ_TARGET=request|feed|html|robots. A crash, a leak under ASan, or a
+// violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
+// (to http_parser, zero bytes mean end of input).
+import Foundation
+@testable import EvyHTTP
+
+/// The parsed requests, or the error, as comparable text.
+private func parse(_ chunks: [ArraySlice<UInt8>]) -> String {
+    let parser = RequestParser(maxHeaderBytes: 4096, maxBodyBytes: 8192)
+    var requests: [HTTPRequest] = []
+    do {
+        // After an upgrade the bytes belong to the new protocol: the server stops parsing too.
+        for chunk in chunks where !chunk.isEmpty && !parser.upgraded {
+            try chunk.withUnsafeBytes { try parser.feed($0) }
+            requests += parser.takeCompleted()
+        }
+        try parser.finish()
+        requests += parser.takeCompleted()
+    } catch {
+        return "error after \(requests.count + parser.takeCompleted().count) requests"
+    }
+    for request in requests where request.body.count > 8192 { fatalError("body over the limit: \(request.body.count)") }
+    return requests.map { "\($0.method) \($0.target) \($0.headers.count) \($0.body) \($0.keepAlive)" }.joined(separator: "\n")
+}
+
+private let target = ProcessInfo.processInfo.environment["EVY_FUZZ_TARGET"] ?? "request"
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    switch target {
+    case "request":
+        // The same bytes whole and cut in two must parse the same: the server reads in pieces.
+        let cut = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
+        let whole = parse([bytes[...]])
+        let split = parse([bytes[..<cut], bytes[cut...]])
+        if whole != split { fatalError("split at \(cut) parses differently:\n\(whole)\n---\n\(split)") }
+    case "feed":
+        let feed = Feed(data: bytes)
+        if !feed.bozo, bytes.isEmpty { fatalError("an empty document is not a well-formed feed") }
+    case "html":
+        _ = HTMLPage(html: bytes, url: URL(string: "http://example.com/a/b")!).links
+    case "robots":
+        let robots = RobotsTxt(text: String(decoding: bytes, as: UTF8.self))
+        _ = robots.allows("/some/path", userAgent: "evy")
+        _ = robots.crawlDelay(for: "evy")
+    default:
+        fatalError("EVY_FUZZ_TARGET must be request, feed, html or robots")
+    }
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM points an executable's `main` here: hand the command line to libFuzzer's driver.
+@_cdecl("evy_fuzz_main")
+public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments) { fuzz($0, $1) }
+}
