@@ -127,14 +127,18 @@ public final class WebSocket: @unchecked Sendable {
         let payload: [UInt8]
     }
 
-    private func readFrame(timeout: Duration?) async throws -> Frame {
-        let head: [UInt8]
+    /// Exactly `count` bytes; the peer vanishing, even mid-frame, is the 1006 "abnormal closure".
+    private func read(_ count: Int, timeout: Duration?) async throws -> [UInt8] {
         do {
-            head = try await reader.readExactly(2, timeout: timeout)
+            return try await reader.readExactly(count, timeout: timeout)
         } catch SocketError.unexpectedEOF {
             closeStatus = (1006, "the connection closed without a close frame")
             throw WebSocketError.protocolError("the connection closed without a close frame")
         }
+    }
+
+    private func readFrame(timeout: Duration?) async throws -> Frame {
+        let head = try await read(2, timeout: timeout)
         let fin = head[0] & 0x80 != 0
         let opcode = head[0] & 0x0F
         guard head[0] & 0x70 == 0 else { try await fail(1002, "reserved bits set") }
@@ -143,18 +147,18 @@ public final class WebSocket: @unchecked Sendable {
         guard masked != isClient else { try await fail(1002, isClient ? "a masked frame from the server" : "an unmasked frame from the client") }
         var length = UInt64(head[1] & 0x7F)
         if length == 126 {
-            let bytes = try await reader.readExactly(2, timeout: timeout)
+            let bytes = try await read(2, timeout: timeout)
             length = UInt64(bytes[0]) << 8 | UInt64(bytes[1])
         } else if length == 127 {
-            let bytes = try await reader.readExactly(8, timeout: timeout)
+            let bytes = try await read(8, timeout: timeout)
             length = bytes.reduce(0) { $0 << 8 | UInt64($1) }
         }
         if opcode >= 0x8 {
             guard fin, length <= 125 else { try await fail(1002, "a fragmented or oversized control frame") }
         }
         guard length <= UInt64(maxMessageBytes) else { try await fail(1009, nil, error: .messageTooLarge(limit: maxMessageBytes)) }
-        let mask = masked ? try await reader.readExactly(4, timeout: timeout) : []
-        var payload = try await reader.readExactly(Int(length), timeout: timeout)
+        let mask = masked ? try await read(4, timeout: timeout) : []
+        var payload = try await read(Int(length), timeout: timeout)
         if masked { for index in payload.indices { payload[index] ^= mask[index % 4] } }
         return Frame(fin: fin, opcode: opcode, payload: payload)
     }

@@ -76,6 +76,32 @@ final class WebSocketTests: XCTestCase {
         }
     }
 
+    /// A client that vanishes in the middle of a frame is an abnormal closure (1006), reported as a
+    /// ``WebSocketError`` like every other peer failure (found by scripts/fuzz).
+    func testPeerVanishingMidFrameIsAnAbnormalClosure() throws {
+        try green {
+            let outcome = Event<String>()
+            let (server, address) = try startServer { request, _ in
+                .webSocket(request) { socket in
+                    do {
+                        _ = try await socket.receive(timeout: .seconds(5))
+                        try outcome.send("no error")
+                    } catch {
+                        try outcome.send("\(error) \(socket.closeStatus?.code ?? 0)")
+                    }
+                }
+            }
+            let client = try await connect(to: address)
+            try await client.sendAll("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            try await client.sendAll([0x81, 0x85, 1, 2, 3, 4, 0x61])  // 5 bytes announced, 1 sent
+            client.close()
+            let result = try await outcome.wait(timeout: .seconds(5))
+            XCTAssertEqual(result, "WebSocket protocol error: the connection closed without a close frame 1006")
+            await server.stop()
+        }
+    }
+
     func testFragmentedMessagesAndInvalidUTF8() throws {
         try green {
             let (server, port) = try Self.start()

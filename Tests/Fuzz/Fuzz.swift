@@ -1,10 +1,53 @@
-// libFuzzer entry point for the parsers that read what peers send: HTTP requests, feeds, HTML and
-// robots.txt. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the
-// target is picked with EVY_FUZZ_TARGET=request|feed|html|robots. A crash, a leak under ASan, or a
+// libFuzzer entry point for the parsers that read what peers send: HTTP requests, WebSocket
+// frames, feeds, HTML and robots.txt. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the
+// target is picked with EVY_FUZZ_TARGET=request|websocket|feed|html|robots. A crash, a leak under ASan, or a
 // violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
 // (to http_parser, zero bytes mean end of input).
+import Evy
 import Foundation
 @testable import EvyHTTP
+
+/// A peer that sends the fuzz input in pieces of varying size, then closes; records what we send.
+private final class ScriptedPeer: GreenStream, @unchecked Sendable {
+    private var input: ArraySlice<UInt8>
+    private let piece: Int
+    var sent: [UInt8] = []
+
+    init(_ input: [UInt8]) {
+        self.input = input[...]
+        piece = 1 + Int(input.first ?? 0) % 64
+    }
+
+    func receive(maxLength: Int, timeout: Duration?) async throws -> [UInt8] {
+        let chunk = input.prefix(min(maxLength, piece))
+        input = input.dropFirst(chunk.count)
+        return Array(chunk)
+    }
+
+    func sendAll(_ bytes: [UInt8], timeout: Duration?) async throws { sent += bytes }
+}
+
+/// Reads the input as frames from a client, as a server would; a protocol error must answer with
+/// a close frame, and a message over the limit must never be returned.
+private func fuzzWebSocket(_ bytes: [UInt8]) {
+    try! Hub.run {
+        let peer = ScriptedPeer(bytes)
+        let socket = WebSocket(stream: peer, reader: BufferedStream(peer), isClient: false, maxMessageBytes: 1024)
+        do {
+            while let message = try await socket.receive() {
+                switch message {
+                case .text(let text): if text.utf8.count > 1024 { fatalError("text over the limit") }
+                case .binary(let data): if data.count > 1024 { fatalError("binary over the limit") }
+                }
+            }
+        } catch WebSocketError.protocolError(let reason) where reason.contains("without a close frame") {
+            return  // the peer just went away
+        } catch {
+            // The server must tell the client why: its last frame is a close frame.
+            if !peer.sent.contains(0x88) { fatalError("\(error) without a close frame") }
+        }
+    }
+}
 
 /// The parsed requests, or the error, as comparable text.
 private func parse(_ chunks: [ArraySlice<UInt8>]) -> String {
@@ -40,6 +83,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "feed":
         let feed = Feed(data: bytes)
         if !feed.bozo, bytes.isEmpty { fatalError("an empty document is not a well-formed feed") }
+    case "websocket":
+        fuzzWebSocket(bytes)
     case "html":
         _ = HTMLPage(html: bytes, url: URL(string: "http://example.com/a/b")!).links
     case "robots":
@@ -47,7 +92,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = robots.allows("/some/path", userAgent: "evy")
         _ = robots.crawlDelay(for: "evy")
     default:
-        fatalError("EVY_FUZZ_TARGET must be request, feed, html or robots")
+        fatalError("EVY_FUZZ_TARGET must be request, websocket, feed, html or robots")
     }
     return 0
 }
