@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "EvyBenchmarks", dependencies: ["Evy", "EvyZMQ"], path: "Sources/EvyBenchmarks",
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
-        .executableTarget(name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyBenchmarks"], path: "Sources/evy-bench"),
+        .executableTarget(name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyBenchmarks"], path: "Sources/evy-bench"),
         .executableTarget(
             name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], path: "Sources/evy-bench-green",
             swiftSettings: greenWorldFlags),

@@ -29,7 +29,7 @@ if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(argume
     exit(0)
 }
 
-let networkScenarios = ["echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep"]
+let networkScenarios = ["echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds"]
 guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name) else {
     print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
@@ -43,6 +43,9 @@ case "idle-connections":
     exit(0)
 case "tls-handshake":
     try tlsHandshakeBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
+    exit(0)
+case "feeds":
+    try feedsBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
     exit(0)
 case "zmq-pushpull", "zmq-reqrep":
     try zmqBenchmarks(name, count: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000)
