@@ -207,8 +207,22 @@ private func text(of node: xmlNodePtr, _ childName: String) -> String? {
         return nil
     }
     defer { evy_xmlFree(content) }
-    let value = String(cString: content).trimmingCharacters(in: .whitespacesAndNewlines)
-    return value.isEmpty ? nil : value
+    return trimmedText(content)
+}
+
+/// The text of a C string without surrounding whitespace, nil if nothing is left. ASCII
+/// whitespace is cut on the bytes (Foundation's `trimmingCharacters` was the parser's hot spot);
+/// text that starts or ends with other Unicode whitespace still goes through Foundation.
+func trimmedText(_ content: UnsafePointer<xmlChar>) -> String? {
+    let bytes = UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self)))
+    let isSpace = { (byte: UInt8) in byte == 32 || (9...13).contains(byte) }
+    guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+        return nil
+    }
+    let value = String(decoding: bytes[first...last], as: UTF8.self)
+    guard bytes[first] >= 0x80 || bytes[last] >= 0x80 else { return value }
+    let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+    return trimmed.isEmpty ? nil : trimmed
 }
 
 /// Feed dates: RFC 3339 / ISO 8601 (Atom, Dublin Core, JSON Feed), RFC 822 (RSS) and plain
@@ -224,7 +238,8 @@ enum FeedDates {
     ]
 
     static func parse(_ text: String) -> Date? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let padded = text.first?.isWhitespace == true || text.last?.isWhitespace == true
+        let trimmed = padded ? text.trimmingCharacters(in: .whitespaces) : text
         if let date = try? iso.parse(trimmed) { return date }
         if let date = try? isoFractional.parse(trimmed) { return date }
         return rfc822(trimmed) ?? dayOnly(trimmed)

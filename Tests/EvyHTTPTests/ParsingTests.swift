@@ -47,6 +47,9 @@ final class FeedTests: XCTestCase {
         XCTAssertEqual(published("2026-11-23T06:00:00+01:00"), expected, "ISO 8601 with offset")
         XCTAssertEqual(published("2026-11-23T05:00:00.000Z"), expected, "fractional seconds")
         XCTAssertEqual(published("2026-11-23"), Date(timeIntervalSince1970: 1_795_392_000), "a day")
+        let padded = Feed(data: Array("<rss version=\"2.0\"><channel><title>\n\t Caf\u{E9} \u{A0}</title><item><title> \r\n</title></item></channel></rss>".utf8))
+        XCTAssertEqual(padded.title, "Caf\u{E9}", "ASCII and Unicode whitespace around text is trimmed")
+        XCTAssertNil(padded.entries.first?.title, "a title of only whitespace is no title")
         for garbage in ["yesterday", "Mon, 32 Nov 2026 05:00:00 GMT", "Mon, 23 Foo 2026 05:00 GMT", "23 Nov 2026 25:00"] {
             XCTAssertNil(published(garbage), garbage)
         }
