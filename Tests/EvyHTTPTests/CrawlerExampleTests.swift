@@ -35,9 +35,7 @@ func startTestSite() throws -> (HTTPServer, Int) {
 
 final class CrawlerExampleTests: XCTestCase {
     private static func run(_ example: String, _ arguments: [String]) async throws -> String {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("example-\(example)").path
-        let (status, output, errors) = try await ChildProcess.run([binary] + arguments, timeout: .seconds(40))
+        let (status, output, errors) = try await ChildProcess.run([exampleBinary(example)] + arguments, timeout: .seconds(40))
         XCTAssertEqual(status, .exited(0), String(decoding: errors, as: UTF8.self))
         return String(decoding: output, as: UTF8.self)
     }

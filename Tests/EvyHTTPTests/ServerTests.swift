@@ -202,13 +202,8 @@ final class HTTPServerTests: XCTestCase {
 
 final class HTTPExampleTests: XCTestCase {
     func testHelloWorldExample() throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("example-http-hello").path
         try green {
-            let server = try ChildProcess([binary, "0"], standardInput: .discard)
-            let output = server.standardOutput!.buffered()
-            let banner = try await output.readLine(timeout: .seconds(20)) ?? ""
-            let port = Int(banner.split(separator: ":").last?.split(separator: "/").first ?? "") ?? 0
+            let (server, output, port) = try await startExample("http-hello")
             let client = try await connect(to: SocketAddress(ip: "127.0.0.1", port: port), timeout: .seconds(5))
             try await client.sendAll("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
             let response = try await readResponse(client.buffered())

@@ -3,11 +3,15 @@ import EvyHTTP
 import Foundation
 import XCTest
 
-/// Starts `example-NAME 0` and returns it, its output and the port from its banner.
-private func start(_ example: String) async throws -> (ChildProcess, BufferedStream, Int) {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+/// The path of `example-NAME`, built beside the test bundle.
+func exampleBinary(_ example: String) -> String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         .deletingLastPathComponent().appendingPathComponent("example-\(example)").path
-    let server = try ChildProcess([binary, "0"], standardInput: .discard, standardError: .inherit)
+}
+
+/// Starts `example-NAME 0` (an HTTP example) and returns it, its output and the port from its banner.
+func startExample(_ example: String) async throws -> (ChildProcess, BufferedStream, Int) {
+    let server = try ChildProcess([exampleBinary(example), "0"], standardInput: .discard, standardError: .inherit)
     let output = server.standardOutput!.buffered()
     let banner = try await output.readLine(timeout: .seconds(20)) ?? ""
     let port = Int(banner.split(separator: ":").last?.split(separator: "/").first ?? "") ?? 0
@@ -15,7 +19,8 @@ private func start(_ example: String) async throws -> (ChildProcess, BufferedStr
     return (server, output, port)
 }
 
-private func stop(_ server: ChildProcess, _ output: BufferedStream) async throws {
+/// Stops an example with SIGINT, as Ctrl-C would, and checks that it ended cleanly.
+func stopExample(_ server: ChildProcess, _ output: BufferedStream) async throws {
     try server.kill(SIGINT)
     while let line = try await output.readLine(timeout: .seconds(10)), line != "server stopped" {}
     let status = try await server.wait(timeout: .seconds(10))
@@ -23,11 +28,11 @@ private func stop(_ server: ChildProcess, _ output: BufferedStream) async throws
 }
 
 /// Runs the WebSocket examples of the reference documents as their users would: from our client
-/// and from a real browser (headless Chromium, when installed).
+/// and from a real browser (headless Chromium, installed by scripts/setup).
 final class WebSocketExampleTests: XCTestCase {
     func testWebSocketExampleServesPageEchoAndData() throws {
         try green {
-            let (server, output, port) = try await start("websocket")
+            let (server, output, port) = try await startExample("websocket")
             defer { try? server.kill(SIGKILL) }
             let page = try await HTTPClient().get("http://127.0.0.1:\(port)/")
             XCTAssertEqual(page.status, 200)
@@ -51,7 +56,7 @@ final class WebSocketExampleTests: XCTestCase {
                 XCTAssertTrue((0..<1).contains(Double(fields.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1), line)
             }
             // Both sockets are still open: stopping closes them after the grace period.
-            try await stop(server, output)
+            try await stopExample(server, output)
             let after = try? await data.receive(timeout: .seconds(5))
             XCTAssertNil(after ?? nil, "the server closed the stream when it stopped")
         }
@@ -59,7 +64,7 @@ final class WebSocketExampleTests: XCTestCase {
 
     func testChatExampleBroadcastsToEveryParticipant() throws {
         try green {
-            let (server, output, port) = try await start("websocket-chat")
+            let (server, output, port) = try await startExample("websocket-chat")
             defer { try? server.kill(SIGKILL) }
             let alice = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat")
             let bob = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat")
@@ -75,7 +80,7 @@ final class WebSocketExampleTests: XCTestCase {
             try await alice.send("still here")
             let echoed = try await alice.receive(timeout: .seconds(5))
             XCTAssertEqual(echoed, .text("still here"), "a departed participant does not break the room")
-            try await stop(server, output)
+            try await stopExample(server, output)
         }
     }
 
@@ -83,9 +88,9 @@ final class WebSocketExampleTests: XCTestCase {
     func testChatExampleWithHeadlessChromium() throws {
         guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
             FileManager.default.isExecutableFile(atPath: $0)
-        }) else { throw XCTSkip("chromium is not installed (scripts/setup installs it)") }
+        }) else { return XCTFail("chromium is not installed: scripts/setup (run by scripts/test) installs it") }
         try green {
-            let (server, output, port) = try await start("websocket-chat")
+            let (server, output, port) = try await startExample("websocket-chat")
             defer { try? server.kill(SIGKILL) }
             let listener = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat")
             let profile = FileManager.default.temporaryDirectory.appendingPathComponent("evy-chromium-\(getpid())").path
@@ -102,7 +107,7 @@ final class WebSocketExampleTests: XCTestCase {
             try browser.kill(SIGTERM)
             _ = try await browser.wait(timeout: .seconds(20))
             await listener.close()
-            try await stop(server, output)
+            try await stopExample(server, output)
         }
     }
 }
