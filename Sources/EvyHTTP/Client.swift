@@ -118,9 +118,7 @@ public final class HTTPClient: @unchecked Sendable {
             self.stream = stream
             buffered = stream.buffered()
         }
-        func close() {
-            if let socket = stream as? Socket { socket.close() } else if let tls = stream as? TLSStream { tls.close() }
-        }
+        func close() { stream.close() }
     }
 
     private final class HostPool {

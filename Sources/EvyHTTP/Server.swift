@@ -135,8 +135,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var listeners: [Socket] = []
     private var stopping = false
     private var idleConnections: [ObjectIdentifier: any GreenStream] = [:]
-    private var openStreams: [ObjectIdentifier: any GreenStream] = [:]
-    private var openConnections = 0
+    private var openConnections: [ObjectIdentifier: any GreenStream] = [:]
     private let drained = Flag()
     private static let accessLogger = Logger(label: "evy.http.access")
 
@@ -175,31 +174,25 @@ public final class HTTPServer: @unchecked Sendable {
     public func stop(grace: Duration? = nil) async {
         stopping = true
         for listener in listeners { listener.close() }
-        for connection in idleConnections.values { close(connection) }
+        for connection in idleConnections.values { connection.close() }
         idleConnections = [:]
         guard let grace else {
             _ = try? await drained.wait()
             return
         }
         if (try? await drained.wait(timeout: grace)) == true { return }
-        for connection in openStreams.values { close(connection) }
+        for connection in openConnections.values { connection.close() }
         _ = try? await drained.wait()
-    }
-
-    private func close(_ stream: any GreenStream) {
-        if let socket = stream as? Socket { socket.close() } else if let tls = stream as? TLSStream { tls.close() }
     }
 
     // MARK: One connection
 
     private func serveConnection(_ stream: any GreenStream, peer: SocketAddress) async {
-        openConnections += 1
         drained.clear()
-        openStreams[ObjectIdentifier(stream)] = stream
+        openConnections[ObjectIdentifier(stream)] = stream
         defer {
-            openStreams[ObjectIdentifier(stream)] = nil
-            openConnections -= 1
-            if openConnections == 0 { drained.set() }
+            openConnections[ObjectIdentifier(stream)] = nil
+            if openConnections.isEmpty { drained.set() }
         }
         let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
         var pending: [HTTPRequest] = []

@@ -90,7 +90,7 @@ public final class WebSocket: @unchecked Sendable {
                 closeStatus = (code, reason)
                 if !closeSent { try? await sendFrame(opcode: 0x8, payload: frame.payload.count >= 2 ? Array(frame.payload[..<2]) : []) }
                 closeSent = true
-                close(stream)
+                stream.close()
                 return nil
             case 0x9:  // ping
                 try await sendFrame(opcode: 0xA, payload: frame.payload)
@@ -171,7 +171,7 @@ public final class WebSocket: @unchecked Sendable {
             try? await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(why.prefix(100).utf8))
         }
         closeStatus = (code, why)
-        close(stream)
+        stream.close()
         throw error ?? .protocolError(why)
     }
 
@@ -201,7 +201,7 @@ public final class WebSocket: @unchecked Sendable {
             try? await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(123)))
         }
         while closeStatus == nil, (try? await withTimeout(timeout) { try await self.receive() }) != nil {}
-        close(stream)
+        stream.close()
     }
 
     private func sendFrame(opcode: UInt8, payload: [UInt8]) async throws {
@@ -223,10 +223,6 @@ public final class WebSocket: @unchecked Sendable {
             frame += payload
         }
         try await sendLock.withLock { try await stream.sendAll(frame, timeout: nil) }
-    }
-
-    private func close(_ stream: any GreenStream) {
-        if let socket = stream as? Socket { socket.close() } else if let tls = stream as? TLSStream { tls.close() }
     }
 
     // MARK: Handshakes

@@ -25,6 +25,8 @@ private final class ScriptedPeer: GreenStream, @unchecked Sendable {
     }
 
     func sendAll(_ bytes: [UInt8], timeout: Duration?) async throws { sent += bytes }
+
+    func close() {}
 }
 
 /// Reads the input as frames from a client, as a server would; a protocol error must answer with

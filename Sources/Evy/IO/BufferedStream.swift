@@ -5,6 +5,8 @@ public protocol GreenStream: AnyObject, Sendable {
     func receive(maxLength: Int, timeout: Duration?) async throws -> [UInt8]
     /// Sends all of `bytes`.
     func sendAll(_ bytes: [UInt8], timeout: Duration?) async throws
+    /// Closes the stream; green threads waiting on it are woken with an error. Idempotent.
+    func close()
 }
 
 extension Socket: GreenStream {}
