@@ -6,4 +6,5 @@
 static inline unsigned int evy_http_errno(const http_parser *parser) { return parser->http_errno; }
 static inline unsigned int evy_http_method(const http_parser *parser) { return parser->method; }
 static inline unsigned int evy_http_upgrade(const http_parser *parser) { return parser->upgrade; }
+static inline unsigned int evy_http_flags(const http_parser *parser) { return parser->flags; }
 #endif

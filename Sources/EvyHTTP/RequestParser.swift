@@ -17,8 +17,8 @@ public struct HTTPRequest: Sendable {
     public var version: (major: Int, minor: Int)
     /// The header fields in order, names as sent.
     public var headers: [(name: String, value: String)]
-    /// The body (chunked bodies decoded).
-    public var body: [UInt8]
+    /// The body, read as it arrives (chunked bodies decoded).
+    public var body: HTTPRequestBody
     /// Whether the client wants the connection kept open after the response.
     public var keepAlive: Bool
 
@@ -52,8 +52,9 @@ public enum HTTPParseError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Feeds bytes to Node's http_parser (`libhttp-parser`) and collects complete requests; one per
-/// connection, reused for pipelined and keep-alive requests.
+/// Feeds bytes to Node's http_parser (`libhttp-parser`) and collects requests as soon as their
+/// headers are in; their bodies fill as later bytes are fed. One per connection, reused for
+/// pipelined and keep-alive requests.
 final class RequestParser {
     // Heap-allocated: the callbacks read the parser while http_parser_execute runs, which Swift's
     // exclusivity rules would refuse for stored properties passed inout.
@@ -66,7 +67,7 @@ final class RequestParser {
     private var target: [UInt8] = []
     private var headers: [(name: [UInt8], value: [UInt8])] = []
     private var readingValue = false
-    private var body: [UInt8] = []
+    private var body = HTTPRequestBody.empty
     private var headerBytes = 0
     private(set) var completed: [HTTPRequest] = []
     private var failure: HTTPParseError?
@@ -85,6 +86,7 @@ final class RequestParser {
         settings.pointee.on_url = { parser, data, length in RequestParser.from(parser).addTarget(data, length) }
         settings.pointee.on_header_field = { parser, data, length in RequestParser.from(parser).addHeaderName(data, length) }
         settings.pointee.on_header_value = { parser, data, length in RequestParser.from(parser).addHeaderValue(data, length) }
+        settings.pointee.on_headers_complete = { parser in RequestParser.from(parser).completeHeaders() }
         settings.pointee.on_body = { parser, data, length in RequestParser.from(parser).addBody(data, length) }
         settings.pointee.on_message_complete = { parser in RequestParser.from(parser).completeMessage() }
     }
@@ -98,20 +100,17 @@ final class RequestParser {
         Unmanaged<RequestParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
     }
 
-    /// Parses `bytes`; complete requests accumulate in ``completed`` (take them with
-    /// ``takeCompleted()``). Throws on malformed input or a limit; the connection is then done.
+    /// Parses `bytes`; requests whose headers are in accumulate in ``completed`` (take them with
+    /// ``takeCompleted()``). Throws on malformed input or a limit, after failing the body being
+    /// read; the connection is then done.
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
             http_parser_execute(parser, settings, chars.baseAddress, chars.count)
         }
-        if let failure { throw failure }
-        let code = evy_http_errno(parser)
-        if code != HPE_OK.rawValue {
-            throw HTTPParseError.malformed(String(cString: http_errno_description(http_errno(code))))
-        }
+        try checkErrors()
         if parsed != bytes.count {
-            guard evy_http_upgrade(parser) != 0 else { throw HTTPParseError.malformed("trailing bytes") }
+            guard evy_http_upgrade(parser) != 0 else { throw fail(HTTPParseError.malformed("trailing bytes")) }
             upgradeLeftover += Array(bytes[parsed...])
         }
     }
@@ -120,7 +119,22 @@ final class RequestParser {
     func finish() throws {
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         _ = http_parser_execute(parser, settings, nil, 0)
-        if let failure { throw failure }
+        try checkErrors()
+        if !body.isComplete { throw fail(HTTPParseError.malformed("connection closed before the request body ended")) }
+    }
+
+    private func checkErrors() throws {
+        if let failure { throw fail(failure) }
+        let code = evy_http_errno(parser)
+        if code != HPE_OK.rawValue {
+            throw fail(HTTPParseError.malformed(String(cString: http_errno_description(http_errno(code)))))
+        }
+    }
+
+    /// Records `error` as the reason the body being read cannot complete, and returns it.
+    func fail(_ error: any Error) -> any Error {
+        body.fail(error)
+        return error
     }
 
     func takeCompleted() -> [HTTPRequest] {
@@ -136,7 +150,7 @@ final class RequestParser {
         target = []
         headers = []
         readingValue = false
-        body = []
+        body = .empty
         headerBytes = 0
         return 0
     }
@@ -175,17 +189,15 @@ final class RequestParser {
         return 0
     }
 
-    private func addBody(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-        guard let data else { return 0 }
-        guard body.count + length <= maxBodyBytes else {
+    private func completeHeaders() -> Int32 {
+        let flags = evy_http_flags(parser)
+        let chunked = flags & F_CHUNKED.rawValue != 0
+        let length = flags & F_CONTENTLENGTH.rawValue != 0 ? parser.pointee.content_length : 0
+        if !chunked && length > UInt64(maxBodyBytes) {
             failure = .bodyTooLarge(limit: maxBodyBytes)
             return 1
         }
-        body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-        return 0
-    }
-
-    private func completeMessage() -> Int32 {
+        body = chunked || length > 0 ? HTTPRequestBody(complete: false) : .empty
         let method = String(cString: http_method_str(http_method(evy_http_method(parser))))
         completed.append(HTTPRequest(
             method: method,
@@ -194,6 +206,21 @@ final class RequestParser {
             headers: headers.map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) },
             body: body,
             keepAlive: http_should_keep_alive(parser) != 0))
+        return 0
+    }
+
+    private func addBody(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
+        guard let data else { return 0 }
+        guard body.bytesReceived + length <= maxBodyBytes else {
+            failure = .bodyTooLarge(limit: maxBodyBytes)
+            return 1
+        }
+        body.append(UnsafeRawBufferPointer(start: data, count: length))
+        return 0
+    }
+
+    private func completeMessage() -> Int32 {
+        body.complete()
         headerBytes = 0
         return 0
     }

@@ -189,72 +189,66 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func serveConnection(_ stream: any GreenStream, peer: SocketAddress) async {
         drained.clear()
-        openConnections[ObjectIdentifier(stream)] = stream
+        let id = ObjectIdentifier(stream)
+        openConnections[id] = stream
         defer {
-            openConnections[ObjectIdentifier(stream)] = nil
+            openConnections[id] = nil
             if openConnections.isEmpty { drained.set() }
         }
         let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
-        var pending: [HTTPRequest] = []
-        // A parse error is answered after the requests that came complete before it.
-        var failure: HTTPParseError?
-        let id = ObjectIdentifier(stream)
+        let connection = ServerConnection(stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
+        // A parse error is answered after the requests whose headers came before it.
+        var failure: (any Error)?
         while !stopping {
-            if pending.isEmpty {
+            if connection.ready.isEmpty {
                 if let failure {
-                    switch failure {
-                    case .headersTooLarge: await reject(431, "request header fields too large", stream, peer)
-                    case .bodyTooLarge: await reject(413, "content too large", stream, peer)
-                    case .malformed: await reject(400, "bad request", stream, peer)
-                    }
+                    await reject(failure, stream, peer)
                     return
                 }
                 let timeout = parser.inMiddleOfRequest ? configuration.requestTimeout : configuration.idleTimeout
-                let chunk: [UInt8]
                 do {
                     idleConnections[id] = parser.inMiddleOfRequest ? nil : stream
                     defer { idleConnections[id] = nil }
-                    chunk = try await stream.receive(maxLength: 16384, timeout: timeout)
-                } catch is TimeoutError {
-                    if parser.inMiddleOfRequest { await reject(408, "request timeout", stream, peer) }
+                    guard try await connection.receive(timeout: timeout) else { return }
+                } catch let error as HTTPParseError {
+                    failure = error
+                } catch let error as TimeoutError {
+                    if parser.inMiddleOfRequest { await reject(error, stream, peer) }
                     return
                 } catch {
                     return  // reset, closed by stop(): nothing to answer
                 }
-                do {
-                    if chunk.isEmpty {
-                        try parser.finish()
-                        return
-                    }
-                    try chunk.withUnsafeBytes { try parser.feed($0) }
-                } catch let error as HTTPParseError {
-                    failure = error
-                } catch {
-                    return
-                }
-                pending += parser.takeCompleted()
                 continue
             }
-            let request = pending.removeFirst()
-            let leftover = pending.isEmpty && parser.upgraded ? parser.upgradeLeftover : []
-            guard await respond(to: request, on: stream, peer: peer, leftover: leftover) else { return }
+            let request = connection.ready.removeFirst()
+            let leftover = connection.ready.isEmpty && parser.upgraded ? parser.upgradeLeftover : []
+            guard await respond(to: request, on: connection, leftover: leftover) else { return }
             if !request.keepAlive || parser.upgraded { return }
         }
     }
 
     /// Answers one request; false if the connection must close.
-    private func respond(
-        to request: HTTPRequest, on stream: any GreenStream, peer: SocketAddress, leftover: [UInt8]
-    ) async -> Bool {
+    private func respond(to request: HTTPRequest, on connection: ServerConnection, leftover: [UInt8]) async -> Bool {
+        let (stream, peer) = (connection.stream, connection.peer)
+        connection.owesContinue = !request.body.isComplete && request.version.minor >= 1
+            && request.header("Expect")?.lowercased() == "100-continue"
         let exchange = HTTPExchange(peer: peer)
         var response: HTTPResponse
         do {
             response = try await handler(request, exchange)
         } catch {
+            if let failure = request.body.failure {  // the client's fault: 400, 408 or 413
+                await reject(failure, stream, peer)
+                return false
+            }
             Self.accessLogger.error("handler failed for \(request.method) \(request.target): \(error)")
             response = .text("internal server error\n", status: 500)
         }
-        let keepAlive = request.keepAlive && !stopping && response.status != 500
+        // A streamed response may read the body as it writes: the client gets its 100 Continue
+        // first, since none may follow the final status line. A client still waiting for it after
+        // any other response may never send the body it holds back, so the connection closes.
+        if case .stream = response.body { try? await connection.sendContinueIfOwed() }
+        let keepAlive = request.keepAlive && !stopping && response.status != 500 && !connection.owesContinue
         var sent = 0
         do {
             switch response.body {
@@ -286,8 +280,10 @@ public final class HTTPServer: @unchecked Sendable {
             return false  // the client went away mid-response
         }
         log(request, status: response.status, bytes: sent, peer: peer)
+        // What the handler left unread is read and dropped.
+        let reusable = keepAlive ? await request.body.discardRest() : false
         for hook in exchange.postHooks { await hook() }
-        return keepAlive
+        return reusable
     }
 
     private func head(
@@ -304,7 +300,14 @@ public final class HTTPServer: @unchecked Sendable {
         return Array(text.utf8)
     }
 
-    private func reject(_ status: Int, _ message: String, _ stream: any GreenStream, _ peer: SocketAddress) async {
+    /// Answers a request the client got wrong (400, 408, 413, 431) and lets the connection close.
+    private func reject(_ failure: any Error, _ stream: any GreenStream, _ peer: SocketAddress) async {
+        let (status, message) = switch failure {
+        case HTTPParseError.headersTooLarge: (431, "request header fields too large")
+        case HTTPParseError.bodyTooLarge: (413, "content too large")
+        case is TimeoutError: (408, "request timeout")
+        default: (400, "bad request")
+        }
         let body = Array("\(message)\n".utf8)
         let head = "HTTP/1.1 \(status) \(HTTPServer.reason(status))\r\nContent-Type: text/plain\r\n"
             + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"

@@ -91,7 +91,7 @@ final class HTTPServerTests: XCTestCase {
             let hooked = Flag()
             let (server, address) = try startServer { request, exchange in
                 switch request.path {
-                case "/echo": return HTTPResponse(body: request.body)
+                case "/echo": return HTTPResponse(body: try await request.body.readAll())
                 case "/stream": return HTTPResponse { writer in for i in 1...3 { try await writer.write("part\(i);") } }
                 case "/hook":
                     exchange.addPostHook { hooked.set() }

@@ -66,8 +66,8 @@ private func parse(_ chunks: [ArraySlice<UInt8>]) -> String {
     } catch {
         return "error after \(requests.count + parser.takeCompleted().count) requests"
     }
-    for request in requests where request.body.count > 8192 { fatalError("body over the limit: \(request.body.count)") }
-    return requests.map { "\($0.method) \($0.target) \($0.headers.count) \($0.body) \($0.keepAlive)" }.joined(separator: "\n")
+    for request in requests where request.body.bytesReceived > 8192 { fatalError("body over the limit: \(request.body.bytesReceived)") }
+    return requests.map { "\($0.method) \($0.target) \($0.headers.count) \($0.body.buffered) \($0.keepAlive)" }.joined(separator: "\n")
 }
 
 private let target = ProcessInfo.processInfo.environment["EVY_FUZZ_TARGET"] ?? "request"
