@@ -12,58 +12,47 @@ public struct HTMLPage: Sendable {
 
     /// Parses `html` fetched from `url`.
     public init(html: [UInt8], url: URL) {
-        var title: String?
-        var base = url
-        var hrefs: [String] = []
-        let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue | HTML_PARSE_NOWARNING.rawValue
-            | HTML_PARSE_NONET.rawValue)
-        let document = html.withUnsafeBufferPointer { buffer in
+        // libxml2's SAX interface: events for the elements wanted, no tree built.
+        let collector = HTMLCollector()
+        html.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
-                htmlReadMemory(chars.baseAddress, Int32(chars.count), url.absoluteString, nil, options)
-            }
-        }
-        if let document {
-            defer { xmlFreeDoc(document) }
-            func visit(_ node: xmlNodePtr?) {
-                var node = node
-                while let current = node {
-                    if current.pointee.type == XML_ELEMENT_NODE, let rawName = current.pointee.name {
-                        let name = String(cString: rawName).lowercased()
-                        switch name {
-                        case "title" where title == nil:
-                            if let content = xmlNodeGetContent(current) {
-                                title = String(cString: content).split(whereSeparator: \.isWhitespace).joined(separator: " ")
-                                evy_xmlFree(content)
-                            }
-                        case "base":
-                            if let href = attribute(current, "href"), let resolved = URL(string: href, relativeTo: url) {
-                                base = resolved.absoluteURL
-                            }
-                        case "a":
-                            if let href = attribute(current, "href") { hrefs.append(href) }
-                        default:
-                            break
-                        }
-                    }
-                    visit(current.pointee.children)
-                    node = current.pointee.next
+                // Made as htmlReadMemory makes it: an HTML parser context would take undeclared
+                // non-ASCII bytes for Latin-1 where htmlReadMemory reads valid UTF-8 as UTF-8.
+                guard let context = xmlCreateMemoryParserCtxt(chars.baseAddress, Int32(chars.count)) else { return }
+                defer { htmlFreeParserCtxt(context) }
+                var handler = htmlSAXHandler()
+                handler.initialized = 1
+                handler.startElement = { context, name, attributes in
+                    HTMLCollector.from(context).start(name, attributes)
                 }
+                handler.endElement = { context, name in
+                    if let name, xmlStrEqual(name, "title") != 0 { HTMLCollector.from(context).inTitle = false }
+                }
+                handler.characters = { context, bytes, length in HTMLCollector.from(context).text(bytes, length) }
+                handler.ignorableWhitespace = handler.characters
+                context.pointee.sax.pointee = handler
+                context.pointee._private = Unmanaged.passUnretained(collector).toOpaque()
+                let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue | HTML_PARSE_NOWARNING.rawValue
+                    | HTML_PARSE_NONET.rawValue)
+                _ = htmlCtxtUseOptions(context, options)
+                context.pointee.html = 1
+                _ = htmlParseDocument(context)
+                if let document = context.pointee.myDoc { xmlFreeDoc(document) }  // none without startDocument
             }
-            visit(xmlDocGetRootElement(document))
         }
-        var seen: Set<String> = []
-        links = hrefs.compactMap { href in
-            let trimmed = href.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let resolved = URL(string: trimmed, relativeTo: base)?.absoluteURL,
-                  let normalized = HTMLPage.normalizedURL(resolved), seen.insert(normalized).inserted
-            else { return nil }
-            return normalized
+        withExtendedLifetime(collector) {}
+        title = collector.title.map { String(decoding: $0, as: UTF8.self).split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        let base = collector.base.flatMap { URL(string: $0, relativeTo: url)?.absoluteURL } ?? url
+        var seen = Set<String>(minimumCapacity: collector.hrefs.count)
+        let resolver = LinkResolver(base: base)
+        links = collector.hrefs.compactMap { href in
+            guard let link = resolver.resolve(href), seen.insert(link).inserted else { return nil }
+            return link
         }
-        self.title = title
     }
 
     /// An http(s) URL in one canonical spelling: scheme and host lowercased, default port and
-    /// fragment dropped, an empty path made `/`. Nil for other schemes (`mailto:`, `javascript:`).
+    /// fragment dropped, an empty path made `/`, dot segments removed. Nil for other schemes (`mailto:`, `javascript:`).
     public static func normalizedURL(_ url: URL) -> String? {
         guard var components = URLComponents(url: url, resolvingAgainstBaseURL: true),
               let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
@@ -74,12 +63,57 @@ public struct HTMLPage: Sendable {
         components.fragment = nil
         if components.port == (scheme == "http" ? 80 : 443) { components.port = nil }
         if components.path.isEmpty { components.path = "/" }
+        // RFC 3986 §5.2.2 and browsers drop `.` and `..` segments of absolute links too.
+        if components.percentEncodedPath.contains(".") {
+            components.percentEncodedPath = String(decoding: LinkResolver.removingDotSegments(Array(components.percentEncodedPath.utf8)), as: UTF8.self)
+        }
         return components.url?.absoluteString
     }
 }
 
-private func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
-    guard let value = xmlGetProp(node, name) else { return nil }
-    defer { evy_xmlFree(value) }
-    return String(cString: value)
+/// What the SAX events of one page leave behind: hrefs, the first `<base href>`, the first title.
+private final class HTMLCollector {
+    var hrefs: [[UInt8]] = []
+    var base: String?
+    var title: [UInt8]?
+    var inTitle = false
+
+    /// The collector of the parser context a SAX callback gets (kept in its `_private`).
+    static func from(_ context: UnsafeMutableRawPointer?) -> HTMLCollector {
+        let parser = context!.assumingMemoryBound(to: xmlParserCtxt.self)
+        return Unmanaged<HTMLCollector>.fromOpaque(parser.pointee._private).takeUnretainedValue()
+    }
+
+    /// An element starts (libxml2's HTML parser spells names in lowercase).
+    func start(_ name: UnsafePointer<xmlChar>?, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
+        guard let name else { return }
+        if xmlStrEqual(name, "a") != 0 {
+            if let href = Self.attribute("href", attributes) { hrefs.append(href) }
+        } else if xmlStrEqual(name, "title") != 0, title == nil {
+            title = []
+            inTitle = true
+        } else if xmlStrEqual(name, "base") != 0, base == nil {
+            base = Self.attribute("href", attributes).map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    func text(_ bytes: UnsafePointer<xmlChar>?, _ length: Int32) {
+        guard inTitle, let bytes else { return }
+        title?.append(contentsOf: UnsafeBufferPointer(start: bytes, count: Int(length)))
+    }
+
+    /// The value of attribute `name` in libxml2's name, value, name, value... nil array.
+    private static func attribute(
+        _ name: String, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    ) -> [UInt8]? {
+        guard var pair = attributes else { return nil }
+        while let key = pair[0] {
+            if xmlStrEqual(key, name) != 0 {
+                guard let value = pair[1] else { return [] }
+                return Array(UnsafeBufferPointer(start: value, count: Int(xmlStrlen(value))))
+            }
+            pair += 2
+        }
+        return nil
+    }
 }

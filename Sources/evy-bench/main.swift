@@ -24,12 +24,22 @@ if arguments.first == "--echo-server", arguments.count >= 2 {
     exit(0)
 }
 
+if arguments.first == "--crawl", arguments.count >= 4, let poolSize = Int(arguments[2]), let limit = Int(arguments[3]) {
+    try runCrawler(base: arguments[1], poolSize: poolSize, limit: limit)
+    exit(0)
+}
+
+if arguments.first == "--http-hello" {
+    try runHelloServer()
+    exit(0)
+}
+
 if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(arguments[3]), let size = Int(arguments[4]) {
     try Hub.run { try await ZMQPeer.run(role: arguments[1], endpoint: arguments[2], count: count, size: size) }
     exit(0)
 }
 
-let networkScenarios = ["echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds"]
+let networkScenarios = ["echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds", "crawl", "http-server"]
 guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name) else {
     print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
@@ -46,6 +56,12 @@ case "tls-handshake":
     exit(0)
 case "feeds":
     try feedsBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
+    exit(0)
+case "crawl":
+    try crawlBenchmark(pages: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
+    exit(0)
+case "http-server":
+    try httpServerBenchmark(seconds: arguments.dropFirst().first.flatMap { Int($0) } ?? 5)
     exit(0)
 case "zmq-pushpull", "zmq-reqrep":
     try zmqBenchmarks(name, count: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000)

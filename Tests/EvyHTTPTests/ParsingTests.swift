@@ -30,6 +30,28 @@ final class HTMLPageTests: XCTestCase {
         XCTAssertNotNil(page.title)
         XCTAssertEqual(HTMLPage(html: [], url: URL(string: "http://example.org/")!).links, [])
     }
+
+    /// Links are resolved on their bytes when they are plain; the answer must be Foundation's.
+    func testLinksResolveExactlyAsFoundationResolvesThem() {
+        let bases = ["http://example.org/a/b/c.html?x=1", "https://Example.ORG:443/dir/", "http://h:8080",
+                     "http://h/a/../b/./c", "HTTP://H.example/p?q#frag"]
+        let hrefs = ["", "#top", "?y=2", "?", "d.html", "./d", "../d", "../../../../d", "/abs", "/a/./b/../c/.",
+                     "/a/b/..", "//other.example/x", "http://X.example", "http://x.example:80/p", "https://x.example:8443/p?q=1#f",
+                     "HTTP://x.example/a/../b", "mailto:me@example.org", "javascript:void(0)", "ftp://x/y", "a:b",
+                     "d e.html", "%41bc", "/caf\u{E9}", "http://user@x.example/", "http://[::1]/v6", "http://x.example:99999/",
+                     "http:relative", "  /spaced  ", "dir/", ".", "..", "./", "a/b:c", "/p?x=1&y=2#z", "http://x.example?q",
+                     "http://x.example#f", "\u{1}/ctl"]
+        for base in bases {
+            let url = URL(string: base)!
+            for href in hrefs {
+                let escaped = href.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+                let page = HTMLPage(html: Array("<a href=\"\(escaped)\">x</a>".utf8), url: url)
+                let trimmed = href.trimmingCharacters(in: .whitespacesAndNewlines)
+                let expected = URL(string: trimmed, relativeTo: url).flatMap { HTMLPage.normalizedURL($0.absoluteURL) }
+                XCTAssertEqual(page.links.first, expected, "\(href) against \(base)")
+            }
+        }
+    }
 }
 
 final class FeedTests: XCTestCase {

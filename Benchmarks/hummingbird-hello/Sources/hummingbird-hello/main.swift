@@ -1,0 +1,16 @@
+// hummingbird-hello PORT: answers every GET / with "Hello, World!" and prints `listening PORT`
+// once it accepts connections.
+import Foundation
+import Hummingbird
+
+let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 8080
+let router = Router()
+router.get("/") { _, _ in "Hello, World!\r\n" }
+let app = Application(
+    router: router,
+    configuration: .init(address: .hostname("127.0.0.1", port: port)),
+    onServerRunning: { _ in
+        FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
+    }
+)
+try await app.runService()

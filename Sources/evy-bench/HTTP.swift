@@ -1,0 +1,276 @@
+// The HTTP benchmarks of evy-bench (issue 5): a crawl of a 20,000-page site served by nginx, next
+// to gevent's crawler in the same run, and hello-world requests per second under wrk, next to
+// nginx and a Hummingbird 2 server in the same run. Servers run on CPU 0, load on CPU 1.
+import Evy
+import EvyHTTP
+import Foundation
+import Glibc
+
+/// The repository's `Benchmarks/crawl` folder (evy-bench runs from the repository's root).
+private let crawlScripts = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    .appendingPathComponent("Benchmarks/crawl")
+
+/// Runs `command` pinned to `cpu` (when taskset exists) and returns its standard output.
+private func runPinned(_ command: [String], cpu: Int) throws -> String {
+    let process = Process()
+    let pinned = FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
+    process.executableURL = URL(fileURLWithPath: pinned ? "/usr/bin/taskset" : "/usr/bin/env")
+    process.arguments = pinned ? ["-c", "\(cpu)"] + command : command
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// The `value` of the first JSON line in `output` that has one.
+private func jsonValue(_ output: String) -> Double? {
+    for line in output.split(separator: "\n") {
+        if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+           let value = object["value"] as? Double { return value }
+    }
+    return nil
+}
+
+/// A port nothing listens on right now.
+private func freePort() throws -> Int {
+    try Hub.run {
+        let socket = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+        defer { socket.close() }
+        return socket.localAddress!.port
+    }
+}
+
+/// Waits until something accepts connections on `port` (up to 10 s).
+private func waitForListener(_ port: Int) throws {
+    try Hub.run {
+        try await withTimeout(.seconds(10), label: "server on port \(port)") {
+            while true {
+                if let socket = try? await connect(to: SocketAddress(ip: "127.0.0.1", port: port)) {
+                    socket.close()
+                    return
+                }
+                try await sleep(for: .milliseconds(20))
+            }
+        }
+    }
+}
+
+/// nginx serving `root` on a free port, pinned to `cpu`.
+private struct Nginx {
+    let process: Process
+    let port: Int
+
+    static func start(root: URL, cpu: Int) throws -> Nginx {
+        let port = try freePort()
+        let conf = runCommand(["python3", crawlScripts.appendingPathComponent("make_site.py").path, "--nginx-conf",
+                               "\(port)", root.path, root.appendingPathComponent("nginx.pid").path])
+        let confFile = root.appendingPathComponent("nginx.conf")
+        try Data(conf.utf8).write(to: confFile)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        process.arguments = ["-c", "\(cpu)", "/usr/sbin/nginx", "-c", confFile.path, "-g", "daemon off;"]
+        try process.run()
+        try waitForListener(port)
+        return Nginx(process: process, port: port)
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+@discardableResult
+private func runCommand(_ command: [String]) -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = command
+    let output = Pipe()
+    process.standardOutput = output
+    guard (try? process.run()) != nil else { return "" }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+private func require(_ tools: [String]) -> Bool {
+    let missing = tools.filter { !FileManager.default.isExecutableFile(atPath: $0) }
+    guard missing.isEmpty else {
+        print(json([("note", "missing \(missing.joined(separator: ", ")): apt-get install nginx wrk")]))
+        return false
+    }
+    return true
+}
+
+// MARK: crawl
+
+/// `evy-bench crawl`: pages per second crawling a generated site (about 10 links a page) from
+/// nginx with a pool of 100, Evy then gevent (if importable) on the same site in the same run
+/// (ratio = Evy / gevent; the target is 5x).
+func crawlBenchmark(pages: Int) throws {
+    guard require(["/usr/sbin/nginx", "/usr/bin/taskset"]) else { return }
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("evy-bench-site-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: root) }
+    runCommand(["python3", crawlScripts.appendingPathComponent("make_site.py").path, root.path, "\(pages)"])
+    let nginx = try Nginx.start(root: root, cpu: 1)
+    defer { nginx.stop() }
+    let base = "http://127.0.0.1:\(nginx.port)"
+    let me = CommandLine.arguments[0]
+    let evyOutput = try runPinned([me, "--crawl", base, "100", "\(pages)"], cpu: 0)
+    let evy = jsonValue(evyOutput) ?? 0
+    print(evyOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+    let geventOutput = try runPinned(["python3", crawlScripts.appendingPathComponent("gevent_crawl.py").path,
+                                      base, "100", "\(pages)"], cpu: 0)
+    guard let gevent = jsonValue(geventOutput) else {
+        print(json([("name", "crawl"), ("note", "gevent not importable: no same-run reference")]))
+        return
+    }
+    print(geventOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+    print(json([("name", "crawl"), ("source", "evy"), ("value", evy), ("unit", "pages/s"),
+                ("ratio", evy / gevent), ("ratio_reference", "gevent")]))
+}
+
+/// The crawler `evy-bench crawl` times (`evy-bench --crawl BASE POOL LIMIT`): a queue of URLs, a
+/// pool of green threads fetching over keep-alive connections, links from libxml2, resolved and
+/// deduplicated, staying on the site.
+func runCrawler(base: String, poolSize: Int, limit: Int) throws {
+    let result = try Hub.run {
+        var configuration = HTTPClient.Configuration()
+        configuration.maxConnectionsPerHost = poolSize
+        let client = HTTPClient(configuration: configuration)
+        let pool = GreenPool(size: poolSize)
+        let start = base + "/p/0.html"
+        let site = base + "/"
+        let state = CrawlState(start: start)
+        let began = ContinuousClock.now
+        // Fetches produce links into `pending`; the loop hands them to the pool, which waits for
+        // a free green thread, and ends when no fetch is left that could find more.
+        while true {
+            while let url = state.pending.popLast() {
+                try await pool.spawnN {
+                    do {
+                        let response = try await client.get(url)
+                        guard response.status == 200 else { state.errors += 1; return }
+                        state.fetched += 1
+                        for link in HTMLPage(html: response.body, url: response.url).links
+                        where state.seen.count < limit && link.hasPrefix(site) && state.seen.insert(link).inserted {
+                            state.pending.append(link)
+                        }
+                    } catch {
+                        state.errors += 1
+                    }
+                }
+            }
+            try await pool.waitAll()
+            if state.pending.isEmpty { break }
+        }
+        let (fetched, errors) = (state.fetched, state.errors)
+        let elapsed = ContinuousClock.now - began
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (fetched, errors, seconds)
+    }
+    print(json([("name", "crawl"), ("source", "evy-run"), ("value", Double(result.0) / result.2), ("unit", "pages/s"),
+                ("pages", result.0), ("errors", result.1), ("seconds", result.2)]))
+}
+
+/// The crawl's shared state: green threads of one hub share it without locks.
+private final class CrawlState: @unchecked Sendable {
+    var seen: Set<String>
+    var pending: [String]
+    var fetched = 0
+    var errors = 0
+    init(start: String) {
+        seen = [start]
+        pending = [start]
+    }
+}
+
+// MARK: http-server
+
+/// `evy-bench http-server`: hello-world requests per second under wrk (100 connections, one
+/// thread on CPU 1), for nginx serving a static file, a Hummingbird 2 server (built from
+/// Benchmarks/hummingbird-hello when the package mirror has it) and Evy's server on CPU 0, one
+/// after the other (ratio = Evy / Hummingbird; the target is 1x; ratio_nginx = Evy / nginx).
+func httpServerBenchmark(seconds: Int) throws {
+    guard require(["/usr/sbin/nginx", "/usr/bin/wrk", "/usr/bin/taskset"]) else { return }
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("evy-bench-hello-\(getpid())")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: root) }
+    try Data("Hello, World!\r\n".utf8).write(to: root.appendingPathComponent("hello.txt"))
+
+    func wrk(_ port: Int, path: String) throws -> Double {
+        let output = try runPinned(["wrk", "-t1", "-c100", "-d\(seconds)s", "http://127.0.0.1:\(port)\(path)"], cpu: 1)
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
+              let rate = Double(line.split(separator: " ").last ?? "")
+        else { throw BenchmarkFailure("wrk printed no rate: \(output)") }
+        if output.contains("Non-2xx") || output.contains("Socket errors") {
+            throw BenchmarkFailure("wrk saw errors: \(output)")
+        }
+        return rate
+    }
+
+    var rates: [String: Double] = [:]
+    let nginx = try Nginx.start(root: root, cpu: 0)
+    rates["nginx"] = try wrk(nginx.port, path: "/hello.txt")
+    nginx.stop()
+    print(json([("name", "http-server"), ("source", "nginx"), ("value", rates["nginx"]!), ("unit", "req/s")]))
+
+    if let hummingbird = buildHummingbird() {
+        let port = try freePort()
+        let server = try ServerProcess.start([hummingbird, "\(port)"])
+        rates["hummingbird"] = try wrk(server.port, path: "/")
+        server.stop()
+        print(json([("name", "http-server"), ("source", "hummingbird"), ("value", rates["hummingbird"]!), ("unit", "req/s")]))
+    }
+
+    let evy = try ServerProcess.start([CommandLine.arguments[0], "--http-hello"])
+    let rate = try wrk(evy.port, path: "/")
+    evy.stop()
+    var fields: [(String, Any)] = [("name", "http-server"), ("source", "evy"), ("value", rate), ("unit", "req/s")]
+    if let reference = rates["hummingbird"] { fields += [("ratio", rate / reference), ("ratio_reference", "hummingbird")] }
+    fields.append(("ratio_nginx", rate / rates["nginx"]!))
+    print(json(fields))
+}
+
+/// Builds the Hummingbird hello-world server (release) and returns its path, or nil (with a note)
+/// if it cannot be built here.
+private func buildHummingbird() -> String? {
+    let package = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        .appendingPathComponent("Benchmarks/hummingbird-hello")
+    let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build-hummingbird")
+    let build = Process()
+    build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    build.arguments = ["swift", "build", "-c", "release", "--package-path", package.path, "--scratch-path", scratch.path]
+    build.standardOutput = FileHandle.standardError
+    guard (try? build.run()) != nil else { return nil }
+    build.waitUntilExit()
+    let binary = scratch.appendingPathComponent("release/hummingbird-hello").path
+    guard build.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: binary) else {
+        print(json([("name", "http-server"), ("note", "Hummingbird server did not build: no Hummingbird reference")]))
+        return nil
+    }
+    return binary
+}
+
+/// The hello-world server `evy-bench http-server` measures (`evy-bench --http-hello`): prints
+/// `listening PORT` and answers every request with "Hello, World!".
+func runHelloServer() throws {
+    try Hub.run {
+        var configuration = HTTPServer.Configuration()
+        configuration.accessLog = false
+        let hello = Array("Hello, World!\r\n".utf8)
+        let server = HTTPServer(configuration: configuration) { _, _ in
+            HTTPResponse(headers: [("Content-Type", "text/plain")], body: hello)
+        }
+        let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+        FileHandle.standardOutput.write(Data("listening \(listener.localAddress!.port)\n".utf8))
+        try await server.serve(listener)
+    }
+}
+
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
