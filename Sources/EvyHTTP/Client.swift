@@ -15,7 +15,7 @@ public struct HTTPClientResponse: Sendable {
 
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) }?.value
+        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 
     /// The body as UTF-8 text (invalid bytes replaced).
@@ -154,12 +154,14 @@ public final class HTTPClient: @unchecked Sendable {
         else { throw HTTPClientError.invalidURL(urlString) }
         let work = { [self] () async throws -> HTTPClientResponse in
             var url = start, method = method, body = body
-            var visited: Set<String> = [url.absoluteString]
+            var visited: Set<String> = []
             for _ in 0...configuration.maxRedirects {
                 let response = try await send(method, url, headers: headers, body: body)
-                guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("Location"),
+                guard (301...308).contains(response.status), [301, 302, 303, 307, 308].contains(response.status),
+                      let location = response.header("Location"),
                       let next = URL(string: location, relativeTo: url)?.absoluteURL
                 else { return response }
+                if visited.isEmpty { visited.insert(url.absoluteString) }
                 guard visited.insert(next.absoluteString).inserted else {
                     throw HTTPClientError.redirectLoop(next.absoluteString)
                 }
@@ -197,8 +199,10 @@ public final class HTTPClient: @unchecked Sendable {
         try await pool.slots.acquire()
         defer { pool.slots.release() }
 
-        var target = url.path.isEmpty ? "/" : url.path
-        if let query = url.query { target += "?" + query }
+        // As sent: percent escapes stay escaped.
+        let path = url.path(percentEncoded: true)
+        var target = path.isEmpty ? "/" : path
+        if let query = url.query(percentEncoded: true) { target += "?" + query }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(url.port == nil ? host : "\(host):\(port)")\r\n"
             + "User-Agent: \(configuration.userAgent)\r\nAccept-Encoding: gzip, deflate\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -309,7 +313,7 @@ final class ResponseParser {
         Unmanaged<ResponseParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
     }
 
-    func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveCompare(name) }?.value }
+    func header(_ name: String) -> String? { headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value }
 
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()

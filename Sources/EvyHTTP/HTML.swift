@@ -4,7 +4,7 @@ import Foundation
 /// What a crawler needs from an HTML page, parsed with libxml2's forgiving HTML parser (malformed
 /// markup is recovered from, never an error).
 public struct HTMLPage: Sendable {
-    /// The page's `<title>`, whitespace collapsed.
+    /// The page's `<title>`, runs of ASCII whitespace collapsed to one space.
     public var title: String?
     /// Absolute http(s) links of `<a href>`, resolved against `<base href>` or the page's URL,
     /// fragments dropped, normalised (see ``normalizedURL(_:)``), in order, without duplicates.
@@ -26,7 +26,8 @@ public struct HTMLPage: Sendable {
                     HTMLCollector.from(context).start(name, attributes)
                 }
                 handler.endElement = { context, name in
-                    if let name, xmlStrEqual(name, "title") != 0 { HTMLCollector.from(context).inTitle = false }
+                    let collector = HTMLCollector.from(context)
+                    if collector.inTitle, let name, xmlStrEqual(name, "title") != 0 { collector.inTitle = false }
                 }
                 handler.characters = { context, bytes, length in HTMLCollector.from(context).text(bytes, length) }
                 handler.ignorableWhitespace = handler.characters
@@ -41,7 +42,7 @@ public struct HTMLPage: Sendable {
             }
         }
         withExtendedLifetime(collector) {}
-        title = collector.title.map { String(decoding: $0, as: UTF8.self).split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        title = collector.title.map(HTMLPage.collapsingWhitespace)
         let base = collector.base.flatMap { URL(string: $0, relativeTo: url)?.absoluteURL } ?? url
         var seen = Set<String>(minimumCapacity: collector.hrefs.count)
         let resolver = LinkResolver(base: base)
@@ -49,6 +50,23 @@ public struct HTMLPage: Sendable {
             guard let link = resolver.resolve(href), seen.insert(link).inserted else { return nil }
             return link
         }
+    }
+
+    /// `text` with runs of ASCII whitespace made one space, and none at either end.
+    private static func collapsingWhitespace(_ text: [UInt8]) -> String {
+        var collapsed: [UInt8] = []
+        collapsed.reserveCapacity(text.count)
+        var pendingSpace = false
+        for byte in text {
+            if byte == 32 || (byte >= 9 && byte <= 13) {
+                pendingSpace = !collapsed.isEmpty
+            } else {
+                if pendingSpace { collapsed.append(32) }
+                pendingSpace = false
+                collapsed.append(byte)
+            }
+        }
+        return String(decoding: collapsed, as: UTF8.self)
     }
 
     /// An http(s) URL in one canonical spelling: scheme and host lowercased, default port and
@@ -87,13 +105,16 @@ private final class HTMLCollector {
     /// An element starts (libxml2's HTML parser spells names in lowercase).
     func start(_ name: UnsafePointer<xmlChar>?, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) {
         guard let name else { return }
-        if xmlStrEqual(name, "a") != 0 {
+        switch name[0] {  // most elements are none of these: one byte tells
+        case UInt8(ascii: "a") where name[1] == 0:
             if let href = Self.attribute("href", attributes) { hrefs.append(href) }
-        } else if xmlStrEqual(name, "title") != 0, title == nil {
+        case UInt8(ascii: "t") where title == nil && xmlStrEqual(name, "title") != 0:
             title = []
             inTitle = true
-        } else if xmlStrEqual(name, "base") != 0, base == nil {
+        case UInt8(ascii: "b") where base == nil && xmlStrEqual(name, "base") != 0:
             base = Self.attribute("href", attributes).map { String(decoding: $0, as: UTF8.self) }
+        default:
+            break
         }
     }
 

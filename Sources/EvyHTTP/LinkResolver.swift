@@ -24,10 +24,75 @@ struct LinkResolver {
 
     /// `href` (an attribute's bytes) resolved and normalised, or nil if it is not an http(s) link.
     func resolve(_ href: [UInt8]) -> String? {
-        if let parts, let fast = resolveFast(trimmed(href[...]), parts) { return fast.isEmpty ? nil : fast }
+        if let parts {
+            // The common case, a plain path relative to the site, without building arrays.
+            if let link = href.withUnsafeBufferPointer({ LinkResolver.resolveSitePath($0, parts) }) { return link }
+            if let fast = resolveFast(trimmed(href[...]), parts) { return fast.isEmpty ? nil : fast }
+        }
         let text = String(decoding: href, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let resolved = URL(string: text, relativeTo: base)?.absoluteURL else { return nil }
         return HTMLPage.normalizedURL(resolved)
+    }
+
+    /// A plain link with no scheme, no dot segments and nothing unusual (`/p/2.html`, `2.html?x=1`,
+    /// `#top`) resolved in one pass into one string; nil for anything else.
+    private static func resolveSitePath(
+        _ href: UnsafeBufferPointer<UInt8>, _ base: (origin: [UInt8], path: [UInt8], query: [UInt8])
+    ) -> String? {
+        var start = 0, end = href.count
+        while start < end && isSpace(href[start]) { start += 1 }
+        while end > start && isSpace(href[end - 1]) { end -= 1 }
+        guard start < end, href[start] != UInt8(ascii: "."), !(href[start] == UInt8(ascii: "/") && end - start > 1
+                                                              && href[start + 1] == UInt8(ascii: "/")) else { return nil }
+        // One pass: every byte plain, no `:` before the path ends, no dot segment; note `?` and `#`.
+        var question = -1, fragment = end, segmentStart = true
+        for index in start..<end {
+            let byte = href[index]
+            guard isPlain(byte) else { return nil }
+            if index >= fragment { continue }
+            switch byte {
+            case UInt8(ascii: "#"): fragment = index
+            case UInt8(ascii: "?"): if question < 0 { question = index }
+            case UInt8(ascii: ":"): if question < 0 { return nil }
+            case UInt8(ascii: "."): if question < 0 && segmentStart { return nil }
+            default: break
+            }
+            segmentStart = byte == UInt8(ascii: "/")
+        }
+        let pathEnd = question < 0 ? fragment : question
+        let absolutePath = href[start] == UInt8(ascii: "/")
+        let directoryLength = absolutePath || pathEnd == start ? 0 : (base.path.lastIndex(of: UInt8(ascii: "/")) ?? 0) + 1
+        let basePath = pathEnd == start ? base.path.count : 0
+        let ownQuery = question < 0 ? 0 : fragment - question
+        let baseQuery = pathEnd == start && ownQuery == 0 ? base.query.count : 0
+        let length = base.origin.count + directoryLength + basePath + (fragment - start - ownQuery) + ownQuery + baseQuery
+        return String(unsafeUninitializedCapacity: length) { output in
+            var at = 0
+            func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+                guard !bytes.isEmpty else { return }
+                _ = UnsafeMutableBufferPointer(rebasing: output[at...]).initialize(from: bytes)
+                at += bytes.count
+            }
+            base.origin.withUnsafeBufferPointer { copy($0) }
+            base.path.withUnsafeBufferPointer { path in
+                copy(UnsafeBufferPointer(rebasing: path[0..<(directoryLength + basePath)]))
+            }
+            copy(UnsafeBufferPointer(rebasing: href[start..<fragment]))
+            base.query.withUnsafeBufferPointer { query in copy(UnsafeBufferPointer(rebasing: query[0..<baseQuery])) }
+            return at
+        }
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || (byte >= 9 && byte <= 13) }
+
+    /// Letters, digits, `-._~/?=&#:`.
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"),
+             UInt8(ascii: "?"), UInt8(ascii: "="), UInt8(ascii: "&"), UInt8(ascii: "#"), UInt8(ascii: ":"): true
+        default: false
+        }
     }
 
     /// The resolved link; "" for a link that is certainly not http(s); nil to ask Foundation.
@@ -78,8 +143,11 @@ struct LinkResolver {
     private static func split(absolute: ArraySlice<UInt8>) -> (origin: [UInt8], path: [UInt8], query: [UInt8])? {
         guard let colon = absolute.firstIndex(of: UInt8(ascii: ":")),
               absolute[colon...].starts(with: "://".utf8) else { return nil }
-        let scheme = String(decoding: absolute[..<colon], as: UTF8.self).lowercased()
-        guard scheme == "http" || scheme == "https" else { return nil }
+        let scheme = absolute[..<colon].map { $0 | 0x20 }  // lowercased (only letters pass the checks)
+        let secure: Bool
+        if scheme.elementsEqual("http".utf8) { secure = false }
+        else if scheme.elementsEqual("https".utf8) { secure = true }
+        else { return nil }
         let authorityStart = colon + 3
         let authorityEnd = absolute[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
             ?? absolute.endIndex
@@ -87,12 +155,19 @@ struct LinkResolver {
         let portMark = authority.firstIndex(of: UInt8(ascii: ":"))
         let host = authority[..<(portMark ?? authority.endIndex)]
         guard !host.isEmpty, host.allSatisfy({ hostByte[Int($0)] }) else { return nil }
-        var origin = Array((scheme + "://").utf8) + host.map { $0 | (isUpper($0) ? 0x20 : 0) }
+        var origin = scheme
+        origin.reserveCapacity(scheme.count + 3 + authority.count)
+        origin += "://".utf8
+        origin += host.lazy.map { $0 | (isUpper($0) ? 0x20 : 0) }
         if let portMark {
             let digits = authority[(portMark + 1)...]
-            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                  let port = Int(String(decoding: digits, as: UTF8.self)), port <= 65535 else { return nil }
-            if port != (scheme == "http" ? 80 : 443) { origin += Array(":\(port)".utf8) }
+            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            let port = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
+            guard port <= 65535 else { return nil }
+            if port != (secure ? 443 : 80) {
+                origin.append(UInt8(ascii: ":"))
+                origin += digits.drop { $0 == 48 && port != 0 }  // as Foundation spells it: no leading zeros
+            }
         }
         let rest = absolute[authorityEnd...]
         let queryStart = rest.firstIndex(of: UInt8(ascii: "?")) ?? rest.endIndex

@@ -140,32 +140,39 @@ func runCrawler(base: String, poolSize: Int, limit: Int) throws {
         var configuration = HTTPClient.Configuration()
         configuration.maxConnectionsPerHost = poolSize
         let client = HTTPClient(configuration: configuration)
-        let pool = GreenPool(size: poolSize)
         let start = base + "/p/0.html"
         let site = base + "/"
         let state = CrawlState(start: start)
+        // As gevent's crawler does: a pool of green threads taking URLs from a queue and putting
+        // the new links they find back; nil tells them the crawl is over.
+        let queue = LifoQueue<String?>()
+        try queue.putNowait(start)
+        let workers = GreenPool(size: poolSize)
         let began = ContinuousClock.now
-        // Fetches produce links into `pending`; the loop hands them to the pool, which waits for
-        // a free green thread, and ends when no fetch is left that could find more.
-        while true {
-            while let url = state.pending.popLast() {
-                try await pool.spawnN {
+        for _ in 0..<poolSize {
+            try await workers.spawnN {
+                while let url = try await queue.get() {
                     do {
                         let response = try await client.get(url)
-                        guard response.status == 200 else { state.errors += 1; return }
-                        state.fetched += 1
-                        for link in HTMLPage(html: response.body, url: response.url).links
-                        where state.seen.count < limit && link.hasPrefix(site) && state.seen.insert(link).inserted {
-                            state.pending.append(link)
+                        if response.status == 200 {
+                            state.fetched += 1
+                            for link in HTMLPage(html: response.body, url: response.url).links
+                            where state.seen.count < limit && link.hasPrefix(site) && state.seen.insert(link).inserted {
+                                state.unfinished += 1
+                                try queue.putNowait(link)
+                            }
+                        } else {
+                            state.errors += 1
                         }
                     } catch {
                         state.errors += 1
                     }
+                    state.unfinished -= 1
+                    if state.unfinished == 0 { for _ in 0..<poolSize { try queue.putNowait(nil) } }
                 }
             }
-            try await pool.waitAll()
-            if state.pending.isEmpty { break }
         }
+        try await workers.waitAll()
         let (fetched, errors) = (state.fetched, state.errors)
         let elapsed = ContinuousClock.now - began
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -178,13 +185,11 @@ func runCrawler(base: String, poolSize: Int, limit: Int) throws {
 /// The crawl's shared state: green threads of one hub share it without locks.
 private final class CrawlState: @unchecked Sendable {
     var seen: Set<String>
-    var pending: [String]
+    /// URLs queued or being fetched.
+    var unfinished = 1
     var fetched = 0
     var errors = 0
-    init(start: String) {
-        seen = [start]
-        pending = [start]
-    }
+    init(start: String) { seen = [start] }
 }
 
 // MARK: http-server
