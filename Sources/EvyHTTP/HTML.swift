@@ -44,11 +44,16 @@ public struct HTMLPage: Sendable {
         withExtendedLifetime(collector) {}
         title = collector.title.map(HTMLPage.collapsingWhitespace)
         let base = collector.base.flatMap { URL(string: $0, relativeTo: url)?.absoluteURL } ?? url
-        var seen = Set<String>(minimumCapacity: collector.hrefs.count)
+        var seen = Set<String>(minimumCapacity: collector.hrefEnds.count)
         let resolver = LinkResolver(base: base)
-        links = collector.hrefs.compactMap { href in
-            guard let link = resolver.resolve(href), seen.insert(link).inserted else { return nil }
-            return link
+        links = collector.hrefBytes.withUnsafeBufferPointer { bytes in
+            var start = 0
+            return collector.hrefEnds.compactMap { end in
+                defer { start = end }
+                guard let link = resolver.resolve(UnsafeBufferPointer(rebasing: bytes[start..<end])),
+                      seen.insert(link).inserted else { return nil }
+                return link
+            }
         }
     }
 
@@ -91,7 +96,9 @@ public struct HTMLPage: Sendable {
 
 /// What the SAX events of one page leave behind: hrefs, the first `<base href>`, the first title.
 private final class HTMLCollector {
-    var hrefs: [[UInt8]] = []
+    /// Every `<a href>` value, one after the other; each ends where `hrefEnds` says.
+    var hrefBytes: [UInt8] = []
+    var hrefEnds: [Int] = []
     var base: String?
     var title: [UInt8]?
     var inTitle = false
@@ -107,12 +114,15 @@ private final class HTMLCollector {
         guard let name else { return }
         switch name[0] {  // most elements are none of these: one byte tells
         case UInt8(ascii: "a") where name[1] == 0:
-            if let href = Self.attribute("href", attributes) { hrefs.append(href) }
+            if let href = Self.href(attributes) {
+                hrefBytes.append(contentsOf: href)
+                hrefEnds.append(hrefBytes.count)
+            }
         case UInt8(ascii: "t") where title == nil && xmlStrEqual(name, "title") != 0:
             title = []
             inTitle = true
         case UInt8(ascii: "b") where base == nil && xmlStrEqual(name, "base") != 0:
-            base = Self.attribute("href", attributes).map { String(decoding: $0, as: UTF8.self) }
+            base = Self.href(attributes).map { String(decoding: $0, as: UTF8.self) }
         default:
             break
         }
@@ -123,15 +133,14 @@ private final class HTMLCollector {
         title?.append(contentsOf: UnsafeBufferPointer(start: bytes, count: Int(length)))
     }
 
-    /// The value of attribute `name` in libxml2's name, value, name, value... nil array.
-    private static func attribute(
-        _ name: String, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
-    ) -> [UInt8]? {
+    /// The value of the `href` attribute in libxml2's name, value, name, value... nil array.
+    private static func href(_ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) -> UnsafeBufferPointer<UInt8>? {
         guard var pair = attributes else { return nil }
         while let key = pair[0] {
-            if xmlStrEqual(key, name) != 0 {
-                guard let value = pair[1] else { return [] }
-                return Array(UnsafeBufferPointer(start: value, count: Int(xmlStrlen(value))))
+            if key[0] == UInt8(ascii: "h") && key[1] == UInt8(ascii: "r") && key[2] == UInt8(ascii: "e")
+                && key[3] == UInt8(ascii: "f") && key[4] == 0 {
+                guard let value = pair[1] else { return UnsafeBufferPointer(start: nil, count: 0) }
+                return UnsafeBufferPointer(start: value, count: Int(xmlStrlen(value)))
             }
             pair += 2
         }

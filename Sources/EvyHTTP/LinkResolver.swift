@@ -23,11 +23,11 @@ struct LinkResolver {
     }
 
     /// `href` (an attribute's bytes) resolved and normalised, or nil if it is not an http(s) link.
-    func resolve(_ href: [UInt8]) -> String? {
+    func resolve(_ href: UnsafeBufferPointer<UInt8>) -> String? {
         if let parts {
             // The common case, a plain path relative to the site, without building arrays.
-            if let link = href.withUnsafeBufferPointer({ LinkResolver.resolveSitePath($0, parts) }) { return link }
-            if let fast = resolveFast(trimmed(href[...]), parts) { return fast.isEmpty ? nil : fast }
+            if let link = LinkResolver.resolveSitePath(href, parts) { return link }
+            if let fast = resolveFast(trimmed(Array(href)[...]), parts) { return fast.isEmpty ? nil : fast }
         }
         let text = String(decoding: href, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let resolved = URL(string: text, relativeTo: base)?.absoluteURL else { return nil }
