@@ -165,8 +165,7 @@ struct LinkResolver {
             let port = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
             guard port <= 65535 else { return nil }
             if port != (secure ? 443 : 80) {
-                origin.append(UInt8(ascii: ":"))
-                origin += digits.drop { $0 == 48 && port != 0 }  // as Foundation spells it: no leading zeros
+                origin += ":\(port)".utf8  // as Foundation spells it: no leading zeros
             }
         }
         let rest = absolute[authorityEnd...]

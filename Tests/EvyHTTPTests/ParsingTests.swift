@@ -40,7 +40,7 @@ final class HTMLPageTests: XCTestCase {
                      "HTTP://x.example/a/../b", "mailto:me@example.org", "javascript:void(0)", "ftp://x/y", "a:b",
                      "d e.html", "%41bc", "/caf\u{E9}", "http://user@x.example/", "http://[::1]/v6", "http://x.example:99999/",
                      "http:relative", "  /spaced  ", "dir/", ".", "..", "./", "a/b:c", "/p?x=1&y=2#z", "http://x.example?q",
-                     "http://x.example#f", "\u{1}/ctl", "HTTP://X.EXAMPLE:08080/p", "http://x.example:0080/p", ".hidden/x",
+                     "http://x.example#f", "\u{1}/ctl", "HTTP://X.EXAMPLE:08080/p", "http://x.example:0080/p", "HTTP://Host:00", ".hidden/x",
                      "a.b/c", "/x/.y", "?q#f", "p/q/../r?s=../t"]
         for base in bases {
             let url = URL(string: base)!

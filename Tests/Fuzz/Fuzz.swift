@@ -1,6 +1,6 @@
 // libFuzzer entry point for the parsers that read what peers send: HTTP requests, WebSocket
 // frames, feeds, HTML and robots.txt. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the
-// target is picked with EVY_FUZZ_TARGET=request|websocket|feed|html|robots. A crash, a leak under ASan, or a
+// target is picked with EVY_FUZZ_TARGET=request|websocket|feed|html|links|robots. A crash, a leak under ASan, or a
 // violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
 // (to http_parser, zero bytes mean end of input).
 import Evy
@@ -89,12 +89,22 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         fuzzWebSocket(bytes)
     case "html":
         _ = HTMLPage(html: bytes, url: URL(string: "http://example.com/a/b")!).links
+    case "links":
+        // Links resolved on their bytes must resolve as Foundation resolves them.
+        guard let selector = bytes.first else { return 0 }
+        let bases = ["http://example.com/a/b?q=1", "https://Example.COM:8443/dir/", "http://h/a/./b/../c", "http://h"]
+        let base = URL(string: bases[Int(selector) % bases.count])!
+        let href = Array(bytes.dropFirst())
+        let fast = href.withUnsafeBufferPointer { LinkResolver(base: base).resolve($0) }
+        let text = String(decoding: href, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let slow = URL(string: text, relativeTo: base).flatMap { HTMLPage.normalizedURL($0.absoluteURL) }
+        if fast != slow { fatalError("\(text) against \(base): \(fast ?? "nil") but Foundation says \(slow ?? "nil")") }
     case "robots":
         let robots = RobotsTxt(text: String(decoding: bytes, as: UTF8.self))
         _ = robots.allows("/some/path", userAgent: "evy")
         _ = robots.crawlDelay(for: "evy")
     default:
-        fatalError("EVY_FUZZ_TARGET must be request, websocket, feed, html or robots")
+        fatalError("EVY_FUZZ_TARGET must be request, websocket, feed, html, links or robots")
     }
     return 0
 }
