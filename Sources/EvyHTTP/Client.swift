@@ -255,9 +255,18 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private func readResponse(_ connection: Connection, head: Bool, url: URL) async throws -> (HTTPClientResponse, Bool) {
-        let parser = ResponseParser(maxBodyBytes: configuration.maxBodyBytes, skipBody: head)
+        try await Self.readResponse(from: connection.buffered, head: head, url: url,
+                                    maxBodyBytes: configuration.maxBodyBytes, readTimeout: configuration.readTimeout)
+    }
+
+    /// Reads one response from `stream`: the response, and whether the connection can carry
+    /// another request. Throws ``HTTPClientError`` for what the server got wrong.
+    static func readResponse(
+        from stream: BufferedStream, head: Bool, url: URL, maxBodyBytes: Int, readTimeout: Duration
+    ) async throws -> (HTTPClientResponse, Bool) {
+        let parser = ResponseParser(maxBodyBytes: maxBodyBytes, skipBody: head)
         while !parser.isComplete {
-            let chunk = try await connection.buffered.read(maxLength: 65536, timeout: configuration.readTimeout)
+            let chunk = try await stream.read(maxLength: 65536, timeout: readTimeout)
             if chunk.isEmpty {
                 try parser.finish()
                 guard parser.isComplete else { throw HTTPClientError.incompleteResponse }
@@ -268,10 +277,10 @@ public final class HTTPClient: @unchecked Sendable {
         var body = parser.body
         if let encoding = parser.header("Content-Encoding")?.lowercased(), ["gzip", "deflate", "x-gzip"].contains(encoding),
            !body.isEmpty {
-            body = try Inflate.decode(body, limit: configuration.maxBodyBytes)
+            body = try Inflate.decode(body, limit: maxBodyBytes)
         }
         let response = HTTPClientResponse(status: parser.status, headers: parser.headers, body: body, url: url)
-        return (response, parser.keepAlive && !parser.endedWithConnection)
+        return (response, parser.keepAlive && !parser.endedWithConnection && !parser.trailingBytes)
     }
 }
 
@@ -289,6 +298,9 @@ final class ResponseParser {
     private(set) var keepAlive = false
     /// Whether the body ran to the connection's end (no length, not chunked).
     private(set) var endedWithConnection = false
+    /// Whether bytes came after the response (a server that answers what was not asked: the
+    /// connection cannot be trusted with another request).
+    private(set) var trailingBytes = false
     private var failure: HTTPClientError?
 
     init(maxBodyBytes: Int, skipBody: Bool) {
@@ -317,8 +329,9 @@ final class ResponseParser {
 
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
         parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        _ = bytes.withMemoryRebound(to: CChar.self) { http_parser_execute(parser, settings, $0.baseAddress, $0.count) }
+        let parsed = bytes.withMemoryRebound(to: CChar.self) { http_parser_execute(parser, settings, $0.baseAddress, $0.count) }
         try check()
+        if parsed < bytes.count { trailingBytes = true }
     }
 
     func finish() throws {
@@ -380,6 +393,7 @@ final class ResponseParser {
 
     private func messageComplete() -> Int32 {
         isComplete = true
+        http_parser_pause(parser, 1)  // what follows is not part of this response
         return 0
     }
 }

@@ -119,6 +119,31 @@ final class HTTPClientTests: XCTestCase {
             await server.stop()
         }
     }
+
+    /// A server that sends more than the response (found by scripts/fuzz): the response is
+    /// returned as it is, and the connection is not reused, since what follows would be misread
+    /// as the next response.
+    func testBytesAfterAResponseAreNotTakenForTheNextOne() throws {
+        try green {
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN {
+                while let (connection, _) = try? await listener.accept() {
+                    spawnN {
+                        while case let request = try await connection.receive(), !request.isEmpty {
+                            try await connection.sendAll("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK")
+                        }
+                    }
+                }
+            }
+            let client = HTTPClient()
+            let base = "http://127.0.0.1:\(listener.localAddress!.port)/"
+            let first = try await client.get(base)
+            let second = try await client.get(base)
+            XCTAssertEqual([first.text, second.text], ["ok", "ok"])
+            XCTAssertEqual(client.connectionsOpened, 2, "the connection with junk after its response was dropped")
+            listener.close()
+        }
+    }
 }
 
 final class HTTPSTests: XCTestCase {

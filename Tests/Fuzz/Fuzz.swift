@@ -1,6 +1,6 @@
-// libFuzzer entry point for the parsers that read what peers send: HTTP requests, WebSocket
+// libFuzzer entry point for the parsers that read what peers send: HTTP requests and responses, WebSocket
 // frames, feeds, HTML and robots.txt. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the
-// target is picked with EVY_FUZZ_TARGET=request|websocket|feed|html|links|robots. A crash, a leak under ASan, or a
+// target is picked with EVY_FUZZ_TARGET=request|response|websocket|feed|html|links|robots. A crash, a leak under ASan, or a
 // violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
 // (to http_parser, zero bytes mean end of input).
 import Evy
@@ -13,9 +13,9 @@ private final class ScriptedPeer: GreenStream, @unchecked Sendable {
     private let piece: Int
     var sent: [UInt8] = []
 
-    init(_ input: [UInt8]) {
+    init(_ input: [UInt8], piece: Int? = nil) {
         self.input = input[...]
-        piece = 1 + Int(input.first ?? 0) % 64
+        self.piece = piece ?? 1 + Int(input.first ?? 0) % 64
     }
 
     func receive(maxLength: Int, timeout: Duration?) async throws -> [UInt8] {
@@ -49,6 +49,31 @@ private func fuzzWebSocket(_ bytes: [UInt8]) {
             if !peer.sent.contains(0x88) { fatalError("\(error) without a close frame") }
         }
     }
+}
+
+/// Reads the input as a server's response, as the client does: every outcome is a response
+/// within the body limit or an `HTTPClientError`, and the same whatever the pieces it came in.
+private func fuzzResponse(_ bytes: [UInt8]) {
+    func read(_ peer: ScriptedPeer) -> String {
+        try! Hub.run {
+            do {
+                let (response, reusable) = try await HTTPClient.readResponse(
+                    from: BufferedStream(peer), head: false, url: URL(string: "http://example.com/")!,
+                    maxBodyBytes: 4096, readTimeout: .seconds(1))
+                if response.body.count > 4096 { fatalError("body over the limit: \(response.body.count)") }
+                // Whether the connection can be reused depends on what came in the same read.
+                _ = reusable
+                return "\(response.status) \(response.headers.count) \(response.body)"
+            } catch let error as HTTPClientError {
+                return "\(error)"
+            } catch {
+                fatalError("not an HTTPClientError: \(error)")
+            }
+        }
+    }
+    let inPieces = read(ScriptedPeer(bytes))
+    let whole = read(ScriptedPeer(bytes, piece: 65536))
+    if inPieces != whole { fatalError("pieces and whole differ:\n\(inPieces)\n---\n\(whole)") }
 }
 
 /// The parsed requests, or the error, as comparable text.
@@ -87,6 +112,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if !feed.bozo, bytes.isEmpty { fatalError("an empty document is not a well-formed feed") }
     case "websocket":
         fuzzWebSocket(bytes)
+    case "response":
+        fuzzResponse(bytes)
     case "html":
         _ = HTMLPage(html: bytes, url: URL(string: "http://example.com/a/b")!).links
     case "links":
@@ -104,7 +131,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = robots.allows("/some/path", userAgent: "evy")
         _ = robots.crawlDelay(for: "evy")
     default:
-        fatalError("EVY_FUZZ_TARGET must be request, websocket, feed, html, links or robots")
+        fatalError("EVY_FUZZ_TARGET must be request, response, websocket, feed, html, links or robots")
     }
     return 0
 }
