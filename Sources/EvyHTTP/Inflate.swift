@@ -5,13 +5,11 @@ enum Inflate {
     /// The decompressed bytes; throws ``HTTPClientError/badCompression(_:)`` for truncated or
     /// corrupt data, ``HTTPClientError/bodyTooLarge(limit:)`` past `limit`.
     static func decode(_ data: [UInt8], limit: Int) throws -> [UInt8] {
-        // 15 + 32: zlib or gzip, detected from the header. Some servers send raw deflate for
-        // "deflate": try that (-15) if the header is not recognised.
-        do {
-            return try run(data, windowBits: 15 + 32, limit: limit)
-        } catch HTTPClientError.badCompression {
-            return try run(data, windowBits: -15, limit: limit)
-        }
+        // gzip or zlib, told by their headers (15 + 32 lets zlib detect which); some servers send
+        // raw deflate for "deflate", which has no header (-15).
+        let gzip = data.starts(with: [0x1f, 0x8b])
+        let zlib = data.count >= 2 && data[0] & 0x0f == 8 && (UInt16(data[0]) << 8 | UInt16(data[1])) % 31 == 0
+        return try run(data, windowBits: gzip || zlib ? 15 + 32 : -15, limit: limit)
     }
 
     private static func run(_ data: [UInt8], windowBits: Int32, limit: Int) throws -> [UInt8] {

@@ -18,6 +18,7 @@ final class HTTPClientTests: XCTestCase {
                 switch request.path {
                 case "/chunked": return HTTPResponse { writer in for word in ["a", "b", "c"] { try await writer.write(word) } }
                 case "/gzip": return HTTPResponse(headers: [("Content-Encoding", "gzip")], body: compressed)
+                case "/truncated": return HTTPResponse(headers: [("Content-Encoding", "gzip")], body: Array(compressed.prefix(20)))
                 case "/feed":
                     if request.header("If-None-Match") == "\"v1\"" { return HTTPResponse(status: 304) }
                     return HTTPResponse(headers: [("ETag", "\"v1\"")], body: Array("<rss/>".utf8))
@@ -35,6 +36,9 @@ final class HTTPClientTests: XCTestCase {
             XCTAssertEqual(chunked.text, "abc")
             let gzip = try await client.get("\(base)/gzip")
             XCTAssertEqual(gzip.text, String(repeating: "compressed body ", count: 100))
+            do { _ = try await client.get("\(base)/truncated"); XCTFail("a truncated gzip body must fail") } catch let error as HTTPClientError {
+                XCTAssertEqual(error, .badCompression("truncated data"))
+            }
             let feed = try await client.get("\(base)/feed")
             XCTAssertEqual(feed.status, 200)
             let again = try await client.get("\(base)/feed", ifChanged: feed.validators)
