@@ -66,11 +66,14 @@ public struct Feed: Sendable {
     // MARK: XML feeds
 
     private mutating func parseXML(_ data: [UInt8]) {
+        LibXML.ready
         xmlResetLastError()
         let options = Int32(XML_PARSE_RECOVER.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
             | XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue)
         let document = data.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { xmlReadMemory($0.baseAddress, Int32($0.count), nil, nil, options) }
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                Int32(exactly: chars.count).flatMap { xmlReadMemory(chars.baseAddress, $0, nil, nil, options) }
+            }
         }
         if let error = xmlGetLastError(), error.pointee.level.rawValue >= XML_ERR_ERROR.rawValue {
             bozo = true

@@ -14,11 +14,13 @@ public struct HTMLPage: Sendable {
     public init(html: [UInt8], url: URL) {
         // libxml2's SAX interface: events for the elements wanted, no tree built.
         let collector = HTMLCollector()
+        LibXML.ready
         html.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 // Made as htmlReadMemory makes it: an HTML parser context would take undeclared
                 // non-ASCII bytes for Latin-1 where htmlReadMemory reads valid UTF-8 as UTF-8.
-                guard let context = xmlCreateMemoryParserCtxt(chars.baseAddress, Int32(chars.count)) else { return }
+                guard let size = Int32(exactly: chars.count),
+                      let context = xmlCreateMemoryParserCtxt(chars.baseAddress, size) else { return }
                 defer { htmlFreeParserCtxt(context) }
                 var handler = htmlSAXHandler()
                 handler.initialized = 1

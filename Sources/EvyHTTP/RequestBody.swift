@@ -48,7 +48,8 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
             do {
                 try await source.receiveBody()
             } catch {
-                if failure == nil { failure = error }
+                // An error for a request further on leaves this body whole; else it is this one's.
+                fail(error)
             }
         }
         let piece = pieces[nextPiece]
@@ -84,7 +85,9 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
         pieces.append(Array(bytes))
     }
 
-    func complete() { isComplete = true }
+    func complete() {
+        if !isComplete { isComplete = true }  // never written on the shared empty body
+    }
 
     func fail(_ error: any Error) {
         if failure == nil && !isComplete { failure = error }

@@ -21,6 +21,9 @@ public struct HTTPRequest: Sendable {
     public var body: HTTPRequestBody
     /// Whether the client wants the connection kept open after the response.
     public var keepAlive: Bool
+    /// Whether the request asks to switch protocols (`Upgrade`, `CONNECT`): the bytes after it
+    /// belong to the new protocol.
+    var isUpgrade = false
 
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
@@ -146,8 +149,8 @@ final class RequestParser {
         return requests
     }
 
-    /// Whether bytes of an unfinished request have been seen.
-    var inMiddleOfRequest: Bool { headerBytes > 0 }
+    /// Whether bytes of an unfinished request have been seen (from its method's first letter on).
+    private(set) var inMiddleOfRequest = false
 
     private func beginMessage() -> Int32 {
         target = []
@@ -155,6 +158,7 @@ final class RequestParser {
         readingValue = false
         body = .empty
         headerBytes = 0
+        inMiddleOfRequest = true
         return 0
     }
 
@@ -198,7 +202,7 @@ final class RequestParser {
         let length = flags & F_CONTENTLENGTH.rawValue != 0 ? parser.pointee.content_length : 0
         if !chunked && length > UInt64(maxBodyBytes) {
             failure = .bodyTooLarge(limit: maxBodyBytes)
-            return 1
+            return -1  // an error: 1 would mean "no body" and the body would be parsed as requests
         }
         body = chunked || length > 0 ? HTTPRequestBody(complete: false) : .empty
         let method = String(cString: http_method_str(http_method(evy_http_method(parser))))
@@ -208,7 +212,8 @@ final class RequestParser {
             version: (Int(parser.pointee.http_major), Int(parser.pointee.http_minor)),
             headers: headers.map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) },
             body: body,
-            keepAlive: http_should_keep_alive(parser) != 0))
+            keepAlive: http_should_keep_alive(parser) != 0,
+            isUpgrade: evy_http_upgrade(parser) != 0))
         return 0
     }
 
@@ -225,6 +230,7 @@ final class RequestParser {
     private func completeMessage() -> Int32 {
         body.complete()
         headerBytes = 0
+        inMiddleOfRequest = false
         return 0
     }
 }

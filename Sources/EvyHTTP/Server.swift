@@ -119,7 +119,8 @@ public final class HTTPServer: @unchecked Sendable {
         public var maxBodyBytes = 1024 * 1024
         /// How long a keep-alive connection may sit idle between requests.
         public var idleTimeout: Duration = .seconds(60)
-        /// How long a client may take to send a whole request once it started (slowloris: 408).
+        /// How long a client may take to send a request line and headers once it started, and to
+        /// send each next piece of a body (slowloris: 408).
         public var requestTimeout: Duration = .seconds(30)
         /// Connections served at once.
         public var concurrency = 1000
@@ -197,21 +198,30 @@ public final class HTTPServer: @unchecked Sendable {
         }
         let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
         let connection = ServerConnection(stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
-        // A parse error is answered after the requests whose headers came before it.
-        var failure: (any Error)?
+        // The request line and headers must arrive within requestTimeout of their first byte.
+        var headerDeadline: ContinuousClock.Instant?
         while !stopping {
             if connection.ready.isEmpty {
-                if let failure {
+                // A parse error is answered after the requests whose headers came before it.
+                if let failure = connection.failure {
                     await reject(failure, stream, peer)
                     return
                 }
-                let timeout = parser.inMiddleOfRequest ? configuration.requestTimeout : configuration.idleTimeout
+                let timeout: Duration
+                if parser.inMiddleOfRequest {
+                    let deadline = headerDeadline ?? .now + configuration.requestTimeout
+                    headerDeadline = deadline
+                    timeout = max(.zero, deadline - .now)
+                } else {
+                    headerDeadline = nil
+                    timeout = configuration.idleTimeout
+                }
                 do {
                     idleConnections[id] = parser.inMiddleOfRequest ? nil : stream
                     defer { idleConnections[id] = nil }
                     guard try await connection.receive(timeout: timeout) else { return }
-                } catch let error as HTTPParseError {
-                    failure = error
+                } catch is HTTPParseError {
+                    continue  // kept in connection.failure
                 } catch let error as TimeoutError {
                     if parser.inMiddleOfRequest { await reject(error, stream, peer) }
                     return
@@ -221,14 +231,15 @@ public final class HTTPServer: @unchecked Sendable {
                 continue
             }
             let request = connection.ready.removeFirst()
-            let leftover = connection.ready.isEmpty && parser.upgraded ? parser.upgradeLeftover : []
-            guard await respond(to: request, on: connection, leftover: leftover) else { return }
-            if !request.keepAlive || parser.upgraded { return }
+            headerDeadline = nil
+            guard await respond(to: request, on: connection) else { return }
+            // After an upgrade request the bytes belong to another protocol.
+            if !request.keepAlive || request.isUpgrade { return }
         }
     }
 
     /// Answers one request; false if the connection must close.
-    private func respond(to request: HTTPRequest, on connection: ServerConnection, leftover: [UInt8]) async -> Bool {
+    private func respond(to request: HTTPRequest, on connection: ServerConnection) async -> Bool {
         let (stream, peer) = (connection.stream, connection.peer)
         connection.owesContinue = !request.body.isComplete && request.version.minor >= 1
             && request.header("Expect")?.lowercased() == "100-continue"
@@ -248,13 +259,15 @@ public final class HTTPServer: @unchecked Sendable {
         // first, since none may follow the final status line. A client still waiting for it after
         // any other response may never send the body it holds back, so the connection closes.
         if case .stream = response.body { try? await connection.sendContinueIfOwed() }
-        let keepAlive = request.keepAlive && !stopping && response.status != 500 && !connection.owesContinue
+        var keepAlive = request.keepAlive && !stopping && response.status != 500 && !connection.owesContinue
         var sent = 0
         do {
             switch response.body {
             case .takeOver(let takeOver):
+                // The new protocol starts after the body, with what was read past it.
+                guard await request.body.discardRest() else { return false }
                 log(request, status: response.status, bytes: 0, peer: peer)
-                try await takeOver(stream, leftover)
+                try await takeOver(stream, request.isUpgrade ? connection.parser.upgradeLeftover : [])
                 return false
             case .bytes(let body):
                 let head = self.head(response, request: request, contentLength: body.count, chunked: false, keepAlive: keepAlive)
@@ -263,7 +276,8 @@ public final class HTTPServer: @unchecked Sendable {
                 sent = body.count
             case .stream(let produce):
                 let chunked = request.version.minor >= 1
-                let head = self.head(response, request: request, contentLength: nil, chunked: chunked, keepAlive: keepAlive && chunked)
+                keepAlive = keepAlive && chunked  // an HTTP/1.0 client reads to the connection's end
+                let head = self.head(response, request: request, contentLength: nil, chunked: chunked, keepAlive: keepAlive)
                 try await stream.sendAll(head, timeout: configuration.requestTimeout)
                 let writer = HTTPBodyWriter(stream: stream, chunked: chunked)
                 if request.method != "HEAD" {
@@ -271,17 +285,20 @@ public final class HTTPServer: @unchecked Sendable {
                     try await writer.finish()
                 }
                 sent = writer.bytesWritten
-                if !chunked {
-                    log(request, status: response.status, bytes: sent, peer: peer)
-                    return false
-                }
             }
         } catch {
             return false  // the client went away mid-response
         }
         log(request, status: response.status, bytes: sent, peer: peer)
-        // What the handler left unread is read and dropped.
-        let reusable = keepAlive ? await request.body.discardRest() : false
+        // What the handler left unread is read and dropped: for the next request, or so that
+        // closing does not reset the connection under the response.
+        let reusable: Bool
+        if keepAlive {
+            reusable = await request.body.discardRest()
+        } else {
+            if !request.body.isComplete { await linger(stream) }
+            reusable = false
+        }
         for hook in exchange.postHooks { await hook() }
         return reusable
     }
@@ -313,6 +330,19 @@ public final class HTTPServer: @unchecked Sendable {
             + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         try? await stream.sendAll(Array(head.utf8) + body, timeout: .seconds(5))
         if configuration.accessLog { Self.accessLogger.info("\(peer) rejected: \(status) \(message)") }
+        if !(failure is TimeoutError) { await linger(stream) }  // a silent client has nothing more to send
+    }
+
+    /// Reads and drops what the client still sends, for up to a second and a megabyte, before the
+    /// connection closes. Closing with unread bytes makes the kernel reset the connection, which
+    /// can destroy a response the client has not read yet (Apache's and nginx's lingering close).
+    private func linger(_ stream: any GreenStream) async {
+        let deadline = ContinuousClock.now + .seconds(1)
+        var dropped = 0
+        while dropped < 1 << 20, ContinuousClock.now < deadline {
+            guard let chunk = try? await stream.receive(maxLength: 65536, timeout: deadline - .now), !chunk.isEmpty else { return }
+            dropped += chunk.count
+        }
     }
 
     private func log(_ request: HTTPRequest, status: Int, bytes: Int, peer: SocketAddress) {

@@ -13,6 +13,8 @@ final class ServerConnection: HTTPBodySource {
     var ready: [HTTPRequest] = []
     /// Set while the request being answered waits for its `100 Continue`.
     var owesContinue = false
+    /// Why the bytes received cannot be parsed further (answered once the requests before it are).
+    private(set) var failure: HTTPParseError?
 
     init(stream: any GreenStream, peer: SocketAddress, parser: RequestParser, requestTimeout: Duration) {
         self.stream = stream
@@ -26,7 +28,12 @@ final class ServerConnection: HTTPBodySource {
     func receive(timeout: Duration) async throws -> Bool {
         let chunk = try await stream.receive(maxLength: 16384, timeout: timeout)
         if chunk.isEmpty {
-            try parser.finish()
+            do {
+                try parser.finish()
+            } catch let error as HTTPParseError {
+                failure = error
+                throw error
+            }
             return false
         }
         defer {
@@ -35,7 +42,12 @@ final class ServerConnection: HTTPBodySource {
                 ready.append(request)
             }
         }
-        try chunk.withUnsafeBytes { try parser.feed($0) }
+        do {
+            try chunk.withUnsafeBytes { try parser.feed($0) }
+        } catch let error as HTTPParseError {
+            failure = error
+            throw error
+        }
         return true
     }
 
