@@ -106,20 +106,35 @@ public final class HTTPClient: @unchecked Sendable {
         public var tls: TLSContext?
         /// The `User-Agent` sent.
         public var userAgent = "Evy"
+        /// How long an idle keep-alive connection is kept for reuse.
+        public var idleConnectionTimeout: Duration = .seconds(60)
+        /// Idle keep-alive connections kept at most, all hosts together (the oldest go first).
+        public var maxIdleConnections = 100
 
         /// The defaults.
         public init() {}
     }
 
     private final class Connection {
+        let socket: Socket
         let stream: any GreenStream
         let buffered: BufferedStream
-        init(_ stream: any GreenStream) {
+        /// When it was last put back in its pool.
+        var idleSince = ContinuousClock.now
+        init(_ socket: Socket, _ stream: any GreenStream) {
+            self.socket = socket
             self.stream = stream
             buffered = stream.buffered()
         }
         func close() { stream.close() }
+
+        /// Whether the server has neither closed it nor sent anything unasked while it sat idle.
+        var looksAlive: Bool { !socket.hasPendingInput }
     }
+
+    /// The server hung up (or reset) before the first byte of the response: on a pooled connection
+    /// that is a keep-alive connection the server had already closed, so the request did not run.
+    struct ConnectionDropped: Error {}
 
     private final class HostPool {
         let slots: Evy.Semaphore
@@ -129,6 +144,8 @@ public final class HTTPClient: @unchecked Sendable {
 
     private let configuration: Configuration
     private var pools: [String: HostPool] = [:]
+    /// Idle connections in all pools.
+    private var idleCount = 0
     private var defaultTLS: TLSContext?
     /// Connections opened so far (a measure of keep-alive reuse).
     public private(set) var connectionsOpened = 0
@@ -149,26 +166,31 @@ public final class HTTPClient: @unchecked Sendable {
     public func request(
         _ method: String, _ urlString: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []
     ) async throws -> HTTPClientResponse {
-        guard let start = URL(string: urlString), ["http", "https"].contains(start.scheme?.lowercased() ?? ""),
-              start.host != nil
-        else { throw HTTPClientError.invalidURL(urlString) }
+        guard let start = URL(string: urlString), Self.isHTTP(start) else { throw HTTPClientError.invalidURL(urlString) }
         let work = { [self] () async throws -> HTTPClientResponse in
-            var url = start, method = method, body = body
+            var url = start, method = method, body = body, headers = headers
             var visited: Set<String> = []
             for _ in 0...configuration.maxRedirects {
                 let response = try await send(method, url, headers: headers, body: body)
-                guard (301...308).contains(response.status), [301, 302, 303, 307, 308].contains(response.status),
-                      let location = response.header("Location"),
-                      let next = URL(string: location, relativeTo: url)?.absoluteURL
-                else { return response }
-                if visited.isEmpty { visited.insert(url.absoluteString) }
-                guard visited.insert(next.absoluteString).inserted else {
-                    throw HTTPClientError.redirectLoop(next.absoluteString)
+                guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("Location") else {
+                    return response
                 }
+                // Only to http(s) with a host: a server does not get to send us to ftp: or mailto:.
+                guard let next = URL(string: location, relativeTo: url)?.absoluteURL, Self.isHTTP(next) else {
+                    throw HTTPClientError.invalidURL(location)
+                }
+                if visited.isEmpty { visited.insert("\(method) \(url.absoluteString)") }
                 // 303 always becomes GET; 301 and 302 do for POST, as browsers do; 307/308 keep all.
                 if response.status == 303 || ([301, 302].contains(response.status) && method == "POST") {
                     method = "GET"
                     body = []
+                }
+                guard visited.insert("\(method) \(next.absoluteString)").inserted else {
+                    throw HTTPClientError.redirectLoop(next.absoluteString)
+                }
+                // Credentials go only to the origin they were given for.
+                if Self.origin(next) != Self.origin(url) {
+                    headers.removeAll { ["authorization", "cookie", "proxy-authorization"].contains($0.name.lowercased()) }
                 }
                 url = next
             }
@@ -177,12 +199,22 @@ public final class HTTPClient: @unchecked Sendable {
         return try await withTimeout(configuration.totalTimeout, label: "HTTP total timeout", work)
     }
 
+    private static func isHTTP(_ url: URL) -> Bool {
+        ["http", "https"].contains(url.scheme?.lowercased() ?? "") && !(url.host ?? "").isEmpty
+    }
+
+    private static func origin(_ url: URL) -> String {
+        let scheme = url.scheme?.lowercased() ?? ""
+        return "\(scheme)://\(url.host?.lowercased() ?? ""):\(url.port ?? (scheme == "https" ? 443 : 80))"
+    }
+
     /// Closes every idle connection.
     public func close() {
         for pool in pools.values {
             for connection in pool.idle { connection.close() }
             pool.idle = []
         }
+        idleCount = 0
     }
 
     // MARK: One exchange
@@ -194,8 +226,11 @@ public final class HTTPClient: @unchecked Sendable {
         let host = url.host!
         let port = url.port ?? (secure ? 443 : 80)
         let key = "\(secure ? "https" : "http")://\(host):\(port)"
-        let pool = pools[key] ?? HostPool(limit: configuration.maxConnectionsPerHost)
-        pools[key] = pool
+        let pool: HostPool
+        if let existing = pools[key] { pool = existing } else {
+            pool = HostPool(limit: configuration.maxConnectionsPerHost)
+            pools[key] = pool
+        }
         try await pool.slots.acquire()
         defer { pool.slots.release() }
 
@@ -210,25 +245,35 @@ public final class HTTPClient: @unchecked Sendable {
         head += "\r\n"
         let request = Array(head.utf8) + body
 
-        // A pooled connection may have been closed by the server meanwhile: one retry on a fresh one.
+        // A pooled connection may have been closed by the server meanwhile. A request that may be
+        // repeated then goes again on a fresh one; one that may not (POST) only goes out on a
+        // pooled connection that still looks alive, and never twice.
+        let idempotent = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"].contains(method)
         for attempt in 0..<2 {
-            let reused = attempt == 0 ? pool.idle.popLast() : nil
+            var reused = attempt == 0 ? takeIdle(from: pool) : nil
+            if let candidate = reused, !idempotent, !candidate.looksAlive {
+                candidate.close()
+                reused = nil
+            }
             let connection: Connection
             if let reused { connection = reused } else {
                 connection = try await open(host: host, port: port, secure: secure)
             }
             do {
-                try await connection.stream.sendAll(request, timeout: configuration.readTimeout)
+                do {
+                    try await connection.stream.sendAll(request, timeout: configuration.readTimeout)
+                } catch is SocketError {
+                    throw ConnectionDropped()
+                }
                 let (response, keepAlive) = try await readResponse(connection, head: method == "HEAD", url: url)
-                if keepAlive { pool.idle.append(connection) } else { connection.close() }
+                if keepAlive { putIdle(connection, in: pool) } else { connection.close() }
                 return response
-            } catch let error as SocketError where reused != nil {
-                connection.close()
-                _ = error
-                continue
-            } catch HTTPClientError.incompleteResponse where reused != nil {
+            } catch is ConnectionDropped where reused != nil && idempotent {
                 connection.close()
                 continue
+            } catch is ConnectionDropped {
+                connection.close()
+                throw HTTPClientError.incompleteResponse
             } catch {
                 connection.close()
                 throw error
@@ -237,14 +282,39 @@ public final class HTTPClient: @unchecked Sendable {
         throw HTTPClientError.incompleteResponse
     }
 
+    /// The most recently used idle connection to the pool's host, after closing expired ones.
+    private func takeIdle(from pool: HostPool) -> Connection? {
+        let now = ContinuousClock.now
+        while let oldest = pool.idle.first, now - oldest.idleSince > configuration.idleConnectionTimeout {
+            oldest.close()
+            pool.idle.removeFirst()
+            idleCount -= 1
+        }
+        guard let connection = pool.idle.popLast() else { return nil }
+        idleCount -= 1
+        return connection
+    }
+
+    /// Keeps `connection` for reuse; past the cap, the connection idle longest (any host) closes.
+    private func putIdle(_ connection: Connection, in pool: HostPool) {
+        connection.idleSince = .now
+        pool.idle.append(connection)
+        idleCount += 1
+        while idleCount > configuration.maxIdleConnections,
+              let oldest = pools.values.filter({ !$0.idle.isEmpty }).min(by: { $0.idle[0].idleSince < $1.idle[0].idleSince }) {
+            oldest.idle.removeFirst().close()
+            idleCount -= 1
+        }
+    }
+
     private func open(host: String, port: Int, secure: Bool) async throws -> Connection {
         let socket = try await connect(host: host, port: port, timeout: configuration.connectTimeout)
         try? socket.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         connectionsOpened += 1
-        guard secure else { return Connection(socket) }
+        guard secure else { return Connection(socket, socket) }
         let context = try configuration.tls ?? defaultTLSContext()
-        return Connection(try await wrapTLS(socket, context: context, serverName: host,
-                                            handshakeTimeout: configuration.connectTimeout))
+        return Connection(socket, try await wrapTLS(socket, context: context, serverName: host,
+                                                    handshakeTimeout: configuration.connectTimeout))
     }
 
     private func defaultTLSContext() throws -> TLSContext {
@@ -265,8 +335,16 @@ public final class HTTPClient: @unchecked Sendable {
         from stream: BufferedStream, head: Bool, url: URL, maxBodyBytes: Int, readTimeout: Duration
     ) async throws -> (HTTPClientResponse, Bool) {
         let parser = ResponseParser(maxBodyBytes: maxBodyBytes, skipBody: head)
+        var received = false
         while !parser.isComplete {
-            let chunk = try await stream.read(maxLength: 65536, timeout: readTimeout)
+            let chunk: [UInt8]
+            do {
+                chunk = try await stream.read(maxLength: 65536, timeout: readTimeout)
+            } catch is SocketError where !received {
+                throw ConnectionDropped()
+            }
+            if chunk.isEmpty && !received { throw ConnectionDropped() }
+            received = true
             if chunk.isEmpty {
                 try parser.finish()
                 guard parser.isComplete else { throw HTTPClientError.incompleteResponse }
@@ -301,6 +379,8 @@ final class ResponseParser {
     /// Whether bytes came after the response (a server that answers what was not asked: the
     /// connection cannot be trusted with another request).
     private(set) var trailingBytes = false
+    /// Whether the response being read is an interim (1xx) one.
+    private var interim = false
     private var failure: HTTPClientError?
 
     init(maxBodyBytes: Int, skipBody: Bool) {
@@ -374,11 +454,15 @@ final class ResponseParser {
     private func headersComplete() -> Int32 {
         flushHeader()
         status = Int(parser.pointee.status_code)
+        if (100...199).contains(status) && status != 101 {
+            interim = true
+            return 1  // 100 Continue, 103 Early Hints: no body, and the final response follows
+        }
         keepAlive = http_should_keep_alive(parser) != 0
         let flags = UInt32(parser.pointee.flags)
         let delimited = flags & F_CHUNKED.rawValue != 0 || parser.pointee.content_length != UInt64.max
         endedWithConnection = !delimited && !skipBody && status != 204 && status != 304 && status >= 200
-        return skipBody ? 1 : 0  // 1: a response to HEAD has no body
+        return skipBody || status == 204 || status == 304 ? 1 : 0  // 1: no body, whatever the headers say
     }
 
     private func addBody(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
@@ -392,6 +476,12 @@ final class ResponseParser {
     }
 
     private func messageComplete() -> Int32 {
+        if interim {  // forget it and read on
+            interim = false
+            headers = []
+            status = 0
+            return 0
+        }
         isComplete = true
         http_parser_pause(parser, 1)  // what follows is not part of this response
         return 0

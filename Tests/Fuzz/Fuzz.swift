@@ -66,6 +66,8 @@ private func fuzzResponse(_ bytes: [UInt8]) {
                 return "\(response.status) \(response.headers.count) \(response.body)"
             } catch let error as HTTPClientError {
                 return "\(error)"
+            } catch is HTTPClient.ConnectionDropped {
+                return "dropped before the response"
             } catch {
                 fatalError("not an HTTPClientError: \(error)")
             }

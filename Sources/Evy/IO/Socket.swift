@@ -57,6 +57,15 @@ public final class Socket: @unchecked Sendable {
     /// Whether ``close()`` has been called.
     public var isClosed: Bool { fd < 0 }
 
+    /// Whether bytes, or the peer's end of stream, wait to be read; never waits. An idle
+    /// keep-alive connection should have nothing to read: if it has, the peer closed it or sent
+    /// what nobody asked for. A closed socket answers true.
+    public var hasPendingInput: Bool {
+        guard fd >= 0 else { return true }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
     private func liveFD() throws -> Int32 {
         guard fd >= 0 else { throw SocketError.closed }
         return fd
