@@ -157,6 +157,25 @@ final class RobotsTests: XCTestCase {
         XCTAssertTrue(RobotsTxt(text: "").allows("/anything", userAgent: "x"))
     }
 
+    func testWhatRFC9309AsksAndHostileFilesCannotBreak() {
+        let robots = RobotsTxt(text: "\u{FEFF}User-agent: evy\nDisallow: /a\n\nUser-agent: other\nDisallow: /\n\n"
+            + "User-agent: EVY\nDisallow: /b\nCrawl-delay: inf\n\nUser-agent: *\nDisallow: /*.gif$\nCrawl-delay: 1e17\n")
+        // Both groups for the product token apply (merged), the BOM did not hide the first one.
+        XCTAssertFalse(robots.allows("/a/x", userAgent: "Evy/2.0"))
+        XCTAssertFalse(robots.allows("/b/x", userAgent: "evy"))
+        XCTAssertTrue(robots.allows("/c", userAgent: "evy"))
+        // `e` is not a prefix match for `evy`, nor `other` for `otherbot`.
+        XCTAssertTrue(robots.allows("/anything", userAgent: "otherbot"), "falls to *, which allows it")
+        // `*` then `$`: the end must match, wherever the first `.gif` is.
+        XCTAssertFalse(robots.allows("/a.gif/b.gif", userAgent: "someone"))
+        XCTAssertTrue(robots.allows("/a.gif/b.png", userAgent: "someone"))
+        // Nonsense delays are ignored or capped, never a crash.
+        XCTAssertNil(robots.crawlDelay(for: "evy"))
+        XCTAssertEqual(robots.crawlDelay(for: "someone"), .seconds(86_400))
+        XCTAssertTrue(RobotsTxt(text: "Disallow: /\nUser-agent: *\nAllow: /").allows("/x", userAgent: "a"),
+                      "rules before any User-agent belong to no group")
+    }
+
     func testPolitenessSpacesRequestsToOneHost() throws {
         let (sameHost, otherHost) = try green { () -> (Duration, Duration) in
             let polite = HostPoliteness(delay: .milliseconds(50))
