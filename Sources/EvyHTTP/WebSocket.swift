@@ -10,9 +10,12 @@ public enum WebSocketError: Error, Equatable, CustomStringConvertible {
     case protocolError(String)
     /// A message was larger than the limit; the connection was closed with 1009.
     case messageTooLarge(limit: Int)
+    /// The connection is closed (or closing): nothing more can be sent.
+    case closed
 
     public var description: String {
         switch self {
+        case .closed: "the WebSocket is closed"
         case .handshake(let why): "WebSocket handshake failed: \(why)"
         case .protocolError(let why): "WebSocket protocol error: \(why)"
         case .messageTooLarge(let limit): "WebSocket message larger than \(limit) bytes"
@@ -48,6 +51,15 @@ public final class WebSocket: @unchecked Sendable {
     public private(set) var closeStatus: (code: UInt16, reason: String)?
     private var closeSent = false
     private let sendLock = Lock()
+    /// How long sending one frame may take before the peer counts as gone (it stopped reading).
+    public var sendTimeout: Duration? = .seconds(30)
+    /// The message being received, kept across calls: a timeout between its fragments loses nothing.
+    private var partialOpcode: UInt8?
+    private var partialPayload: [UInt8] = []
+    /// Whether a green thread is inside ``receive(timeout:)`` (``close`` must not read beside it).
+    private var receiving = false
+    /// Set once the peer's close frame (or the end of the connection) has been seen.
+    private let peerClosed = Flag()
 
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -72,8 +84,8 @@ public final class WebSocket: @unchecked Sendable {
     /// (the close handshake is answered). Throws ``WebSocketError`` if the peer breaks the
     /// protocol or sends too much (the connection is then closed with the matching code).
     public func receive(timeout: Duration? = nil) async throws -> Message? {
-        var opcode: UInt8?
-        var payload: [UInt8] = []
+        receiving = true
+        defer { receiving = false }
         while true {
             guard closeStatus == nil else { return nil }
             let frame = try await readFrame(timeout: timeout)
@@ -83,13 +95,20 @@ public final class WebSocket: @unchecked Sendable {
                 var reason = ""
                 if frame.payload.count >= 2 {
                     code = UInt16(frame.payload[0]) << 8 | UInt16(frame.payload[1])
-                    reason = String(decoding: frame.payload[2...], as: UTF8.self)
+                    guard WebSocket.isValidCloseCode(code) else { try await fail(1002, "close code \(code)") }
+                    guard let text = String(validating: frame.payload[2...], as: UTF8.self) else {
+                        try await fail(1007, "a close reason that is not UTF-8")
+                    }
+                    reason = text
                 } else if frame.payload.count == 1 {
                     try await fail(1002, "a close frame with a one-byte payload")
                 }
                 closeStatus = (code, reason)
-                if !closeSent { try? await sendFrame(opcode: 0x8, payload: frame.payload.count >= 2 ? Array(frame.payload[..<2]) : []) }
-                closeSent = true
+                peerClosed.set()
+                if !closeSent {
+                    closeSent = true
+                    try? await sendFrame(opcode: 0x8, payload: frame.payload.count >= 2 ? Array(frame.payload[..<2]) : [])
+                }
                 stream.close()
                 return nil
             case 0x9:  // ping
@@ -97,19 +116,22 @@ public final class WebSocket: @unchecked Sendable {
             case 0xA:  // pong
                 break
             case 0x1, 0x2:
-                guard opcode == nil else { try await fail(1002, "a new message inside a fragmented one") }
-                opcode = frame.opcode
-                payload = frame.payload
+                guard partialOpcode == nil else { try await fail(1002, "a new message inside a fragmented one") }
+                partialOpcode = frame.opcode
+                partialPayload = frame.payload
             case 0x0:
-                guard opcode != nil else { try await fail(1002, "a continuation frame without a message") }
-                payload += frame.payload
+                guard partialOpcode != nil else { try await fail(1002, "a continuation frame without a message") }
+                partialPayload += frame.payload
             default:
                 try await fail(1002, "unknown opcode \(frame.opcode)")
             }
-            if payload.count > maxMessageBytes {
+            if partialPayload.count > maxMessageBytes {
                 try await fail(1009, nil, error: .messageTooLarge(limit: maxMessageBytes))
             }
-            if let kind = opcode, frame.fin, frame.opcode < 0x8 {
+            if let kind = partialOpcode, frame.fin, frame.opcode < 0x8 {
+                let payload = partialPayload
+                partialOpcode = nil
+                partialPayload = []
                 if kind == 0x1 {
                     guard let text = String(validating: payload, as: UTF8.self) else {
                         try await fail(1007, "a text message that is not UTF-8")
@@ -119,6 +141,11 @@ public final class WebSocket: @unchecked Sendable {
                 return .binary(payload)
             }
         }
+    }
+
+    /// The close codes a peer may send (RFC 6455 §7.4; 1005, 1006 and 1015 never go on the wire).
+    private static func isValidCloseCode(_ code: UInt16) -> Bool {
+        (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
     }
 
     private struct Frame {
@@ -133,12 +160,26 @@ public final class WebSocket: @unchecked Sendable {
             return try await reader.readExactly(count, timeout: timeout)
         } catch SocketError.unexpectedEOF {
             closeStatus = (1006, "the connection closed without a close frame")
+            peerClosed.set()
             throw WebSocketError.protocolError("the connection closed without a close frame")
         }
     }
 
     private func readFrame(timeout: Duration?) async throws -> Frame {
+        // Nothing is consumed until the frame's first two bytes are in: a timeout before that
+        // leaves the connection as it was. After it, the frame must be read whole.
         let head = try await read(2, timeout: timeout)
+        do {
+            return try await readFrame(head: head, timeout: timeout)
+        } catch let error as TimeoutError {
+            closeStatus = (1006, "timed out in the middle of a frame")
+            peerClosed.set()
+            stream.close()
+            throw error
+        }
+    }
+
+    private func readFrame(head: [UInt8], timeout: Duration?) async throws -> Frame {
         let fin = head[0] & 0x80 != 0
         let opcode = head[0] & 0x0F
         guard head[0] & 0x70 == 0 else { try await fail(1002, "reserved bits set") }
@@ -168,9 +209,10 @@ public final class WebSocket: @unchecked Sendable {
         let why = reason ?? "message too large"
         if !closeSent {
             closeSent = true
-            try? await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(why.prefix(100).utf8))
+            try? await sendFrame(opcode: 0x8, payload: WebSocket.closePayload(code, why))
         }
         closeStatus = (code, why)
+        peerClosed.set()
         stream.close()
         throw error ?? .protocolError(why)
     }
@@ -194,14 +236,31 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends a ping; the peer answers with a pong.
     public func ping(_ payload: [UInt8] = []) async throws { try await sendFrame(opcode: 0x9, payload: Array(payload.prefix(125))) }
 
-    /// Starts the close handshake and waits (up to `timeout`) for the peer's close frame.
+    /// Starts the close handshake and waits (up to `timeout` in all) for the peer's close frame.
+    /// Messages that arrive meanwhile are dropped, unless another green thread is receiving:
+    /// then that one reads on and sees them, and the close frame.
     public func close(code: UInt16 = 1000, reason: String = "", timeout: Duration = .seconds(5)) async {
         if !closeSent {
             closeSent = true
-            try? await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(123)))
+            try? await sendFrame(opcode: 0x8, payload: WebSocket.closePayload(code, reason))
         }
-        while closeStatus == nil, (try? await withTimeout(timeout) { try await self.receive() }) != nil {}
+        _ = try? await withTimeout(timeout, orElse: ()) { [self] in
+            while closeStatus == nil {
+                if receiving {
+                    _ = try await peerClosed.wait()
+                } else {
+                    _ = try await receive()
+                }
+            }
+        }
         stream.close()
+    }
+
+    /// A close frame's payload: the code, then the reason cut to fit 125 bytes on a character.
+    private static func closePayload(_ code: UInt16, _ reason: String) -> [UInt8] {
+        var reason = Substring(reason)
+        while reason.utf8.count > 123 { reason = reason.dropLast() }
+        return [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8)
     }
 
     private func sendFrame(opcode: UInt8, payload: [UInt8]) async throws {
@@ -222,7 +281,19 @@ public final class WebSocket: @unchecked Sendable {
         } else {
             frame += payload
         }
-        try await sendLock.withLock { try await stream.sendAll(frame, timeout: nil) }
+        try await sendLock.withLock {
+            // After our close frame only a pong may follow; after the peer's, nothing.
+            if opcode < 0x8 && closeSent || closeStatus != nil && opcode != 0x8 { throw WebSocketError.closed }
+            do {
+                try await stream.sendAll(frame, timeout: sendTimeout)
+            } catch let error as TimeoutError {
+                // Part of a frame may have gone out: the stream cannot carry another one.
+                closeStatus = closeStatus ?? (1006, "the peer stopped reading")
+                peerClosed.set()
+                stream.close()
+                throw error
+            }
+        }
     }
 
     // MARK: Handshakes
@@ -230,49 +301,69 @@ public final class WebSocket: @unchecked Sendable {
     /// Connects to a `ws://` URL as a client (an `Origin` may be sent).
     public static func connect(to urlString: String, origin: String? = nil, timeout: Duration = .seconds(10),
                                maxMessageBytes: Int = 16 * 1024 * 1024) async throws -> WebSocket {
-        guard let url = URL(string: urlString), url.scheme == "ws", let host = url.host else {
+        guard let url = URL(string: urlString), url.scheme == "ws", let host = url.host, !host.isEmpty else {
             throw WebSocketError.handshake("not a ws:// URL: \(urlString)")
         }
+        if let origin, origin.contains(where: { $0 == "\r" || $0 == "\n" }) {
+            throw WebSocketError.handshake("an Origin with a line break")
+        }
         let port = url.port ?? 80
+        // As sent: percent escapes stay escaped (a decoded %0D%0A would end the header).
+        let path = url.path(percentEncoded: true)
+        let target = (path.isEmpty ? "/" : path) + (url.query(percentEncoded: true).map { "?" + $0 } ?? "")
+        let hostHeader = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
         let socket = try await Evy.connect(host: host, port: port, timeout: timeout)
-        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        var request = "GET \(url.path.isEmpty ? "/" : url.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
-            + "Connection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
-        if let origin { request += "Origin: \(origin)\r\n" }
-        try await socket.sendAll(request + "\r\n", timeout: timeout)
-        let reader = socket.buffered()
-        guard let status = try await reader.readLine(timeout: timeout), status.hasPrefix("HTTP/1.1 101") else {
-            socket.close()
-            throw WebSocketError.handshake("the server did not switch protocols")
-        }
-        var accept: String?
-        while let line = try await reader.readLine(timeout: timeout), !line.isEmpty {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "sec-websocket-accept" {
-                accept = parts[1].trimmingCharacters(in: .whitespaces)
+        do {
+            return try await withTimeout(timeout, label: "WebSocket handshake") {
+                let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+                var request = "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUpgrade: websocket\r\n"
+                    + "Connection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
+                if let origin { request += "Origin: \(origin)\r\n" }
+                try await socket.sendAll(request + "\r\n", timeout: nil)
+                let reader = socket.buffered()
+                guard let status = try await reader.readLine(), status.hasPrefix("HTTP/1.1 101") else {
+                    throw WebSocketError.handshake("the server did not switch protocols")
+                }
+                var headers: [String: String] = [:]
+                while let line = try await reader.readLine(), !line.isEmpty {
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    if parts.count == 2 { headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
+                }
+                guard headers["upgrade"]?.lowercased() == "websocket" else {
+                    throw WebSocketError.handshake("the server switched to something else than websocket")
+                }
+                guard headers["sec-websocket-accept"] == acceptValue(for: key) else {
+                    throw WebSocketError.handshake("wrong Sec-WebSocket-Accept")
+                }
+                // The reader may already hold the server's first frames: the connection keeps it.
+                return WebSocket(stream: socket, reader: reader, isClient: true, maxMessageBytes: maxMessageBytes)
             }
-        }
-        guard accept == acceptValue(for: key) else {
+        } catch {
             socket.close()
-            throw WebSocketError.handshake("wrong Sec-WebSocket-Accept")
+            throw error
         }
-        // The reader may already hold the server's first frames: the connection keeps it.
-        return WebSocket(stream: socket, reader: reader, isClient: true, maxMessageBytes: maxMessageBytes)
     }
 }
 
 extension HTTPResponse {
     /// Accepts a WebSocket upgrade (RFC 6455) and runs `handler` with the connection; answers 400
-    /// to a request that is not a valid upgrade and 403 to an `Origin` not in `allowedOrigins`
-    /// (nil: any origin).
+    /// to a request that is not a valid upgrade, 426 to another protocol version, and 403 to an
+    /// `Origin` not in `allowedOrigins` (nil: any origin).
     public static func webSocket(
         _ request: HTTPRequest, allowedOrigins: Set<String>? = nil, maxMessageBytes: Int = 16 * 1024 * 1024,
         _ handler: @escaping @Sendable (WebSocket) async throws -> Void
     ) -> HTTPResponse {
+        let connectionTokens = (request.header("Connection") ?? "").lowercased().split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
         guard request.method == "GET", request.header("Upgrade")?.lowercased() == "websocket",
-              request.header("Sec-WebSocket-Version") == "13", let key = request.header("Sec-WebSocket-Key"),
+              connectionTokens.contains("upgrade"), let key = request.header("Sec-WebSocket-Key"),
               Data(base64Encoded: key)?.count == 16
         else { return .text("not a WebSocket upgrade\n", status: 400) }
+        guard request.header("Sec-WebSocket-Version") == "13" else {
+            var refusal = HTTPResponse.text("WebSocket version 13 only\n", status: 426)
+            refusal.headers.append(("Sec-WebSocket-Version", "13"))
+            return refusal
+        }
         if let allowedOrigins, !allowedOrigins.contains(request.header("Origin") ?? "") {
             return .text("origin not allowed\n", status: 403)
         }
