@@ -121,6 +121,10 @@ public final class HTTPClient: @unchecked Sendable {
         let buffered: BufferedStream
         /// When it was last put back in its pool.
         var idleSince = ContinuousClock.now
+        /// The pool it is idle in, while it is.
+        weak var idleIn: HostPool?
+        /// Counts its stays in a pool, to tell the current one from earlier ones in `idleOrder`.
+        var idleStays = 0
         init(_ socket: Socket, _ stream: any GreenStream) {
             self.socket = socket
             self.stream = stream
@@ -146,6 +150,10 @@ public final class HTTPClient: @unchecked Sendable {
     private var pools: [String: HostPool] = [:]
     /// Idle connections in all pools.
     private var idleCount = 0
+    /// Every connection put in a pool, oldest first; those taken out since are skipped when
+    /// this is read (and dropped from it now and then).
+    private var idleOrder: [(connection: Connection, stay: Int)] = []
+    private var idleOrderStart = 0
     private var defaultTLS: TLSContext?
     /// Connections opened so far (a measure of keep-alive reuse).
     public private(set) var connectionsOpened = 0
@@ -211,10 +219,15 @@ public final class HTTPClient: @unchecked Sendable {
     /// Closes every idle connection.
     public func close() {
         for pool in pools.values {
-            for connection in pool.idle { connection.close() }
+            for connection in pool.idle {
+                connection.idleIn = nil
+                connection.close()
+            }
             pool.idle = []
         }
         idleCount = 0
+        idleOrder = []
+        idleOrderStart = 0
     }
 
     // MARK: One exchange
@@ -251,7 +264,9 @@ public final class HTTPClient: @unchecked Sendable {
         let idempotent = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"].contains(method)
         for attempt in 0..<2 {
             var reused = attempt == 0 ? takeIdle(from: pool) : nil
-            if let candidate = reused, !idempotent, !candidate.looksAlive {
+            // Closed by the server while idle, or holding bytes nobody asked for (a late 408):
+            // never read those as this request's response.
+            if let candidate = reused, !candidate.looksAlive {
                 candidate.close()
                 reused = nil
             }
@@ -286,11 +301,10 @@ public final class HTTPClient: @unchecked Sendable {
     private func takeIdle(from pool: HostPool) -> Connection? {
         let now = ContinuousClock.now
         while let oldest = pool.idle.first, now - oldest.idleSince > configuration.idleConnectionTimeout {
-            oldest.close()
-            pool.idle.removeFirst()
-            idleCount -= 1
+            discardIdle(oldest)
         }
         guard let connection = pool.idle.popLast() else { return nil }
+        connection.idleIn = nil
         idleCount -= 1
         return connection
     }
@@ -298,13 +312,33 @@ public final class HTTPClient: @unchecked Sendable {
     /// Keeps `connection` for reuse; past the cap, the connection idle longest (any host) closes.
     private func putIdle(_ connection: Connection, in pool: HostPool) {
         connection.idleSince = .now
+        connection.idleIn = pool
+        connection.idleStays += 1
         pool.idle.append(connection)
+        idleOrder.append((connection, connection.idleStays))
         idleCount += 1
-        while idleCount > configuration.maxIdleConnections,
-              let oldest = pools.values.filter({ !$0.idle.isEmpty }).min(by: { $0.idle[0].idleSince < $1.idle[0].idleSince }) {
-            oldest.idle.removeFirst().close()
-            idleCount -= 1
+        while idleCount > configuration.maxIdleConnections, idleOrderStart < idleOrder.count {
+            let oldest = idleOrder[idleOrderStart]
+            idleOrderStart += 1
+            if isCurrent(oldest) { discardIdle(oldest.connection) }
         }
+        // Drop the entries of stays that have ended, once they are the bulk of the list.
+        if idleOrder.count > 64 && idleOrder.count > 2 * idleCount {
+            idleOrder = idleOrder[idleOrderStart...].filter(isCurrent)
+            idleOrderStart = 0
+        }
+    }
+
+    private func isCurrent(_ entry: (connection: Connection, stay: Int)) -> Bool {
+        entry.connection.idleIn != nil && entry.connection.idleStays == entry.stay
+    }
+
+    private func discardIdle(_ connection: Connection) {
+        guard let pool = connection.idleIn else { return }
+        pool.idle.removeAll { $0 === connection }
+        connection.idleIn = nil
+        connection.close()
+        idleCount -= 1
     }
 
     private func open(host: String, port: Int, secure: Bool) async throws -> Connection {
@@ -358,7 +392,9 @@ public final class HTTPClient: @unchecked Sendable {
             body = try Inflate.decode(body, limit: maxBodyBytes)
         }
         let response = HTTPClientResponse(status: parser.status, headers: parser.headers, body: body, url: url)
-        return (response, parser.keepAlive && !parser.endedWithConnection && !parser.trailingBytes)
+        // A 101 switched the connection to another protocol: it carries no further requests.
+        let reusable = parser.keepAlive && !parser.endedWithConnection && !parser.trailingBytes && parser.status != 101
+        return (response, reusable)
     }
 }
 

@@ -259,7 +259,9 @@ public final class HTTPServer: @unchecked Sendable {
         // first, since none may follow the final status line. A client still waiting for it after
         // any other response may never send the body it holds back, so the connection closes.
         if case .stream = response.body { try? await connection.sendContinueIfOwed() }
+        // After an upgrade request the parser has stopped: the connection ends with this answer.
         var keepAlive = request.keepAlive && !stopping && response.status != 500 && !connection.owesContinue
+            && !request.isUpgrade
         var sent = 0
         do {
             switch response.body {
@@ -292,13 +294,9 @@ public final class HTTPServer: @unchecked Sendable {
         log(request, status: response.status, bytes: sent, peer: peer)
         // What the handler left unread is read and dropped: for the next request, or so that
         // closing does not reset the connection under the response.
-        let reusable: Bool
-        if keepAlive {
-            reusable = await request.body.discardRest()
-        } else {
-            if !request.body.isComplete { await linger(stream) }
-            reusable = false
-        }
+        var reusable = false
+        if keepAlive { reusable = await request.body.discardRest() }
+        if !reusable && !request.body.isComplete { await linger(stream) }
         for hook in exchange.postHooks { await hook() }
         return reusable
     }
@@ -337,6 +335,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// connection closes. Closing with unread bytes makes the kernel reset the connection, which
     /// can destroy a response the client has not read yet (Apache's and nginx's lingering close).
     private func linger(_ stream: any GreenStream) async {
+        stream.shutdownWrite()  // the client sees the end and can close its side at once
         let deadline = ContinuousClock.now + .seconds(1)
         var dropped = 0
         while dropped < 1 << 20, ContinuousClock.now < deadline {

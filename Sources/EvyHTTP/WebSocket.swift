@@ -56,10 +56,9 @@ public final class WebSocket: @unchecked Sendable {
     /// The message being received, kept across calls: a timeout between its fragments loses nothing.
     private var partialOpcode: UInt8?
     private var partialPayload: [UInt8] = []
-    /// Whether a green thread is inside ``receive(timeout:)`` (``close`` must not read beside it).
-    private var receiving = false
-    /// Set once the peer's close frame (or the end of the connection) has been seen.
-    private let peerClosed = Flag()
+    /// One reader at a time: frames of one message must not go to two green threads, and
+    /// ``close(code:reason:timeout:)`` reads after whoever is reading.
+    private let receiveLock = Lock()
 
     static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -84,8 +83,8 @@ public final class WebSocket: @unchecked Sendable {
     /// (the close handshake is answered). Throws ``WebSocketError`` if the peer breaks the
     /// protocol or sends too much (the connection is then closed with the matching code).
     public func receive(timeout: Duration? = nil) async throws -> Message? {
-        receiving = true
-        defer { receiving = false }
+        guard try await receiveLock.acquire(timeout: timeout) else { throw TimeoutError(duration: timeout ?? .zero) }
+        defer { try? receiveLock.release() }
         while true {
             guard closeStatus == nil else { return nil }
             let frame = try await readFrame(timeout: timeout)
@@ -104,7 +103,6 @@ public final class WebSocket: @unchecked Sendable {
                     try await fail(1002, "a close frame with a one-byte payload")
                 }
                 closeStatus = (code, reason)
-                peerClosed.set()
                 if !closeSent {
                     closeSent = true
                     try? await sendFrame(opcode: 0x8, payload: frame.payload.count >= 2 ? Array(frame.payload[..<2]) : [])
@@ -160,8 +158,10 @@ public final class WebSocket: @unchecked Sendable {
             return try await reader.readExactly(count, timeout: timeout)
         } catch SocketError.unexpectedEOF {
             closeStatus = (1006, "the connection closed without a close frame")
-            peerClosed.set()
             throw WebSocketError.protocolError("the connection closed without a close frame")
+        } catch let error as SocketError {
+            closeStatus = (1006, "\(error)")  // reset, or closed under us
+            throw error
         }
     }
 
@@ -171,9 +171,12 @@ public final class WebSocket: @unchecked Sendable {
         let head = try await read(2, timeout: timeout)
         do {
             return try await readFrame(head: head, timeout: timeout)
-        } catch let error as TimeoutError {
-            closeStatus = (1006, "timed out in the middle of a frame")
-            peerClosed.set()
+        } catch let error as WebSocketError {
+            throw error  // the connection is already closed with the right code
+        } catch {
+            // A timeout, a kill or a cancellation inside a frame: the rest of it is still on the
+            // way, so the stream can no longer be read frame by frame.
+            closeStatus = closeStatus ?? (1006, "interrupted in the middle of a frame: \(error)")
             stream.close()
             throw error
         }
@@ -212,7 +215,6 @@ public final class WebSocket: @unchecked Sendable {
             try? await sendFrame(opcode: 0x8, payload: WebSocket.closePayload(code, why))
         }
         closeStatus = (code, why)
-        peerClosed.set()
         stream.close()
         throw error ?? .protocolError(why)
     }
@@ -237,21 +239,15 @@ public final class WebSocket: @unchecked Sendable {
     public func ping(_ payload: [UInt8] = []) async throws { try await sendFrame(opcode: 0x9, payload: Array(payload.prefix(125))) }
 
     /// Starts the close handshake and waits (up to `timeout` in all) for the peer's close frame.
-    /// Messages that arrive meanwhile are dropped, unless another green thread is receiving:
-    /// then that one reads on and sees them, and the close frame.
+    /// Messages that arrive meanwhile are dropped; a green thread already receiving reads on first
+    /// (and sees them, and the close).
     public func close(code: UInt16 = 1000, reason: String = "", timeout: Duration = .seconds(5)) async {
-        if !closeSent {
-            closeSent = true
-            try? await sendFrame(opcode: 0x8, payload: WebSocket.closePayload(code, reason))
-        }
         _ = try? await withTimeout(timeout, orElse: ()) { [self] in
-            while closeStatus == nil {
-                if receiving {
-                    _ = try await peerClosed.wait()
-                } else {
-                    _ = try await receive()
-                }
+            if !closeSent {
+                closeSent = true
+                try? await sendFrame(opcode: 0x8, payload: WebSocket.closePayload(code, reason))
             }
+            while closeStatus == nil { _ = try await receive() }
         }
         stream.close()
     }
@@ -286,10 +282,10 @@ public final class WebSocket: @unchecked Sendable {
             if opcode < 0x8 && closeSent || closeStatus != nil && opcode != 0x8 { throw WebSocketError.closed }
             do {
                 try await stream.sendAll(frame, timeout: sendTimeout)
-            } catch let error as TimeoutError {
-                // Part of a frame may have gone out: the stream cannot carry another one.
-                closeStatus = closeStatus ?? (1006, "the peer stopped reading")
-                peerClosed.set()
+            } catch {
+                // Part of a frame may have gone out (a peer that stopped reading, a kill): the
+                // stream cannot carry another one.
+                closeStatus = closeStatus ?? (1006, "sending failed: \(error)")
                 stream.close()
                 throw error
             }
@@ -312,9 +308,10 @@ public final class WebSocket: @unchecked Sendable {
         let path = url.path(percentEncoded: true)
         let target = (path.isEmpty ? "/" : path) + (url.query(percentEncoded: true).map { "?" + $0 } ?? "")
         let hostHeader = (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+        let deadline = ContinuousClock.now + timeout
         let socket = try await Evy.connect(host: host, port: port, timeout: timeout)
         do {
-            return try await withTimeout(timeout, label: "WebSocket handshake") {
+            return try await withTimeout(max(.zero, deadline - .now), label: "WebSocket handshake") {
                 let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
                 var request = "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUpgrade: websocket\r\n"
                     + "Connection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"

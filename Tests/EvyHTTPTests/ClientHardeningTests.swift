@@ -112,6 +112,33 @@ final class ClientHardeningTests: XCTestCase {
         }
     }
 
+    func testAPooledConnectionWithUnaskedBytesOrASwitchedProtocolIsNotReused() throws {
+        try green {
+            let server = try Scripted { head in
+                if head.contains(" /late ") {
+                    // Answers, then times the idle connection out with a 408 of its own.
+                    return ["HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate",
+                            "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "CLOSE"]
+                }
+                if head.contains(" /upgrade ") {
+                    return ["HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n"]
+                }
+                return ["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"]
+            }
+            let client = HTTPClient()
+            _ = try await client.get(server.base + "/late")
+            _ = try await server.hungUp.wait(timeout: .seconds(5))
+            let next = try await client.get(server.base + "/next")
+            XCTAssertEqual(next.text, "fresh", "the 408 meant for nobody was not taken as this answer")
+            let switched = try await client.get(server.base + "/upgrade")
+            XCTAssertEqual(switched.status, 101)
+            let after = try await client.get(server.base + "/after")
+            XCTAssertEqual(after.text, "fresh")
+            XCTAssertEqual(client.connectionsOpened, 3, "neither the timed-out nor the switched connection was reused")
+            server.listener.close()
+        }
+    }
+
     func testIdleConnectionsAreCapped() throws {
         try green {
             let servers = try (0..<3).map { _ in try Scripted { _ in ["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"] } }

@@ -81,6 +81,23 @@ final class ServerHardeningTests: XCTestCase {
         }
     }
 
+    func testAnUpgradeAnsweredAsPlainHTTPSaysTheConnectionCloses() throws {
+        try green {
+            let seen = Seen()
+            let (server, address) = try Self.start(seen)
+            let socket = try await connect(to: address)
+            defer { socket.close() }
+            // What `curl --http2 http://…` sends: the server may ignore the upgrade and answer.
+            try await socket.sendAll("GET /page HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+            let reader = socket.buffered()
+            let response = try await readResponse(reader)
+            XCTAssertEqual(response?.body, "ok /page")
+            XCTAssertEqual(response?.headers["connection"], "close", "the parser stopped at the upgrade: the client must know")
+            await server.stop(grace: .zero)
+        }
+    }
+
     func testA413ReachesAClientThatKeepsSending() throws {
         try green {
             let seen = Seen()

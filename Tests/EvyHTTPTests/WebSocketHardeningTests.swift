@@ -24,7 +24,11 @@ final class WebSocketHardeningTests: XCTestCase {
                 defer { probe.done.set() }
                 while true {
                     do {
-                        guard let message = try await socket.receive(timeout: .milliseconds(100)) else {
+                        // `/outer` times out from outside: the receive is cancelled rather than timed out.
+                        let message = request.path == "/outer"
+                            ? try await withTimeout(.milliseconds(100)) { try await socket.receive() }
+                            : try await socket.receive(timeout: .milliseconds(100))
+                        guard let message else {
                             probe.results.append("closed \(socket.closeStatus?.code ?? 0)")
                             return
                         }
@@ -47,11 +51,11 @@ final class WebSocketHardeningTests: XCTestCase {
     }
 
     /// A raw client after a valid handshake, and its reader.
-    private static func rawClient(_ port: Int, version: String = "13", connection: String = "Upgrade")
+    private static func rawClient(_ port: Int, path: String = "/timeouts", version: String = "13", connection: String = "Upgrade")
         async throws -> (Socket, BufferedStream, String)
     {
         let raw = try await connect(to: SocketAddress(ip: "127.0.0.1", port: port))
-        try await raw.sendAll("GET /timeouts HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: \(connection)\r\n"
+        try await raw.sendAll("GET \(path) HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: \(connection)\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: \(version)\r\n\r\n")
         let reader = raw.buffered()
         let status = try await reader.readLine(timeout: .seconds(5)) ?? ""
@@ -79,6 +83,19 @@ final class WebSocketHardeningTests: XCTestCase {
             XCTAssertEqual(results.first, "\(WebSocket.Message.text("hello"))", "the message survived the timeout between its fragments")
             XCTAssertEqual(results.last, "broken 1006", "a frame cut by a timeout ends the connection")
             XCTAssertTrue(probe.results.dropFirst().contains("timeout"))
+            raw.close()
+            await server.stop(grace: .zero)
+        }
+    }
+
+    func testAReceiveCancelledInsideAFrameEndsTheConnection() throws {
+        try green {
+            let probe = Probe()
+            let (server, port) = try Self.start(probe)
+            let (raw, _, _) = try await Self.rawClient(port, path: "/outer")
+            try await raw.sendAll([0x81, 0x85, 1, 2])  // half a frame, then silence
+            _ = try await probe.done.wait(timeout: .seconds(5))
+            XCTAssertEqual(probe.results.last, "broken 1006")
             raw.close()
             await server.stop(grace: .zero)
         }

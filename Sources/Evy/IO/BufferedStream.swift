@@ -7,9 +7,18 @@ public protocol GreenStream: AnyObject, Sendable {
     func sendAll(_ bytes: [UInt8], timeout: Duration?) async throws
     /// Closes the stream; green threads waiting on it are woken with an error. Idempotent.
     func close()
+    /// Ends the sending side while receiving goes on: the peer reads end of stream (a half-close).
+    /// Best effort; streams that cannot do it do nothing.
+    func shutdownWrite()
 }
 
-extension Socket: GreenStream {}
+extension GreenStream {
+    public func shutdownWrite() {}
+}
+
+extension Socket: GreenStream {
+    public func shutdownWrite() { try? shutdown(.write) }
+}
 
 /// A buffered stream over a ``GreenStream`` (Evy's `makefile`): read lines, exact lengths or up to
 /// a delimiter, and write through a buffer flushed on demand.

@@ -304,6 +304,14 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
     /// The TLS version in use, e.g. `TLSv1.3`.
     public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 
+    /// Sends a close-notify and ends the socket's sending side; reading goes on.
+    public func shutdownWrite() {
+        guard !socket.isClosed else { return }
+        SSL_shutdown(ssl)
+        ERR_clear_error()
+        socket.shutdownWrite()
+    }
+
     /// Sends a close-notify (best effort, without waiting) and closes the socket.
     public func close() {
         if !socket.isClosed {
