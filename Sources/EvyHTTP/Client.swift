@@ -400,8 +400,8 @@ public final class HTTPClient: @unchecked Sendable {
 
 /// Feeds a response to Node's http_parser.
 final class ResponseParser {
-    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
-    private let settings = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
+    private let http = NodeHTTPParser(HTTP_RESPONSE)
+    private var parser: UnsafeMutablePointer<http_parser> { http.parser }
     let maxBodyBytes: Int
     let skipBody: Bool
     private(set) var headers: [(name: String, value: String)] = []
@@ -422,9 +422,7 @@ final class ResponseParser {
     init(maxBodyBytes: Int, skipBody: Bool) {
         self.maxBodyBytes = maxBodyBytes
         self.skipBody = skipBody
-        parser.initialize(to: http_parser())
-        settings.initialize(to: http_parser_settings())
-        http_parser_init(parser, HTTP_RESPONSE)
+        let settings = http.settings
         settings.pointee.on_header_field = { p, data, length in ResponseParser.from(p).headerField(data, length) }
         settings.pointee.on_header_value = { p, data, length in ResponseParser.from(p).headerValue(data, length) }
         settings.pointee.on_headers_complete = { p in ResponseParser.from(p).headersComplete() }
@@ -432,27 +430,20 @@ final class ResponseParser {
         settings.pointee.on_message_complete = { p in ResponseParser.from(p).messageComplete() }
     }
 
-    deinit {
-        parser.deallocate()
-        settings.deallocate()
-    }
-
     private static func from(_ parser: UnsafeMutablePointer<http_parser>?) -> ResponseParser {
-        Unmanaged<ResponseParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
+        NodeHTTPParser.owner(of: parser)
     }
 
     func header(_ name: String) -> String? { headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value }
 
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        let parsed = bytes.withMemoryRebound(to: CChar.self) { http_parser_execute(parser, settings, $0.baseAddress, $0.count) }
+        let parsed = http.execute(bytes, for: self)
         try check()
         if parsed < bytes.count { trailingBytes = true }
     }
 
     func finish() throws {
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        _ = http_parser_execute(parser, settings, nil, 0)
+        _ = http.execute(nil, for: self)
         if isComplete && !endedWithConnection && http_body_is_final(parser) == 0 { endedWithConnection = true }
         try check()
     }

@@ -62,10 +62,8 @@ public enum HTTPParseError: Error, Equatable, CustomStringConvertible {
 /// headers are in; their bodies fill as later bytes are fed. One per connection, reused for
 /// pipelined and keep-alive requests.
 final class RequestParser {
-    // Heap-allocated: the callbacks read the parser while http_parser_execute runs, which Swift's
-    // exclusivity rules would refuse for stored properties passed inout.
-    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
-    private let settings = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
+    private let http = NodeHTTPParser(HTTP_REQUEST)
+    private var parser: UnsafeMutablePointer<http_parser> { http.parser }
     let maxHeaderBytes: Int
     let maxBodyBytes: Int
 
@@ -85,9 +83,7 @@ final class RequestParser {
     init(maxHeaderBytes: Int, maxBodyBytes: Int) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
-        parser.initialize(to: http_parser())
-        settings.initialize(to: http_parser_settings())
-        http_parser_init(parser, HTTP_REQUEST)
+        let settings = http.settings
         settings.pointee.on_message_begin = { parser in RequestParser.from(parser).beginMessage() }
         settings.pointee.on_url = { parser, data, length in RequestParser.from(parser).addTarget(data, length) }
         settings.pointee.on_header_field = { parser, data, length in RequestParser.from(parser).addHeaderName(data, length) }
@@ -97,23 +93,15 @@ final class RequestParser {
         settings.pointee.on_message_complete = { parser in RequestParser.from(parser).completeMessage() }
     }
 
-    deinit {
-        parser.deallocate()
-        settings.deallocate()
-    }
-
     private static func from(_ parser: UnsafeMutablePointer<http_parser>?) -> RequestParser {
-        Unmanaged<RequestParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
+        NodeHTTPParser.owner(of: parser)
     }
 
     /// Parses `bytes`; requests whose headers are in accumulate in ``completed`` (take them with
     /// ``takeCompleted()``). Throws on malformed input or a limit, after failing the body being
     /// read; the connection is then done.
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
-            http_parser_execute(parser, settings, chars.baseAddress, chars.count)
-        }
+        let parsed = http.execute(bytes, for: self)
         try checkErrors()
         if parsed != bytes.count {
             guard evy_http_upgrade(parser) != 0 else { throw fail(HTTPParseError.malformed("trailing bytes")) }
@@ -123,8 +111,7 @@ final class RequestParser {
 
     /// Tells the parser the peer closed the connection.
     func finish() throws {
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        _ = http_parser_execute(parser, settings, nil, 0)
+        _ = http.execute(nil, for: self)
         try checkErrors()
         if !body.isComplete { throw fail(HTTPParseError.malformed("connection closed before the request body ended")) }
     }
