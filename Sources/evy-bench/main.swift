@@ -25,7 +25,8 @@ if arguments.first == "--echo-server", arguments.count >= 2 {
 }
 
 if arguments.first == "--crawl", arguments.count >= 4, let poolSize = Int(arguments[2]), let limit = Int(arguments[3]) {
-    try runCrawler(base: arguments[1], poolSize: poolSize, limit: limit)
+    let parsers = arguments.count >= 5 ? Int(arguments[4]).map { ThreadPool(size: $0) } : nil
+    try runCrawler(base: arguments[1], poolSize: poolSize, limit: limit, parsers: parsers)
     exit(0)
 }
 
