@@ -301,7 +301,10 @@ public final class HTTPClient: @unchecked Sendable {
     private func takeIdle(from pool: HostPool) -> Connection? {
         let now = ContinuousClock.now
         while let oldest = pool.idle.first, now - oldest.idleSince > configuration.idleConnectionTimeout {
-            discardIdle(oldest)
+            pool.idle.removeFirst()
+            oldest.idleIn = nil
+            oldest.close()
+            idleCount -= 1
         }
         guard let connection = pool.idle.popLast() else { return nil }
         connection.idleIn = nil

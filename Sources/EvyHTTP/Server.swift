@@ -296,7 +296,8 @@ public final class HTTPServer: @unchecked Sendable {
         // closing does not reset the connection under the response.
         var reusable = false
         if keepAlive { reusable = await request.body.discardRest() }
-        if !reusable && !request.body.isComplete { await linger(stream) }
+        // (After an upgrade request the client may already be sending the new protocol.)
+        if !reusable && (!request.body.isComplete || request.isUpgrade) { await linger(stream) }
         for hook in exchange.postHooks { await hook() }
         return reusable
     }

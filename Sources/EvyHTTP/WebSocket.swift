@@ -83,11 +83,14 @@ public final class WebSocket: @unchecked Sendable {
     /// (the close handshake is answered). Throws ``WebSocketError`` if the peer breaks the
     /// protocol or sends too much (the connection is then closed with the matching code).
     public func receive(timeout: Duration? = nil) async throws -> Message? {
+        // One deadline for the whole call: waiting for another reader, then every frame.
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        func remaining() -> Duration? { deadline.map { max(.zero, $0 - .now) } }
         guard try await receiveLock.acquire(timeout: timeout) else { throw TimeoutError(duration: timeout ?? .zero) }
         defer { try? receiveLock.release() }
         while true {
             guard closeStatus == nil else { return nil }
-            let frame = try await readFrame(timeout: timeout)
+            let frame = try await readFrame(timeout: remaining())
             switch frame.opcode {
             case 0x8:  // close
                 var code: UInt16 = 1005
@@ -158,9 +161,11 @@ public final class WebSocket: @unchecked Sendable {
             return try await reader.readExactly(count, timeout: timeout)
         } catch SocketError.unexpectedEOF {
             closeStatus = (1006, "the connection closed without a close frame")
+            stream.close()
             throw WebSocketError.protocolError("the connection closed without a close frame")
         } catch let error as SocketError {
             closeStatus = (1006, "\(error)")  // reset, or closed under us
+            stream.close()
             throw error
         }
     }
@@ -239,8 +244,8 @@ public final class WebSocket: @unchecked Sendable {
     public func ping(_ payload: [UInt8] = []) async throws { try await sendFrame(opcode: 0x9, payload: Array(payload.prefix(125))) }
 
     /// Starts the close handshake and waits (up to `timeout` in all) for the peer's close frame.
-    /// Messages that arrive meanwhile are dropped; a green thread already receiving reads on first
-    /// (and sees them, and the close).
+    /// A green thread already inside ``receive(timeout:)`` finishes its call first; messages that
+    /// arrive after it are dropped, and later receives return nil.
     public func close(code: UInt16 = 1000, reason: String = "", timeout: Duration = .seconds(5)) async {
         _ = try? await withTimeout(timeout, orElse: ()) { [self] in
             if !closeSent {
