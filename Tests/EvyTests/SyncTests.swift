@@ -269,10 +269,8 @@ final class GreenActorTests: XCTestCase {
                 try await sleep(for: .milliseconds(1))
                 seen.value.append(message)
             }
-            let start = ContinuousClock.now
             for i in 0..<20 { actor.cast(i) }
-            XCTAssertLessThan(start.duration(to: .now), .milliseconds(10), "cast does not wait")
-            XCTAssertEqual(actor.pending, 20)
+            XCTAssertEqual(actor.pending, 20, "cast does not wait: nothing was handled while sending")
             try await actor.waitUntilIdle(timeout: .seconds(5))
             XCTAssertEqual(actor.pending, 0)
             actor.stop()
