@@ -18,6 +18,7 @@ import Evy
 /// A client that sent `Expect: 100-continue` gets its `100 Continue` at the first read.
 /// Hub-confined: read it from the handler's green thread, before the response is returned.
 public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
+    /// A piece of the body, as it arrived.
     public typealias Element = [UInt8]
 
     private var pieces: [[UInt8]] = []
@@ -73,9 +74,11 @@ public final class HTTPRequestBody: AsyncSequence, @unchecked Sendable {
     /// Iterates over the body's pieces as they arrive.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let body: HTTPRequestBody
+        /// The next piece, or nil at the end of the body (see ``HTTPRequestBody/read()``).
         public mutating func next() async throws -> [UInt8]? { try await body.read() }
     }
 
+    /// An iterator over the body's pieces (one body is read once, by one iterator at a time).
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
 
     // MARK: Filled by the parser and the server

@@ -13,10 +13,12 @@ public protocol GreenStream: AnyObject, Sendable {
 }
 
 extension GreenStream {
+    /// Does nothing: the stream has no half-close.
     public func shutdownWrite() {}
 }
 
 extension Socket: GreenStream {
+    /// Half-closes the socket (``shutdown(_:)`` with `.write`), ignoring a socket already closed.
     public func shutdownWrite() { try? shutdown(.write) }
 }
 
