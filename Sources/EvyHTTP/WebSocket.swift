@@ -232,12 +232,18 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends a binary message.
     public func send(_ bytes: [UInt8]) async throws { try await sendFrame(opcode: 0x2, payload: bytes) }
 
-    /// Sends `message` as it is.
-    public func send(_ message: Message) async throws {
-        switch message {
-        case .text(let text): try await send(text)
-        case .binary(let bytes): try await send(bytes)
+    /// Sends `message`, in frames of at most `fragmentSize` bytes if given (a fragmented
+    /// message; no other message's frames come between them).
+    public func send(_ message: Message, fragmentSize: Int? = nil) async throws {
+        let (opcode, payload): (UInt8, [UInt8]) = switch message {
+        case .text(let text): (0x1, Array(text.utf8))
+        case .binary(let bytes): (0x2, bytes)
         }
+        guard let size = fragmentSize, size > 0, payload.count > size else {
+            return try await sendFrames(opcode: opcode, [payload[...]])
+        }
+        let pieces = stride(from: 0, to: payload.count, by: size).map { payload[$0..<min($0 + size, payload.count)] }
+        try await sendFrames(opcode: opcode, pieces)
     }
 
     /// Sends a ping; the peer answers with a pong.
@@ -265,7 +271,33 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     private func sendFrame(opcode: UInt8, payload: [UInt8]) async throws {
-        var frame: [UInt8] = [0x80 | opcode]
+        try await sendFrames(opcode: opcode, [payload[...]])
+    }
+
+    /// Sends one message as frames, the first with `opcode`, the others as continuations.
+    private func sendFrames(opcode: UInt8, _ pieces: [ArraySlice<UInt8>]) async throws {
+        var bytes: [UInt8] = []
+        for (index, piece) in pieces.enumerated() {
+            bytes += frame(opcode: index == 0 ? opcode : 0x0, payload: piece, fin: index == pieces.count - 1)
+        }
+        try await sendLock.withLock {
+            // After our close frame only a pong may follow; after the peer's, nothing.
+            if opcode < 0x8 && closeSent || closeStatus != nil && opcode != 0x8 { throw WebSocketError.closed }
+            do {
+                try await stream.sendAll(bytes, timeout: sendTimeout)
+            } catch {
+                // Part of a frame may have gone out (a peer that stopped reading, a kill): the
+                // stream cannot carry another one.
+                closeStatus = closeStatus ?? (1006, "sending failed: \(error)")
+                stream.close()
+                throw error
+            }
+        }
+    }
+
+    /// One frame on the wire: masked when we are the client (RFC 6455 §5.2).
+    private func frame(opcode: UInt8, payload: ArraySlice<UInt8>, fin: Bool) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
         let maskBit: UInt8 = isClient ? 0x80 : 0
         if payload.count < 126 {
             frame.append(maskBit | UInt8(payload.count))
@@ -282,19 +314,7 @@ public final class WebSocket: @unchecked Sendable {
         } else {
             frame += payload
         }
-        try await sendLock.withLock {
-            // After our close frame only a pong may follow; after the peer's, nothing.
-            if opcode < 0x8 && closeSent || closeStatus != nil && opcode != 0x8 { throw WebSocketError.closed }
-            do {
-                try await stream.sendAll(frame, timeout: sendTimeout)
-            } catch {
-                // Part of a frame may have gone out (a peer that stopped reading, a kill): the
-                // stream cannot carry another one.
-                closeStatus = closeStatus ?? (1006, "sending failed: \(error)")
-                stream.close()
-                throw error
-            }
-        }
+        return frame
     }
 
     // MARK: Handshakes

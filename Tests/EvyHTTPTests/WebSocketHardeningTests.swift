@@ -133,6 +133,27 @@ final class WebSocketHardeningTests: XCTestCase {
         }
     }
 
+    func testFragmentedMessagesBothWays() throws {
+        try green {
+            let (server, address) = try startServer { request, _ in
+                .webSocket(request) { socket in
+                    while let message = try await socket.receive() { try await socket.send(message, fragmentSize: 7) }
+                }
+            }
+            let socket = try await WebSocket.connect(to: "ws://127.0.0.1:\(address.port)/")
+            let text = String(repeating: "fragmented é ", count: 800)  // multi-byte characters cut across frames
+            try await socket.send(.text(text), fragmentSize: 1000)
+            let echoed = try await socket.receive(timeout: .seconds(5))
+            XCTAssertEqual(echoed, .text(text))
+            let bytes = [UInt8]((0..<3000).map { UInt8($0 & 0xFF) })
+            try await socket.send(.binary(bytes), fragmentSize: 1024)
+            let binary = try await socket.receive(timeout: .seconds(5))
+            XCTAssertEqual(binary, .binary(bytes))
+            await socket.close()
+            await server.stop(grace: .zero)
+        }
+    }
+
     func testClosingWhileAnotherGreenThreadReceivesAndSendingAfterClose() throws {
         try green {
             let (server, address) = try startServer { request, _ in
