@@ -13,16 +13,8 @@ private let crawlScripts = URL(fileURLWithPath: FileManager.default.currentDirec
 /// Runs `command` pinned to `cpu` (a number or a list such as `0,1`; when taskset exists) and
 /// returns its standard output.
 private func runPinned(_ command: [String], cpu: CustomStringConvertible) throws -> String {
-    let process = Process()
     let pinned = FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
-    process.executableURL = URL(fileURLWithPath: pinned ? "/usr/bin/taskset" : "/usr/bin/env")
-    process.arguments = pinned ? ["-c", "\(cpu)"] + command : command
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    return runCommand(pinned ? ["taskset", "-c", "\(cpu)"] + command : command)
 }
 
 /// The `value` of the first JSON line in `output` that has one.
