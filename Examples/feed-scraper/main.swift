@@ -4,6 +4,7 @@
 //   swift run example-feed-scraper [port]        (9010)
 //   curl --data-binary @feeds.txt http://localhost:9010/
 import Evy
+import EvyCrawl
 import EvyHTTP
 import Foundation
 

@@ -2,6 +2,7 @@
 // produce URLs into a queue, the main green thread consumes them and farms fetches out to a pool.
 //   swift run example-producer-consumer-crawler [start-url]
 import Evy
+import EvyCrawl
 import EvyHTTP
 import Foundation
 

@@ -3,6 +3,7 @@
 // links it finds into the same pool (a full pool runs them inline instead of deadlocking).
 //   swift run example-recursive-crawler [start-url]
 import Evy
+import EvyCrawl
 import EvyHTTP
 import Foundation
 

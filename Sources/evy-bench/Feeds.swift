@@ -1,4 +1,4 @@
-import EvyHTTP
+import EvyCrawl
 import Foundation
 
 /// A realistic feed: RSS 2.0 with `items` entries (title, link, guid, date, HTML description).

@@ -2,6 +2,7 @@
 // to gevent's crawler in the same run, and hello-world requests per second under wrk, next to
 // nginx and a Hummingbird 2 server in the same run. Servers run on CPU 0, load on CPU 1.
 import Evy
+import EvyCrawl
 import EvyHTTP
 import Foundation
 import Glibc

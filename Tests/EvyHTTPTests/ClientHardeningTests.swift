@@ -1,6 +1,7 @@
 import Evy
 import EvyHTTP
 import XCTest
+import EvyTestSupport
 
 /// What a hostile or sloppy server sends must not crash the client, leak what the caller gave it,
 /// repeat a POST, or leave a response behind for the next request (cases found in review).

@@ -2,6 +2,7 @@ import Evy
 import EvyHTTP
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// `text` compressed with the gzip tool, made at test time.
 func gzipped(_ text: String) async throws -> [UInt8] {

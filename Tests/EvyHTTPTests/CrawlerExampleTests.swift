@@ -2,6 +2,7 @@ import Evy
 import EvyHTTP
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// A small generated site with traps: a redirect loop, a 404, a slow page, a huge page, a non-UTF-8
 /// page, malformed HTML and links off the site.

@@ -1,6 +1,7 @@
 import Evy
 import EvyHTTP
 import XCTest
+import EvyTestSupport
 
 /// Request bodies reach the handler as they arrive, not after the whole upload.
 final class RequestBodyTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Evy
 import EvyHTTP
 import XCTest
+import EvyTestSupport
 
 /// What a hostile or sloppy client sends must not reach a handler it should not, nor cost other
 /// requests their answers (cases found in review).

@@ -2,15 +2,7 @@ import Evy
 import EvyHTTP
 import Foundation
 import XCTest
-
-func green<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    try Hub.run { try await withTimeout(.seconds(30), label: "test deadline") { try await body() } }
-}
-
-final class Box<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}
+import EvyTestSupport
 
 /// A response as a test client reads it.
 struct RawResponse {

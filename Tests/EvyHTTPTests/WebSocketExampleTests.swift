@@ -2,6 +2,7 @@ import Evy
 import EvyHTTP
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// The path of `example-NAME`, built beside the test bundle.
 func exampleBinary(_ example: String) -> String {

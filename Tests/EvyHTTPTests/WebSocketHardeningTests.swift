@@ -2,6 +2,7 @@ import Evy
 import EvyHTTP
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// WebSocket edge cases found in review: timeouts inside messages and frames, closing while
 /// another green thread reads, close codes, a peer that stops reading, handshake details.

@@ -2,6 +2,7 @@ import Evy
 import EvyHTTP
 import Foundation
 import XCTest
+import EvyTestSupport
 
 final class WebSocketTests: XCTestCase {
     /// A WebSocket echo server; `/chat` only for an allowed origin, `/small` with a 16-byte limit.

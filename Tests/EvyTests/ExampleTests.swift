@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// Runs the quick examples of `Examples/` and checks what they print.
 final class ExampleTests: XCTestCase {

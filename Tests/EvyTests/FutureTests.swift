@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 final class FutureTests: XCTestCase {
     func testTaskPoolExecutorSubmitResultAndErrors() throws {

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 final class GreenThreadTests: XCTestCase {
     func testWaitReturnsValueOrRethrowsError() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 final class HubTests: XCTestCase {
     func testRunReturnsBodyValueAndError() throws {

@@ -2,6 +2,7 @@ import EvyConformance
 import Foundation
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 /// The conformance scenarios in both hub modes.
 final class ModeTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 /// A running example program whose output is read line by line without blocking the hub.
 final class ExampleProcess: @unchecked Sendable {

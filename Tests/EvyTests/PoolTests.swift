@@ -1,5 +1,6 @@
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 final class GreenPoolTests: XCTestCase {
     func testSpawnWaitsForAFreeSlot() throws {

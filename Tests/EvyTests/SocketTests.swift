@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 /// An echo server on a free loopback port; returns its listener.
 func startEchoServer(concurrency: Int = 100, host: String = "127.0.0.1") throws -> Socket {

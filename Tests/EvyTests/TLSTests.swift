@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import Evy
+import EvyTestSupport
 
 /// A throw-away self-signed certificate for localhost and 127.0.0.1, made with the openssl tool.
 enum TestCertificate {

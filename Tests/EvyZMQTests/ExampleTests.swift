@@ -2,6 +2,7 @@ import Evy
 import EvyZMQ
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// The green ZeroMQ examples, run to completion.
 final class ZMQExampleTests: XCTestCase {

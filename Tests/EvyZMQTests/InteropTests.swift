@@ -2,6 +2,7 @@ import Evy
 import EvyZMQ
 import Foundation
 import XCTest
+import EvyTestSupport
 
 /// Messages exchanged with an independent peer: a Python pyzmq process.
 final class PyZMQInteropTests: XCTestCase {

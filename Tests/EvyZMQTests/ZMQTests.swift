@@ -4,6 +4,7 @@ import EvyZMQ
 import Foundation
 import Glibc
 import XCTest
+import EvyTestSupport
 
 final class ZMQPatternTests: XCTestCase {
     func testPushPullOverInprocAndTCPWithManyGreenThreads() throws {

@@ -5,35 +5,20 @@
 // (to http_parser, zero bytes mean end of input).
 import Evy
 import Foundation
+@testable import EvyCrawl
+import EvyTestSupport
 @testable import EvyHTTP
 
-/// A peer that sends the fuzz input in pieces of varying size, then closes; records what we send.
-private final class ScriptedPeer: GreenStream, @unchecked Sendable {
-    private var input: ArraySlice<UInt8>
-    private let piece: Int
-    var sent: [UInt8] = []
-
-    init(_ input: [UInt8], piece: Int? = nil) {
-        self.input = input[...]
-        self.piece = piece ?? 1 + Int(input.first ?? 0) % 64
-    }
-
-    func receive(maxLength: Int, timeout: Duration?) async throws -> [UInt8] {
-        let chunk = input.prefix(min(maxLength, piece))
-        input = input.dropFirst(chunk.count)
-        return Array(chunk)
-    }
-
-    func sendAll(_ bytes: [UInt8], timeout: Duration?) async throws { sent += bytes }
-
-    func close() {}
+/// A peer that sends the fuzz input in pieces of a size the input picks, then closes.
+private func scripted(_ bytes: [UInt8], piece: Int? = nil) -> ScriptedStream {
+    ScriptedStream(bytes, piece: piece ?? 1 + Int(bytes.first ?? 0) % 64)
 }
 
 /// Reads the input as frames from a client, as a server would; a protocol error must answer with
 /// a close frame, and a message over the limit must never be returned.
 private func fuzzWebSocket(_ bytes: [UInt8]) {
     try! Hub.run {
-        let peer = ScriptedPeer(bytes)
+        let peer = scripted(bytes)
         let socket = WebSocket(stream: peer, reader: BufferedStream(peer), isClient: false, maxMessageBytes: 1024)
         do {
             while let message = try await socket.receive() {
@@ -54,7 +39,7 @@ private func fuzzWebSocket(_ bytes: [UInt8]) {
 /// Reads the input as a server's response, as the client does: every outcome is a response
 /// within the body limit or an `HTTPClientError`, and the same whatever the pieces it came in.
 private func fuzzResponse(_ bytes: [UInt8]) {
-    func read(_ peer: ScriptedPeer) -> String {
+    func read(_ peer: ScriptedStream) -> String {
         try! Hub.run {
             do {
                 let (response, reusable) = try await HTTPClient.readResponse(
@@ -73,8 +58,8 @@ private func fuzzResponse(_ bytes: [UInt8]) {
             }
         }
     }
-    let inPieces = read(ScriptedPeer(bytes))
-    let whole = read(ScriptedPeer(bytes, piece: 65536))
+    let inPieces = read(scripted(bytes))
+    let whole = read(scripted(bytes, piece: 65536))
     if inPieces != whole { fatalError("pieces and whole differ:\n\(inPieces)\n---\n\(whole)") }
 }
 

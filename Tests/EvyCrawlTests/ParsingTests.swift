@@ -1,7 +1,8 @@
 import Evy
-import EvyHTTP
+import EvyCrawl
 import Foundation
 import XCTest
+import EvyTestSupport
 
 final class HTMLPageTests: XCTestCase {
     func testLinksAreResolvedNormalisedAndDeduplicatedInMalformedHTML() {
