@@ -42,7 +42,7 @@ private func fuzzResponse(_ bytes: [UInt8]) {
     func read(_ peer: ScriptedStream) -> String {
         try! Hub.run {
             do {
-                let (response, reusable) = try await HTTPClient.readResponse(
+                let (response, reusable, _) = try await HTTPClient.readResponse(
                     from: BufferedStream(peer), head: false, url: URL(string: "http://example.com/")!,
                     maxBodyBytes: 4096, readTimeout: .seconds(1))
                 if response.body.count > 4096 { fatalError("body over the limit: \(response.body.count)") }

@@ -5,7 +5,7 @@ public struct HTTPClientResponse: Sendable {
     /// The status code.
     public var status: Int
     /// The header fields, in order.
-    public var headers: [(name: String, value: String)]
+    public var headers: HTTPHeaders
     /// The body, decoded from `gzip`/`deflate` if it was compressed.
     public var body: [UInt8]
     /// The URL that answered, after redirects.
@@ -13,7 +13,7 @@ public struct HTTPClientResponse: Sendable {
 
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
+        headers[name]
     }
 
     /// The body as UTF-8 text (invalid bytes replaced).

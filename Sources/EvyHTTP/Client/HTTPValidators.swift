@@ -12,7 +12,11 @@ public struct HTTPValidators: Sendable, Equatable {
         self.lastModified = lastModified
     }
 
-    var headers: [(name: String, value: String)] {
-        (etag.map { [("If-None-Match", $0)] } ?? []) + (lastModified.map { [("If-Modified-Since", $0)] } ?? [])
+    /// The request fields that carry them: `If-None-Match`, `If-Modified-Since`.
+    var headers: HTTPHeaders {
+        var headers = HTTPHeaders()
+        if let etag { headers.append(("If-None-Match", etag)) }
+        if let lastModified { headers.append(("If-Modified-Since", lastModified)) }
+        return headers
     }
 }

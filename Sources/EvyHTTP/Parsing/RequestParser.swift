@@ -11,8 +11,7 @@ final class RequestParser {
 
     // The request being read.
     private var target: [UInt8] = []
-    private var headers: [(name: [UInt8], value: [UInt8])] = []
-    private var readingValue = false
+    private var fields = HeaderFieldCollector()
     private var body = HTTPRequestBody.empty
     private var headerBytes = 0
     private(set) var completed: [HTTPRequest] = []
@@ -83,8 +82,7 @@ final class RequestParser {
 
     private func beginMessage() -> Int32 {
         target = []
-        headers = []
-        readingValue = false
+        fields.reset()
         body = .empty
         headerBytes = 0
         inMiddleOfRequest = true
@@ -108,20 +106,13 @@ final class RequestParser {
 
     private func addHeaderName(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
         guard count(length), let data else { return failure == nil ? 0 : 1 }
-        let bytes = UnsafeRawBufferPointer(start: data, count: length)
-        if readingValue || headers.isEmpty {
-            headers.append((Array(bytes), []))
-            readingValue = false
-        } else {
-            headers[headers.count - 1].name.append(contentsOf: bytes)
-        }
+        fields.addName(UnsafeRawBufferPointer(start: data, count: length))
         return 0
     }
 
     private func addHeaderValue(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-        guard count(length), let data, !headers.isEmpty else { return failure == nil ? 0 : 1 }
-        headers[headers.count - 1].value.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-        readingValue = true
+        guard count(length), let data else { return failure == nil ? 0 : 1 }
+        fields.addValue(UnsafeRawBufferPointer(start: data, count: length))
         return 0
     }
 
@@ -139,7 +130,7 @@ final class RequestParser {
             method: method,
             target: String(decoding: target, as: UTF8.self),
             version: (Int(parser.pointee.http_major), Int(parser.pointee.http_minor)),
-            headers: headers.map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) },
+            headers: fields.take(),
             body: body,
             keepAlive: http_should_keep_alive(parser) != 0,
             isUpgrade: evy_http_upgrade(parser) != 0))

@@ -6,8 +6,8 @@ final class ResponseParser {
     private var parser: UnsafeMutablePointer<http_parser> { http.parser }
     let maxBodyBytes: Int
     let skipBody: Bool
-    private(set) var headers: [(name: String, value: String)] = []
-    private var field: [UInt8] = [], value: [UInt8] = [], readingValue = false
+    private(set) var headers = HTTPHeaders()
+    private var fields = HeaderFieldCollector()
     private(set) var body: [UInt8] = []
     private(set) var isComplete = false
     private(set) var status = 0
@@ -17,6 +17,8 @@ final class ResponseParser {
     /// Whether bytes came after the response (a server that answers what was not asked: the
     /// connection cannot be trusted with another request).
     private(set) var trailingBytes = false
+    /// The bytes after the response (after a 101, the first bytes of the new protocol).
+    private(set) var leftover: [UInt8] = []
     /// Whether the response being read is an interim (1xx) one.
     private var interim = false
     private var failure: HTTPClientError?
@@ -36,12 +38,13 @@ final class ResponseParser {
         NodeHTTPParser.owner(of: parser)
     }
 
-    func header(_ name: String) -> String? { headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value }
-
     func feed(_ bytes: UnsafeRawBufferPointer) throws {
         let parsed = http.execute(bytes, for: self)
         try check()
-        if parsed < bytes.count { trailingBytes = true }
+        if parsed < bytes.count {
+            trailingBytes = true
+            leftover += bytes[parsed...]
+        }
     }
 
     func finish() throws {
@@ -59,29 +62,18 @@ final class ResponseParser {
         }
     }
 
-    private func flushHeader() {
-        if !field.isEmpty {
-            headers.append((String(decoding: field, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-        }
-        field = []
-        value = []
-    }
-
     private func headerField(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-        if readingValue { flushHeader() }
-        readingValue = false
-        if let data { field.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length)) }
+        if let data { fields.addName(UnsafeRawBufferPointer(start: data, count: length)) }
         return 0
     }
 
     private func headerValue(_ data: UnsafePointer<CChar>?, _ length: Int) -> Int32 {
-        readingValue = true
-        if let data { value.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length)) }
+        if let data { fields.addValue(UnsafeRawBufferPointer(start: data, count: length)) }
         return 0
     }
 
     private func headersComplete() -> Int32 {
-        flushHeader()
+        headers = fields.take()
         status = Int(parser.pointee.status_code)
         if (100...199).contains(status) && status != 101 {
             interim = true
@@ -107,7 +99,7 @@ final class ResponseParser {
     private func messageComplete() -> Int32 {
         if interim {  // forget it and read on
             interim = false
-            headers = []
+            headers = HTTPHeaders()
             status = 0
             return 0
         }

@@ -14,7 +14,7 @@ public struct HTTPRequest: Sendable {
     /// `(1, 1)` for HTTP/1.1.
     public var version: (major: Int, minor: Int)
     /// The header fields in order, names as sent.
-    public var headers: [(name: String, value: String)]
+    public var headers: HTTPHeaders
     /// The body, read as it arrives (chunked bodies decoded).
     public var body: HTTPRequestBody
     /// Whether the client wants the connection kept open after the response.
@@ -25,6 +25,6 @@ public struct HTTPRequest: Sendable {
 
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
+        headers[name]
     }
 }

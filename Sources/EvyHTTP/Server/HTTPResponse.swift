@@ -19,19 +19,19 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     /// The header fields (`Content-Length`, `Transfer-Encoding` and `Connection` are set by the
     /// server).
-    public var headers: [(name: String, value: String)]
+    public var headers: HTTPHeaders
     /// The body.
     public var body: Body
 
     /// A response with a body known in full.
-    public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(status: Int = 200, headers: HTTPHeaders = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = .bytes(body)
     }
 
     /// A response whose body is written as it is produced.
-    public init(status: Int = 200, headers: [(name: String, value: String)] = [],
+    public init(status: Int = 200, headers: HTTPHeaders = [],
                 streaming: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) {
         self.status = status
         self.headers = headers

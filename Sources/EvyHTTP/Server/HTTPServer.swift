@@ -207,15 +207,16 @@ public final class HTTPServer: @unchecked Sendable {
     private func head(
         _ response: HTTPResponse, request: HTTPRequest, contentLength: Int?, chunked: Bool, keepAlive: Bool
     ) -> [UInt8] {
-        var text = "HTTP/1.1 \(response.status) \(HTTPServer.reason(response.status))\r\n"
-        for (name, value) in response.headers where !["content-length", "transfer-encoding", "connection"].contains(name.lowercased()) {
-            text += "\(name): \(value)\r\n"
+        var head = HTTPHeadWriter(status: response.status)
+        head.add(response.headers, skipping: ["content-length", "transfer-encoding", "connection"])
+        if let contentLength { head.add("Content-Length", String(contentLength)) }
+        if chunked { head.add("Transfer-Encoding", "chunked") }
+        if !keepAlive {
+            head.add("Connection", "close")
+        } else if request.version.minor == 0 {
+            head.add("Connection", "keep-alive")
         }
-        if let contentLength { text += "Content-Length: \(contentLength)\r\n" }
-        if chunked { text += "Transfer-Encoding: chunked\r\n" }
-        text += keepAlive ? (request.version.minor == 0 ? "Connection: keep-alive\r\n" : "") : "Connection: close\r\n"
-        text += "\r\n"
-        return Array(text.utf8)
+        return head.bytes
     }
 
     /// Answers a request the client got wrong (400, 408, 413, 431) and lets the connection close.
@@ -227,9 +228,11 @@ public final class HTTPServer: @unchecked Sendable {
         default: (400, "bad request")
         }
         let body = Array("\(message)\n".utf8)
-        let head = "HTTP/1.1 \(status) \(HTTPServer.reason(status))\r\nContent-Type: text/plain\r\n"
-            + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        try? await stream.sendAll(Array(head.utf8) + body, timeout: .seconds(5))
+        var head = HTTPHeadWriter(status: status)
+        head.add("Content-Type", "text/plain")
+        head.add("Content-Length", String(body.count))
+        head.add("Connection", "close")
+        try? await stream.sendAll(head.bytes + body, timeout: .seconds(5))
         if configuration.accessLog { Self.accessLogger.info("\(peer) rejected: \(status) \(message)") }
         if !(failure is TimeoutError) { await linger(stream) }  // a silent client has nothing more to send
     }
@@ -253,28 +256,6 @@ public final class HTTPServer: @unchecked Sendable {
             "\(peer) \"\(request.method) \(request.target) HTTP/\(request.version.major).\(request.version.minor)\" \(status) \(bytes)")
     }
 
-    /// The reason phrase of a status code.
-    public static func reason(_ status: Int) -> String {
-        switch status {
-        case 100: "Continue"
-        case 101: "Switching Protocols"
-        case 200: "OK"
-        case 201: "Created"
-        case 204: "No Content"
-        case 301: "Moved Permanently"
-        case 302: "Found"
-        case 304: "Not Modified"
-        case 400: "Bad Request"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 408: "Request Timeout"
-        case 413: "Content Too Large"
-        case 426: "Upgrade Required"
-        case 431: "Request Header Fields Too Large"
-        case 500: "Internal Server Error"
-        case 503: "Service Unavailable"
-        default: "Status"
-        }
-    }
+    /// The reason phrase of a status code (`Status` for the ones it does not know).
+    public static func reason(_ status: Int) -> String { HTTPHeadWriter.reason(status) }
 }

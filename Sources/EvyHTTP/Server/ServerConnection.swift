@@ -55,7 +55,7 @@ final class ServerConnection: HTTPBodySource {
     func sendContinueIfOwed() async throws {
         guard owesContinue else { return }
         owesContinue = false
-        try await stream.sendAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), timeout: requestTimeout)
+        try await stream.sendAll(HTTPHeadWriter(status: 100).bytes, timeout: requestTimeout)
     }
 
     func receiveBody() async throws {

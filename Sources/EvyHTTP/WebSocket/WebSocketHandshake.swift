@@ -32,26 +32,31 @@ extension WebSocket {
         do {
             return try await withTimeout(max(.zero, deadline - .now), label: "WebSocket handshake") {
                 let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-                var request = "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUpgrade: websocket\r\n"
-                    + "Connection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
-                if let origin { request += "Origin: \(origin)\r\n" }
-                try await socket.sendAll(request + "\r\n", timeout: nil)
-                let reader = socket.buffered()
-                guard let status = try await reader.readLine(), status.hasPrefix("HTTP/1.1 101") else {
+                var head = HTTPHeadWriter(method: "GET", target: target)
+                head.add("Host", hostHeader)
+                head.add("Upgrade", "websocket")
+                head.add("Connection", "Upgrade")
+                head.add("Sec-WebSocket-Key", key)
+                head.add("Sec-WebSocket-Version", "13")
+                if let origin { head.add("Origin", origin) }
+                try await socket.sendAll(head.bytes, timeout: nil)
+                let answer: (response: HTTPClientResponse, reusable: Bool, leftover: [UInt8])
+                do {
+                    answer = try await HTTPClient.readResponse(
+                        from: socket.buffered(), head: false, url: url, maxBodyBytes: 65536, readTimeout: timeout)
+                } catch is HTTPClientError, is HTTPClient.ConnectionDropped {
                     throw WebSocketError.handshake("the server did not switch protocols")
                 }
-                var headers: [String: String] = [:]
-                while let line = try await reader.readLine(), !line.isEmpty {
-                    let parts = line.split(separator: ":", maxSplits: 1)
-                    if parts.count == 2 { headers[parts[0].lowercased()] = parts[1].trimmingCharacters(in: .whitespaces) }
-                }
-                guard headers["upgrade"]?.lowercased() == "websocket" else {
+                let response = answer.response
+                guard response.status == 101 else { throw WebSocketError.handshake("the server did not switch protocols") }
+                guard response.headers["Upgrade"]?.lowercased() == "websocket" else {
                     throw WebSocketError.handshake("the server switched to something else than websocket")
                 }
-                guard headers["sec-websocket-accept"] == acceptValue(for: key) else {
+                guard response.headers["Sec-WebSocket-Accept"] == acceptValue(for: key) else {
                     throw WebSocketError.handshake("wrong Sec-WebSocket-Accept")
                 }
-                // The reader may already hold the server's first frames: the connection keeps it.
+                // The server's first frames may have come with its answer: the connection reads them first.
+                let reader = BufferedStream(socket, initial: answer.leftover)
                 return WebSocket(stream: socket, reader: reader, isClient: true, maxMessageBytes: maxMessageBytes)
             }
         } catch {
@@ -84,9 +89,11 @@ extension HTTPResponse {
             return .text("origin not allowed\n", status: 403)
         }
         return .takeOver { stream, leftover in
-            let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Accept: \(WebSocket.acceptValue(for: key))\r\n\r\n"
-            try await stream.sendAll(Array(head.utf8), timeout: .seconds(10))
+            var head = HTTPHeadWriter(status: 101)
+            head.add("Upgrade", "websocket")
+            head.add("Connection", "Upgrade")
+            head.add("Sec-WebSocket-Accept", WebSocket.acceptValue(for: key))
+            try await stream.sendAll(head.bytes, timeout: .seconds(10))
             let reader = BufferedStream(stream, initial: leftover)
             try await handler(WebSocket(stream: stream, reader: reader, isClient: false, maxMessageBytes: maxMessageBytes))
         }
