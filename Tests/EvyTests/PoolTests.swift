@@ -61,7 +61,8 @@ final class GreenPoolTests: XCTestCase {
     }
 
     func testSpawningIntoAFullPoolFromInsideRunsInlineInsteadOfDeadlocking() throws {
-        // The seeds' recursive crawler: every job spawns more jobs into the same pool.
+        // A recursive crawler (as in Examples/recursive-crawler): every job spawns more jobs into
+        // the same pool.
         let visited = try green {
             let pool = GreenPool(size: 3)
             let visited = Box(Set<Int>())
