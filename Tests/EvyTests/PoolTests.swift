@@ -12,7 +12,7 @@ final class GreenPoolTests: XCTestCase {
             XCTAssertEqual(pool.running, 2)
             XCTAssertEqual(pool.free, 0)
             let third = spawn { try await pool.spawn { 3 }.wait() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("a spawn waits for a slot") { pool.waiting == 1 }
             XCTAssertEqual(pool.waiting, 1)
             XCTAssertFalse(third.isDone)
             gate.set()
@@ -49,7 +49,7 @@ final class GreenPoolTests: XCTestCase {
             pool.resize(2)
             XCTAssertEqual(pool.free, -2, "shrinking does not stop running green threads")
             let waiter = spawn { try await pool.spawn { 1 }.wait() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("a spawn waits for a slot") { pool.waiting == 1 }
             XCTAssertFalse(waiter.isDone)
             pool.resize(6)
             let value = try await waiter.wait()

@@ -29,6 +29,25 @@ final class Collector<T: Sendable>: Sendable {
 
 struct Boom: Error, Equatable { var code = 1 }
 
+/// Lets the other green threads run until `condition` holds: for a test that needs another green
+/// thread to reach a point (parked in a wait, a step done) before it goes on. Throws a
+/// ``TimeoutError`` labelled `what` if `condition` still fails after `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw TimeoutError(duration: timeout, label: what) }
+        try await sleep(for: .zero)
+    }
+}
+
+extension Hub {
+    /// Whether a green thread is parked in ``wait(for:on:timeout:)`` for `readiness` on `fd`.
+    func hasWaiter(on fd: Int32, for readiness: IOReadiness = .readable) -> Bool {
+        let watcher = watchers[fd]
+        return (readiness == .readable ? watcher?.readWaiter : watcher?.writeWaiter)?.isWaiting == true
+    }
+}
+
 extension AsyncSequence {
     func collect() async throws -> [Element] {
         var all: [Element] = []
