@@ -1,6 +1,6 @@
 // Evy docs, examples/connect.py: connects to several servers at once through a GreenPile, sends a
 // request to each and prints the start of every answer, in the order given.
-//   swift run example-connect [host[:port] ...]     (default: the seeds' three web sites, port 80)
+//   swift run example-connect [host[:port] ...]     (default: google, yandex and python.org, port 80)
 import Evy
 import Foundation
 

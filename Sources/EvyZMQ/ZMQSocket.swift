@@ -36,7 +36,7 @@ public enum ZMQSocketType: Sendable, CaseIterable {
 /// try await push.send("work")
 /// let work = try await pull.receive()
 /// ```
-/// How it stays correct (DESIGN §4): libzmq's `ZMQ_FD` is edge-triggered and only says "something
+/// How it stays correct: libzmq's `ZMQ_FD` is edge-triggered and only says "something
 /// changed", so every wait re-tries the non-blocking operation first, the descriptor is watched only
 /// while green threads wait, its callback always reads `ZMQ_EVENTS` (which consumes the edge: an
 /// idle socket costs no CPU), and after every successful send or receive `ZMQ_EVENTS` is read again

@@ -1,4 +1,4 @@
-// The HTTP benchmarks of evy-bench (issue 5): a crawl of a 20,000-page site served by nginx, next
+// The HTTP benchmarks of evy-bench: a crawl of a 20,000-page site served by nginx, next
 // to gevent's crawler in the same run, and hello-world requests per second under wrk, next to
 // nginx and a Hummingbird 2 server in the same run. Servers run on CPU 0, load on CPU 1.
 import Evy

@@ -1,4 +1,4 @@
-// The network benchmarks of evy-bench (issue 3): echo throughput and latency against a C epoll
+// The network benchmarks of evy-bench: echo throughput and latency against a C epoll
 // server, memory per idle connection, TLS handshakes per second.
 import Evy
 import EvyBenchmarks
@@ -92,7 +92,7 @@ func json(_ fields: [(String, Any)]) -> String {
 }
 
 /// `echo`: 100 connections of 64-byte requests for `seconds`, C epoll server vs Evy (raw echo and
-/// the seeds' line echo), one after the other on the same cores.
+/// the line echo of Examples/echo-server), one after the other on the same cores.
 func echoBenchmark(seconds: Double) throws {
     let tools = try compileCTools()
     let me = CommandLine.arguments[0]

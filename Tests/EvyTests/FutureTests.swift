@@ -26,7 +26,7 @@ final class FutureTests: XCTestCase {
             let gate = Flag()
             let first = try executor.submit { try await gate.wait() }
             let second = try executor.submit { 2 }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the first runs") { first.isRunning }
             XCTAssertTrue(first.isRunning)
             XCTAssertFalse(first.cancel(), "running work cannot be cancelled")
             XCTAssertTrue(second.cancel())

@@ -46,13 +46,14 @@ final class GreenThreadTests: XCTestCase {
 
     func testKillARunningThreadInterruptsItsWait() throws {
         try green {
-            let cleanedUp = Box(false)
+            let started = Box(false), cleanedUp = Box(false)
             let sleeper = spawn { () async throws -> Int in
                 defer { cleanedUp.value = true }
+                started.value = true
                 try await sleep(for: .seconds(60))
                 return 1
             }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the sleeper sleeps") { started.value }
             let start = ContinuousClock.now
             await sleeper.kill()
             XCTAssertLessThan(start.duration(to: .now), .seconds(5))
@@ -123,7 +124,7 @@ final class GreenThreadTests: XCTestCase {
             let count = Box(0)
             for _ in 0..<100 { spawnN { count.value += 1 } }
             spawnN(name: "doomed") { throw Boom(code: 9) }
-            try await sleep(for: .milliseconds(2))
+            try await waitUntil("all hundred ran") { count.value == 100 }
             XCTAssertEqual(count.value, 100)
         }
         XCTAssertTrue(TestLog.messages.contains { $0.contains("doomed") && $0.contains("Boom") },

@@ -31,7 +31,9 @@ final class HubTests: XCTestCase {
             hub.callSoon { order.value.append(2) }
             cancelled.cancel()
             XCTAssertTrue(cancelled.isCancelled)
-            try await sleep(for: .milliseconds(1))
+            let ran = Flag()
+            hub.callSoon { ran.set() }  // callbacks run in order: the ones before it have run
+            try await ran.wait(timeout: .seconds(5))
             return order.value
         }
         XCTAssertEqual(order, [1, 2])
@@ -156,7 +158,7 @@ final class HubTests: XCTestCase {
             try hub.addSignalHandler(SIGUSR1) { second.value += 1; got.set() }
             kill(getpid(), SIGUSR1)
             try await got.wait(timeout: .seconds(5))
-            while first.value == 0 || second.value == 0 { try await sleep(for: .milliseconds(1)) }
+            try await waitUntil("both handlers ran") { first.value > 0 && second.value > 0 }
             h1.cancel()
             got.clear()
             kill(getpid(), SIGUSR1)
@@ -237,7 +239,7 @@ final class TrampolineTests: XCTestCase {
                 let n = read(fds[0], &buffer, 16)
                 return String(decoding: buffer[0..<max(n, 0)], as: UTF8.self)
             }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the reader waits") { hub.hasWaiter(on: fds[0]) }
             var secondError = ""
             do { try await hub.wait(for: .readable, on: fds[0], timeout: .milliseconds(1)) } catch {
                 secondError = "\(error)"
@@ -262,7 +264,7 @@ final class TrampolineTests: XCTestCase {
                 XCTFail("nothing was written")
             } catch is TimeoutError {}
             let waiter = spawn { try await hub.wait(for: .readable, on: fds[0]) }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the waiter waits") { hub.hasWaiter(on: fds[0]) }
             await waiter.kill()
             XCTAssertFalse(hub.removeReader(fds[0]), "the killed wait unregistered itself")
             // A new wait works after both.
@@ -298,7 +300,7 @@ final class DescriptorLifecycleTests: XCTestCase {
             let fds = pair
             let hub = Hub.current
             let waiter = spawn { try await hub.wait(for: .readable, on: fds[0]) }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the waiter waits") { hub.hasWaiter(on: fds[0]) }
             hub.notifyClose(fds[0])
             close(fds[0])
             do { try await waiter.wait(timeout: .seconds(5)); XCTFail("expected an error") } catch let error as WatchError {

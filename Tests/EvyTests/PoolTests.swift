@@ -13,7 +13,7 @@ final class GreenPoolTests: XCTestCase {
             XCTAssertEqual(pool.running, 2)
             XCTAssertEqual(pool.free, 0)
             let third = spawn { try await pool.spawn { 3 }.wait() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("a spawn waits for a slot") { pool.waiting == 1 }
             XCTAssertEqual(pool.waiting, 1)
             XCTAssertFalse(third.isDone)
             gate.set()
@@ -50,7 +50,7 @@ final class GreenPoolTests: XCTestCase {
             pool.resize(2)
             XCTAssertEqual(pool.free, -2, "shrinking does not stop running green threads")
             let waiter = spawn { try await pool.spawn { 1 }.wait() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("a spawn waits for a slot") { pool.waiting == 1 }
             XCTAssertFalse(waiter.isDone)
             pool.resize(6)
             let value = try await waiter.wait()
@@ -62,7 +62,8 @@ final class GreenPoolTests: XCTestCase {
     }
 
     func testSpawningIntoAFullPoolFromInsideRunsInlineInsteadOfDeadlocking() throws {
-        // The seeds' recursive crawler: every job spawns more jobs into the same pool.
+        // A recursive crawler (as in Examples/recursive-crawler): every job spawns more jobs into
+        // the same pool.
         let visited = try green {
             let pool = GreenPool(size: 3)
             let visited = Box(Set<Int>())

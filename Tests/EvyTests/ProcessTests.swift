@@ -66,6 +66,17 @@ final class ProcessTests: XCTestCase {
         }
     }
 
+    func testAFailedStartLeavesNoDescriptorOpen() throws {
+        @Sendable func openDescriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        try green {
+            let before = try openDescriptors()
+            for _ in 0..<20 {
+                XCTAssertThrowsError(try ChildProcess(["/no/such/program"], standardError: .discard))
+            }
+            XCTAssertLessThanOrEqual(try openDescriptors(), before)
+        }
+    }
+
     func testGreenPipePair() throws {
         try green {
             let (reader, writer) = try GreenPipe.makePipe()

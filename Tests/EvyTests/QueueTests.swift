@@ -47,7 +47,7 @@ final class QueueTests: XCTestCase {
             XCTAssertThrowsError(try queue.putNowait(3)) { XCTAssertTrue($0 is QueueFull) }
             do { try await queue.put(3, timeout: .milliseconds(3)); XCTFail() } catch is QueueFull {}
             let putter = spawn { try await queue.put(3) }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the putter waits") { queue.waitingPutters == 1 }
             XCTAssertFalse(putter.isDone)
             XCTAssertEqual(queue.waitingPutters, 1)
             let first = try await queue.get()
@@ -66,14 +66,14 @@ final class QueueTests: XCTestCase {
             let queue = Queue<String>(maxSize: 0)
             XCTAssertThrowsError(try queue.putNowait("x")) { XCTAssertTrue($0 is QueueFull) }
             let putter = spawn { try await queue.put("hand-off") }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the putter waits") { queue.waitingPutters == 1 }
             XCTAssertFalse(putter.isDone)
             let value = try await queue.get()
             XCTAssertEqual(value, "hand-off")
             try await putter.wait()
             // A waiting getter takes a put at once.
             let getter = spawn { try await queue.get() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the getter waits") { queue.waitingGetters == 1 }
             try queue.putNowait("direct")
             let got = try await getter.wait()
             XCTAssertEqual(got, "direct")
@@ -110,7 +110,7 @@ final class QueueTests: XCTestCase {
             let queue = Queue<Int>(maxSize: 1)
             try await queue.put(0)
             let putters = (1...3).map { i in spawn { try await queue.put(i) } }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("three putters wait") { queue.waitingPutters == 3 }
             XCTAssertEqual(queue.waitingPutters, 3)
             queue.resize(maxSize: 4)
             for putter in putters { try await putter.wait() }
@@ -124,7 +124,7 @@ final class QueueTests: XCTestCase {
         try green {
             let queue = Queue<Int>()
             let getter = spawn { try await queue.get() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the getter waits") { queue.waitingGetters == 1 }
             XCTAssertEqual(queue.waitingGetters, 1)
             await getter.kill()
             try await queue.put(5)

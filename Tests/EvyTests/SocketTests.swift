@@ -76,7 +76,7 @@ final class SocketTests: XCTestCase {
             try receiver.bind(to: SocketAddress(ip: "127.0.0.1", port: 0))
             let sender = try Socket(family: AF_INET, type: Int32(Glibc.SOCK_DGRAM.rawValue))
             let waiting = spawn { try await receiver.receiveFrom(timeout: .seconds(5)) }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the receiver waits") { Hub.current.hasWaiter(on: receiver.fd) }
             try await sender.send(Array("datagram".utf8), to: receiver.localAddress!)
             let (bytes, from) = try await waiting.wait()
             XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "datagram")
@@ -152,7 +152,7 @@ final class SocketTests: XCTestCase {
             let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
             let client = try await connect(to: listener.localAddress!, timeout: .seconds(5))
             let reader = spawn { try await client.receive() }
-            try await sleep(for: .milliseconds(2))
+            try await waitUntil("the reader waits") { Hub.current.hasWaiter(on: client.fd) }
             client.close()
             do { _ = try await reader.wait(timeout: .seconds(5)); XCTFail() } catch let error as SocketError {
                 XCTAssertEqual(error, .closed)
@@ -302,7 +302,7 @@ final class ServeTests: XCTestCase {
             }
             var clients: [Socket] = []
             for _ in 0..<8 { clients.append(try await connect(to: listener.localAddress!, timeout: .seconds(5))) }
-            try await sleep(for: .milliseconds(20))
+            try await waitUntil("three handlers run") { active.value >= 3 }
             XCTAssertEqual(active.value, 3, "only three handlers at once")
             release.set()
             for client in clients {
@@ -319,7 +319,7 @@ final class ServeTests: XCTestCase {
         try green {
             let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
             let server = spawn { try await serve(listener) { _, _ in } }
-            try await sleep(for: .milliseconds(2))
+            try await waitUntil("serve accepts") { Hub.current.hasWaiter(on: listener.fd) }
             listener.close()
             try await server.wait(timeout: .seconds(5))
         }
@@ -373,11 +373,12 @@ final class SocketReviewRegressionTests: XCTestCase {
     func testClosingTheListenerEndsServeEvenAtTheConcurrencyLimit() throws {
         try green {
             let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            let handling = Flag()
             let server = spawn {
-                try await serve(listener, concurrency: 1) { _, _ in try await sleep(for: .seconds(60)) }
+                try await serve(listener, concurrency: 1) { _, _ in handling.set(); try await sleep(for: .seconds(60)) }
             }
             let busy = try await connect(to: listener.localAddress!)
-            try await sleep(for: .milliseconds(20))
+            try await handling.wait(timeout: .seconds(5))
             listener.close()
             try await server.wait(timeout: .seconds(5))
             busy.close()
@@ -404,10 +405,10 @@ final class SocketReviewRegressionTests: XCTestCase {
             defer { close(fds[0]); close(fds[1]) }
             let hub = Hub.current
             let first = spawn { try await hub.wait(for: .readable, on: fds[0]) }
-            try await sleep(for: .milliseconds(2))
+            try await waitUntil("the first waits") { hub.hasWaiter(on: fds[0]) }
             first.cancel()  // finished, but its cleanup runs only when it is scheduled again
             let second = spawn { try await hub.wait(for: .readable, on: fds[0], timeout: .seconds(5)) }
-            try await sleep(for: .milliseconds(2))
+            try await waitUntil("the first ended, the second waits") { first.isDone && hub.hasWaiter(on: fds[0]) }
             _ = "x".withCString { write(fds[1], $0, 1) }
             try await second.wait(timeout: .seconds(5))  // woken, not stranded
         }

@@ -7,7 +7,7 @@ final class EventTests: XCTestCase {
         try green {
             let event = Event<String>()
             let waiters = (0..<5).map { _ in spawn { try await event.wait() } }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("five waiters") { event.waitingCount == 5 }
             XCTAssertFalse(event.isReady)
             try event.send("go")
             for waiter in waiters { let value = try await waiter.wait(); XCTAssertEqual(value, "go") }
@@ -38,7 +38,7 @@ final class EventTests: XCTestCase {
             let event = Event<Int>()
             do { _ = try await event.wait(timeout: .milliseconds(5)); XCTFail() } catch is TimeoutError {}
             let waiter = spawn { try await event.wait() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the waiter waits") { event.waitingCount == 1 }
             await waiter.kill()
             do { _ = try await waiter.wait(); XCTFail() } catch is CancellationError {}
             try event.send(1)  // a cancelled waiter does not swallow the value
@@ -53,7 +53,7 @@ final class EventTests: XCTestCase {
             let timedOut = try await flag.wait(timeout: .milliseconds(5))
             XCTAssertFalse(timedOut)
             let waiter = spawn { try await flag.wait() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the waiter waits") { flag.waitingCount == 1 }
             flag.set()
             let woke = try await waiter.wait()
             XCTAssertTrue(woke)
@@ -91,11 +91,11 @@ final class SemaphoreAndLockTests: XCTestCase {
             let semaphore = Semaphore(0)
             let order = Box<[Int]>([])
             for i in 0..<3 { spawnN { try await semaphore.acquire(); order.value.append(i) } }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("three acquirers wait") { semaphore.balance == -3 }
             XCTAssertEqual(semaphore.balance, -3)
             XCTAssertFalse(semaphore.tryAcquire())
             for _ in 0..<3 { semaphore.release() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("three acquired") { order.value.count == 3 }
             XCTAssertEqual(order.value, [0, 1, 2])
         }
     }
@@ -106,7 +106,7 @@ final class SemaphoreAndLockTests: XCTestCase {
             let acquired = try await semaphore.acquire(timeout: .milliseconds(5))
             XCTAssertFalse(acquired)
             let waiter = spawn { try await semaphore.acquire() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the acquirer waits") { semaphore.balance == -1 }
             await waiter.kill()
             semaphore.release()
             // The permit was not lost to the killed waiter.
@@ -184,12 +184,12 @@ final class SemaphoreAndLockTests: XCTestCase {
                     }
                 }
             }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("three consumers wait") { condition.waitingCount == 3 }
             try await condition.withLock {
                 items.value.append(1)
                 try condition.notify()
             }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("one consumed") { !consumed.value.isEmpty }
             XCTAssertEqual(consumed.value, [1])
             try await condition.withLock {
                 items.value += [2, 3]
@@ -213,7 +213,7 @@ final class SemaphoreAndLockTests: XCTestCase {
             try condition.release()  // the lock was taken back after the timeout
 
             let waiter = spawn { try await condition.withLock { try await condition.wait() } }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the waiter waits") { condition.waitingCount == 1 }
             await waiter.kill()
             // The killed waiter re-took and released the lock: it is free.
             let free = try await condition.acquire(timeout: .milliseconds(50))
@@ -234,7 +234,7 @@ final class ChannelTests: XCTestCase {
                 for i in 1...3 { try await channel.send(i) }
                 sentAll.value = true
             }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the sender waits") { channel.balance == 1 }
             XCTAssertFalse(sentAll.value, "nothing is buffered")
             XCTAssertEqual(channel.balance, 1)
             var received: [Int] = []
@@ -253,7 +253,7 @@ final class ChannelTests: XCTestCase {
             XCTAssertEqual(channel.balance, 0, "timed-out parties are gone")
             // A killed receiver does not take a value.
             let receiver = spawn { try await channel.receive() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the receiver waits") { channel.balance == -1 }
             await receiver.kill()
             spawnN { try await channel.send(42) }
             let value = try await channel.receive(timeout: .seconds(1))
@@ -309,7 +309,7 @@ final class CappedSemaphoreTests: XCTestCase {
             let overflow = try await semaphore.release(timeout: .milliseconds(5))
             XCTAssertFalse(overflow, "release waits at the limit")
             let releaser = spawn { try await semaphore.release() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the releaser waits") { semaphore.balance == 1 }
             XCTAssertFalse(releaser.isDone)
             try await semaphore.acquire()
             try await releaser.wait(timeout: .seconds(1))
@@ -336,7 +336,7 @@ final class ResourcePoolTests: XCTestCase {
             XCTAssertEqual(Set([a, b]), [1, 2])
             do { _ = try await pool.get(timeout: .milliseconds(5)); XCTFail("all items are out") } catch is TimeoutError {}
             let waiter = spawn { try await pool.get() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the getter waits") { pool.waiting == 1 }
             XCTAssertEqual(pool.waiting, 1)
             pool.put(a)
             let handed = try await waiter.wait()
@@ -376,8 +376,9 @@ final class CancelIfNotStartedTests: XCTestCase {
             do { try await unstarted.wait(); XCTFail() } catch is CancellationError {}
             XCTAssertFalse(ran.value)
 
-            let running = spawn { try await sleep(for: .milliseconds(5)); return 1 }
-            try await sleep(for: .milliseconds(1))
+            let started = Box(false)
+            let running = spawn { started.value = true; try await sleep(for: .milliseconds(5)); return 1 }
+            try await waitUntil("it started") { started.value }
             XCTAssertFalse(running.cancelIfNotStarted())
             let value = try await running.wait()
             XCTAssertEqual(value, 1)
@@ -391,7 +392,7 @@ final class ReviewRegressionTests: XCTestCase {
         let values = try green { () -> [Int] in
             let event = Event<Int>()
             let waiters = (0..<3).map { _ in spawn { try await event.wait() } }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("three waiters") { event.waitingCount == 3 }
             try event.send(7)
             event.reset()
             var values: [Int] = []
@@ -443,11 +444,12 @@ final class ReviewRegressionTests: XCTestCase {
 
     func testActorStopReleasesWaitUntilIdle() throws {
         try green {
-            let actor = GreenActor<Int> { _ in try await sleep(for: .seconds(10)) }
+            let handling = Box(false)
+            let actor = GreenActor<Int> { _ in handling.value = true; try await sleep(for: .seconds(10)) }
             for i in 0..<5 { actor.cast(i) }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the first message is handled") { handling.value }
             actor.stop()
-            try await sleep(for: .milliseconds(1))  // the actor's loop sees its cancellation
+            try await waitUntil("the actor's loop sees its cancellation") { actor.pending <= 1 }
             XCTAssertEqual(actor.pending, 1, "queued messages dropped; the running one remains")
         }
     }
@@ -462,7 +464,7 @@ final class ReviewRegressionTests: XCTestCase {
             }
             let first = try await pool.get()
             let waiter = spawn { try await pool.get() }
-            try await sleep(for: .milliseconds(1))
+            try await waitUntil("the getter waits") { pool.waiting == 1 }
             pool.discard(first)  // the waiter gets the freed place...
             let latecomer = spawn { try await pool.get(timeout: .milliseconds(20)) }  // ...not this one
             _ = try await waiter.wait()

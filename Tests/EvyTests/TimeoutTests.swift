@@ -77,13 +77,14 @@ final class TimeoutTests: XCTestCase {
 
     func testKillingTheCallerCancelsTheBody() throws {
         try green {
-            let bodyCancelled = Box(false)
+            let bodyStarted = Box(false), bodyCancelled = Box(false)
             let caller = spawn {
                 try await withTimeout(.seconds(60)) {
+                    bodyStarted.value = true
                     do { try await sleep(for: .seconds(60)) } catch { bodyCancelled.value = true; throw error }
                 }
             }
-            try await sleep(for: .milliseconds(2))
+            try await waitUntil("the body sleeps") { bodyStarted.value }
             await caller.kill()
             XCTAssertTrue(bodyCancelled.value)
             do { try await caller.wait(); XCTFail("killed") } catch is CancellationError {} catch is TimeoutError {

@@ -200,7 +200,7 @@ final class ZMQFaultTests: XCTestCase {
     }
 
     func testSendingOnASocketDoesNotStrandItsReceiver() throws {
-        // DESIGN §4: a send consumes ZMQ_FD's edge; without re-reading ZMQ_EVENTS after it, the
+        // A send consumes ZMQ_FD's edge; without re-reading ZMQ_EVENTS after it, the
         // green thread waiting to receive on the same socket stays parked for ever.
         let echoed = try green { () -> Int in
             let server = try ZMQSocket(.dealer)

@@ -397,16 +397,3 @@ extension Hub {
     /// Whether the calling thread is the process's main thread.
     static var isMainThread: Bool { Thread.isMainThread }
 }
-
-/// A libuv error code with its message.
-public struct UVError: Error, CustomStringConvertible, Equatable {
-    /// The negative libuv error code.
-    public let code: Int32
-
-    /// Wraps a libuv error code.
-    public init(_ code: Int32) { self.code = code }
-
-    public var description: String {
-        "\(String(cString: uv_err_name(code))): \(String(cString: uv_strerror(code)))"
-    }
-}

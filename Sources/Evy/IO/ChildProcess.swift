@@ -62,57 +62,39 @@ public final class ChildProcess: @unchecked Sendable {
         let hub = Hub.current
         hub.assertOnHubThread("ChildProcess")
         self.hub = hub
-        let loop = hub.loop
-        // Our ends of the pipes are green; the child's ends are inherited and closed here after.
-        var ours: [GreenPipe?] = [nil, nil, nil]
-        var theirs: [Int32] = [-1, -1, -1]
-        var toClose: [Int32] = []
-        defer { for fd in toClose { Glibc.close(fd) } }
-        for (index, mode) in [stdinMode, stdoutMode, stderrMode].enumerated() {
-            switch mode {
-            case .inherit:
-                theirs[index] = Int32(index)
-            case .discard:
-                let null = open("/dev/null", index == 0 ? O_RDONLY : O_WRONLY)
-                guard null >= 0 else { throw SocketError.system("open /dev/null", errno) }
-                theirs[index] = null
-                toClose.append(null)
-            case .pipe:
-                var fds: [Int32] = [0, 0]
-                guard pipe(&fds) == 0 else { throw SocketError.system("pipe", errno) }
-                let (mine, child) = index == 0 ? (fds[1], fds[0]) : (fds[0], fds[1])
-                _ = fcntl(mine, F_SETFD, FD_CLOEXEC)
-                ours[index] = try GreenPipe(adopting: mine)
-                theirs[index] = child
-                toClose.append(child)
-            }
-        }
-        let process = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
+        let stdio = try ChildStdio([stdinMode, stdoutMode, stderrMode])
+        // The child has its own copies once spawned (and none if spawning failed).
+        defer { stdio.closeChildEnds() }
+        let (process, box) = try Self.launch(
+            command, environment: environment, workingDirectory: workingDirectory, stdio: stdio.childFDs, loop: hub.loop)
         handle = process
+        pid = process.pointee.pid
+        standardInput = stdio.ours[0]
+        standardOutput = stdio.ours[1]
+        standardError = stdio.ours[2]
+        box.takeUnretainedValue().child = self
+    }
+
+    /// Allocates a libuv process handle and starts `command` on it, the child inheriting `stdio` as
+    /// its standard streams. The returned box is retained until the exit callback, which frees the
+    /// handle. On failure the handle is closed and freed, the box released, and the error thrown.
+    private static func launch(
+        _ command: [String], environment: [String: String]?, workingDirectory: String?, stdio: [Int32],
+        loop: UnsafeMutablePointer<uv_loop_t>
+    ) throws -> (UnsafeMutablePointer<uv_process_t>, Unmanaged<ExitBox>) {
+        let process = UnsafeMutablePointer<uv_process_t>.allocate(capacity: 1)
         let box = Unmanaged.passRetained(ExitBox())
         process.pointee.data = box.toOpaque()
-        let spawned: Int32 = withCStrings(command) { argv in
+        let status: Int32 = withCStrings(command) { argv in
             withCStrings(environment.map { $0.map { "\($0.key)=\($0.value)" } }) { envp in
-                var stdio = (0..<3).map { index -> uv_stdio_container_t in
+                var containers = stdio.map { fd -> uv_stdio_container_t in
                     var container = uv_stdio_container_t()
                     container.flags = UV_INHERIT_FD
-                    container.data.fd = theirs[index]
+                    container.data.fd = fd
                     return container
                 }
-                return stdio.withUnsafeMutableBufferPointer { containers in
-                    var options = uv_process_options_t()
-                    options.exit_cb = { process, exitStatus, termSignal in
-                        let box = Unmanaged<ExitBox>.fromOpaque(process!.pointee.data).takeRetainedValue()
-                        box.child?.exited(status: termSignal != 0 ? .signaled(termSignal) : .exited(Int32(exitStatus)))
-                        process!.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
-                            uv_close(handle) { $0!.withMemoryRebound(to: uv_process_t.self, capacity: 1) { $0.deallocate() } }
-                        }
-                    }
-                    options.file = UnsafePointer(argv[0])
-                    options.args = argv
-                    options.env = environment == nil ? nil : envp
-                    options.stdio_count = 3
-                    options.stdio = containers.baseAddress
+                return containers.withUnsafeMutableBufferPointer { containers in
+                    var options = processOptions(argv: argv, envp: environment == nil ? nil : envp, stdio: containers)
                     return workingDirectory.withOptionalCString { cwd in
                         options.cwd = cwd
                         return uv_spawn(loop, process, &options)
@@ -120,20 +102,36 @@ public final class ChildProcess: @unchecked Sendable {
                 }
             }
         }
-        guard spawned == 0 else {
-            // libuv still closes the handle it initialised; free it from the close callback.
+        guard status == 0 else {
+            // libuv initialised the handle even so: it must be closed, and is freed once closed.
             box.release()
             process.pointee.data = nil
-            process.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
-                uv_close(handle) { $0!.withMemoryRebound(to: uv_process_t.self, capacity: 1) { $0.deallocate() } }
-            }
-            throw SocketError.system("spawn \(command[0])", -spawned)
+            closeAndFree(process)
+            throw SocketError.system("spawn \(command[0])", -status)
         }
-        pid = process.pointee.pid
-        standardInput = ours[0]
-        standardOutput = ours[1]
-        standardError = ours[2]
-        box.takeUnretainedValue().child = self
+        return (process, box)
+    }
+
+    /// The options of `uv_spawn` but the working directory: the program `argv[0]` (looked up in
+    /// `PATH`), its arguments and environment (nil: this process's), its standard streams, and the
+    /// exit callback, which reports the status to the ``ExitBox`` in the handle's data and frees
+    /// the handle.
+    private static func processOptions(
+        argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+        stdio: UnsafeMutableBufferPointer<uv_stdio_container_t>
+    ) -> uv_process_options_t {
+        var options = uv_process_options_t()
+        options.exit_cb = { process, exitStatus, termSignal in
+            let box = Unmanaged<ExitBox>.fromOpaque(process!.pointee.data).takeRetainedValue()
+            box.child?.exited(status: termSignal != 0 ? .signaled(termSignal) : .exited(Int32(exitStatus)))
+            closeAndFree(process!)
+        }
+        options.file = UnsafePointer(argv[0])
+        options.args = argv
+        options.env = envp
+        options.stdio_count = Int32(stdio.count)
+        options.stdio = stdio.baseAddress
+        return options
     }
 
     fileprivate func exited(status: ExitStatus) {
@@ -218,6 +216,59 @@ private func readToEnd(_ stream: GreenPipe) async throws -> [UInt8] {
 /// Carries the child to libuv's exit callback (weakly: a dropped ChildProcess is not kept alive).
 private final class ExitBox {
     weak var child: ChildProcess?
+}
+
+/// Closes a libuv process handle and frees it once libuv is done with it.
+private func closeAndFree(_ process: UnsafeMutablePointer<uv_process_t>) {
+    process.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
+        uv_close(handle) { $0!.withMemoryRebound(to: uv_process_t.self, capacity: 1) { $0.deallocate() } }
+    }
+}
+
+/// The standard streams of a child about to start: our green ends of its pipes, and the
+/// descriptors the child inherits (0, 1 and 2 themselves for `.inherit`).
+private struct ChildStdio {
+    /// Our end of each `.pipe` stream; nil for the others.
+    private(set) var ours: [GreenPipe?] = [nil, nil, nil]
+    /// What the child gets as its standard input, output and error.
+    private(set) var childFDs: [Int32] = [-1, -1, -1]
+    /// The descriptors opened for the child only: ``closeChildEnds()`` closes them.
+    private var opened: [Int32] = []
+
+    /// Opens what each mode asks for. On failure nothing stays open: the descriptors opened for
+    /// the child are closed here, and our ends are green pipes, closed when released.
+    init(_ modes: [ChildProcess.Stdio]) throws {
+        do {
+            for (index, mode) in modes.enumerated() { try connect(index, mode) }
+        } catch {
+            closeChildEnds()
+            throw error
+        }
+    }
+
+    private mutating func connect(_ index: Int, _ mode: ChildProcess.Stdio) throws {
+        switch mode {
+        case .inherit:
+            childFDs[index] = Int32(index)
+        case .discard:
+            let null = open("/dev/null", index == 0 ? O_RDONLY : O_WRONLY)
+            guard null >= 0 else { throw SocketError.system("open /dev/null", errno) }
+            opened.append(null)
+            childFDs[index] = null
+        case .pipe:
+            var fds: [Int32] = [0, 0]
+            guard pipe(&fds) == 0 else { throw SocketError.system("pipe", errno) }
+            // The child reads its input from the read end and writes its output to the write end.
+            let (mine, child) = index == 0 ? (fds[1], fds[0]) : (fds[0], fds[1])
+            opened.append(child)
+            childFDs[index] = child
+            _ = fcntl(mine, F_SETFD, FD_CLOEXEC)
+            do { ours[index] = try GreenPipe(adopting: mine) } catch { Glibc.close(mine); throw error }
+        }
+    }
+
+    /// Closes the descriptors opened for the child (its copies are its own once it is spawned).
+    func closeChildEnds() { for fd in opened { Glibc.close(fd) } }
 }
 
 /// Calls `body` with a NULL-terminated C array of `strings` (or NULL for nil).

@@ -295,3 +295,8 @@ public final class Socket: @unchecked Sendable {
         return status == 0 ? SocketAddress(storage: storage, length: length) : nil
     }
 }
+
+extension Socket: GreenStream {
+    /// Half-closes the socket (``shutdown(_:)`` with `.write`), ignoring a socket already closed.
+    public func shutdownWrite() { try? shutdown(.write) }
+}

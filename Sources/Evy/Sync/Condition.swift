@@ -19,6 +19,8 @@ public final class Condition: @unchecked Sendable {
 
     private let lock: Underlying
     private var waiters = WaiterQueue<Waiter<Void>>()
+    /// How many green threads are waiting now (tests wait for it to reach a number).
+    var waitingCount: Int { waiters.liveCount }
 
     /// Creates a condition over a new ``RLock``.
     public convenience init() { self.init(lock: RLock()) }

@@ -11,6 +11,8 @@
 public final class Event<Value: Sendable>: @unchecked Sendable {
     private var result: Result<Value, any Error>?
     private var waiters = WaiterQueue<Waiter<Result<Value, any Error>>>()
+    /// How many green threads are waiting now (tests wait for it to reach a number).
+    var waitingCount: Int { waiters.liveCount }
 
     /// Creates an event that has not been sent.
     public init() {}
@@ -71,6 +73,8 @@ public final class Event<Value: Sendable>: @unchecked Sendable {
 /// Hub-confined.
 public final class Flag: @unchecked Sendable {
     private var waiters = WaiterQueue<Waiter<Void>>()
+    /// How many green threads are waiting now (tests wait for it to reach a number).
+    var waitingCount: Int { waiters.liveCount }
 
     /// Creates a cleared flag.
     public init() {}

@@ -1,5 +1,4 @@
 import CLibUV
-import Glibc
 
 /// The libuv poll handle of one file descriptor, shared by its reader and its writer (libuv allows
 /// one poll handle per descriptor).
@@ -30,27 +29,6 @@ final class FDWatcher {
     func wake(readable: Bool, writable: Bool, error: (any Error)? = nil) {
         for waiter in [readable ? readWaiter : nil, writable ? writeWaiter : nil].compactMap({ $0 }) {
             if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: ()) }
-        }
-    }
-}
-
-/// Errors from registering readers, writers and signal handlers.
-public enum WatchError: Error, CustomStringConvertible, Equatable {
-    /// libuv refused to watch the descriptor (closed, or not pollable such as a regular file).
-    case cannotWatch(fd: Int32, UVError)
-    /// libuv refused to install the signal handler.
-    case cannotHandleSignal(Int32, UVError)
-    /// Another green thread already waits for the same readiness of this descriptor.
-    case alreadyWaiting(fd: Int32)
-    /// The descriptor was closed (``Hub/notifyClose(_:)``) while a green thread waited on it.
-    case descriptorClosed(fd: Int32)
-
-    public var description: String {
-        switch self {
-        case .cannotWatch(let fd, let error): "cannot watch file descriptor \(fd): \(error)"
-        case .cannotHandleSignal(let signal, let error): "cannot handle signal \(signal): \(error)"
-        case .alreadyWaiting(let fd): "another green thread already waits on file descriptor \(fd)"
-        case .descriptorClosed(let fd): "file descriptor \(fd) was closed while waiting on it"
         }
     }
 }
@@ -244,73 +222,5 @@ extension Hub {
         watcher.reader?.cancel()
         watcher.writer?.cancel()
         if watchers[fd] === watcher { releaseWatcher(watcher) }
-    }
-}
-
-/// The libuv signal handle of one signal number and the green handlers registered for it.
-final class SignalWatcher {
-    let signal: UnsafeMutablePointer<uv_signal_t>
-    var handlers: [Handle] = []
-
-    init(signal: UnsafeMutablePointer<uv_signal_t>) { self.signal = signal }
-}
-
-extension Hub {
-    /// Calls `callback` on the hub each time the process receives `signum` (SIGINT, SIGTERM,
-    /// SIGHUP, ...). Several handlers may be added for one signal; cancelling the returned handle
-    /// removes only that one. A signal handler does not keep ``run()`` from returning.
-    @discardableResult
-    public func addSignalHandler(_ signum: Int32, _ callback: @escaping () -> Void) throws -> Handle {
-        assertOnHubThread("Hub.addSignalHandler")
-        let watcher: SignalWatcher
-        if let existing = signalWatchers[signum] {
-            watcher = existing
-        } else {
-            let signal = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
-            uv_signal_init(loop, signal)
-            signal.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-            let status = uv_signal_start(signal, { signal, signum in
-                Hub.from(signal!.pointee.data).signalFired(signum)
-            }, signum)
-            guard status == 0 else {
-                closeSignal(signal)
-                throw WatchError.cannotHandleSignal(signum, UVError(status))
-            }
-            signal.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { uv_unref($0) }
-            watcher = SignalWatcher(signal: signal)
-            signalWatchers[signum] = watcher
-        }
-        var handleRef: Handle?
-        let handle = Handle(hub: self, onCancel: { [unowned self] in
-            guard let watcher = self.signalWatchers[signum] else { return }
-            watcher.handlers.removeAll { $0 === handleRef }
-            handleRef = nil
-            if watcher.handlers.isEmpty { self.removeSignalHandlers(signum) }
-        }, callback)
-        handleRef = handle
-        watcher.handlers.append(handle)
-        return handle
-    }
-
-    /// Removes every handler of `signum`; the signal gets its default disposition back.
-    public func removeSignalHandlers(_ signum: Int32) {
-        assertOnHubThread("Hub.removeSignalHandlers")
-        guard let watcher = signalWatchers.removeValue(forKey: signum) else { return }
-        let handlers = watcher.handlers
-        watcher.handlers = []
-        for handler in handlers { handler.cancel() }
-        uv_signal_stop(watcher.signal)
-        closeSignal(watcher.signal)
-    }
-
-    private func closeSignal(_ signal: UnsafeMutablePointer<uv_signal_t>) {
-        signal.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
-            uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_signal_t.self, capacity: 1) { $0.deallocate() } }
-        }
-    }
-
-    private func signalFired(_ signum: Int32) {
-        guard let watcher = signalWatchers[signum] else { return }
-        for handler in watcher.handlers { handler.fireRepeating() }
     }
 }
