@@ -7,7 +7,7 @@ import Glibc
 /// killed.
 public enum EchoServers {
     /// Serves on a free loopback port: `raw` echoes whatever arrives (the C reference's protocol);
-    /// `lines` is the seeds' echo server (read a line, write it, flush).
+    /// `lines` is the classic green echo server (read a line, write it, flush).
     public static func run(_ kind: String) async throws {
         raiseDescriptorLimit()
         let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0), backlog: 4096)
