@@ -37,6 +37,10 @@ struct BenchmarkFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Whether an ``attempt(_:source:_:)`` has failed in this process (evy-bench then exits with 1).
+/// Main thread only.
+nonisolated(unsafe) private(set) var someAttemptFailed = false
+
 /// Runs `body`; if it throws, prints `{"name": NAME, "source": SOURCE, "error": ...}` and
 /// returns false, so that the caller goes on with the next scenario or source.
 @discardableResult
@@ -45,6 +49,7 @@ func attempt(_ name: String, source: String? = nil, _ body: () throws -> Void) -
         try body()
         return true
     } catch {
+        someAttemptFailed = true
         var fields: [(String, Any)] = [("name", name)]
         if let source { fields.append(("source", source)) }
         print(json(fields + [("error", "\(error)")]))

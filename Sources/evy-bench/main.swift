@@ -45,26 +45,28 @@ guard let name = arguments.first, name == "all" || Scenarios.names.contains(name
     print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
 }
-// A network scenario that fails prints {"name": NAME, "error": ...}; the exit status is then 1.
+// A network scenario or source that fails prints {"name": NAME, "error": ...}, and the exit
+// status is then 1.
 let size = arguments.dropFirst().first
 switch name {
 case "echo":
-    exit(attempt(name) { try echoBenchmark(seconds: size.flatMap { Double($0) } ?? 5) } ? 0 : 1)
+    attempt(name) { try echoBenchmark(seconds: size.flatMap { Double($0) } ?? 5) }
 case "idle-connections":
-    exit(attempt(name) { try idleConnectionsBenchmark(count: size.flatMap { Int($0) } ?? 10_000) } ? 0 : 1)
+    attempt(name) { try idleConnectionsBenchmark(count: size.flatMap { Int($0) } ?? 10_000) }
 case "tls-handshake":
-    exit(attempt(name) { try tlsHandshakeBenchmark(seconds: size.flatMap { Double($0) } ?? 3) } ? 0 : 1)
+    attempt(name) { try tlsHandshakeBenchmark(seconds: size.flatMap { Double($0) } ?? 3) }
 case "feeds":
-    exit(attempt(name) { try feedsBenchmark(seconds: size.flatMap { Double($0) } ?? 3) } ? 0 : 1)
+    attempt(name) { try feedsBenchmark(seconds: size.flatMap { Double($0) } ?? 3) }
 case "crawl":
-    exit(attempt(name) { try crawlBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) } ? 0 : 1)
+    attempt(name) { try crawlBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) }
 case "http-server":
-    exit(attempt(name) { try httpServerBenchmark(seconds: size.flatMap { Int($0) } ?? 5) } ? 0 : 1)
+    attempt(name) { try httpServerBenchmark(seconds: size.flatMap { Int($0) } ?? 5) }
 case "zmq-pushpull", "zmq-reqrep":
-    exit(attempt(name) { try zmqBenchmarks(name, count: size.flatMap { Int($0) } ?? 1_000_000) } ? 0 : 1)
+    attempt(name) { try zmqBenchmarks(name, count: size.flatMap { Int($0) } ?? 1_000_000) }
 default:
     break
 }
+if networkScenarios.contains(name) { exit(someAttemptFailed ? 1 : 0) }
 let n = arguments.dropFirst().first.flatMap { Int($0) } ?? Scenarios.defaultN
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 let referenceScript = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
@@ -97,6 +99,7 @@ defer {
         attempt("tls-handshake") { try tlsHandshakeBenchmark(seconds: 3) }
         attempt("zmq-pushpull") { try zmqBenchmarks("zmq-pushpull", count: 1_000_000) }
         attempt("zmq-reqrep") { try zmqBenchmarks("zmq-reqrep", count: 20_000) }
+        exit(someAttemptFailed ? 1 : 0)
     }
 }
 for scenario in scenarios {
