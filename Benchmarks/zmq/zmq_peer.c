@@ -1,6 +1,7 @@
 /* The blocking C reference of `evy-bench zmq-pushpull` and `zmq-reqrep`: one role per process.
    Usage: zmq_peer push|pull|req|rep ENDPOINT COUNT SIZE
-   pull and rep bind, push and req connect. pull prints {"msgs_per_s": ...} over the COUNT messages
+   pull and rep bind (ENDPOINT may be tcp://127.0.0.1:* for a port the system picks) and print
+   "ready ENDPOINT" with the port resolved; push and req connect. pull prints {"msgs_per_s": ...} over the COUNT messages
    (timed from the first); req prints {"round_trip_us": ...}. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,10 @@ int main(int argc, char **argv) {
     zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_PULL || type == ZMQ_REP) {
         if (zmq_bind(socket, endpoint)) { perror("bind"); return 1; }
-        printf("ready\n");
+        char bound[256];
+        size_t length = sizeof bound;
+        if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, bound, &length)) { perror("ZMQ_LAST_ENDPOINT"); return 1; }
+        printf("ready %s\n", bound);
         fflush(stdout);
     } else if (zmq_connect(socket, endpoint)) { perror("connect"); return 1; }
     if (type == ZMQ_PUSH) {

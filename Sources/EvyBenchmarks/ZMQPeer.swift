@@ -4,6 +4,8 @@ import Foundation
 
 /// Evy's side of `evy-bench zmq-pushpull` and `zmq-reqrep`, the same roles and output as
 /// `Benchmarks/zmq/zmq_peer.c`: `evy-bench --zmq-peer push|pull|req|rep ENDPOINT COUNT SIZE`.
+/// pull and rep bind (`tcp://127.0.0.1:*` lets the system pick the port) and print
+/// `ready ENDPOINT` with the port resolved; push and req connect.
 public enum ZMQPeer {
     /// Runs one role (call from a green thread).
     public static func run(role: String, endpoint: String, count: Int, size: Int) async throws {
@@ -27,7 +29,7 @@ public enum ZMQPeer {
         let outgoing = UnsafeRawBufferPointer(rebasing: buffer[..<size])
         if type == .pull || type == .rep {
             try socket.bind(endpoint)
-            FileHandle.standardOutput.write(Data("ready\n".utf8))
+            FileHandle.standardOutput.write(Data("ready \(socket.lastEndpoint ?? endpoint)\n".utf8))
         } else {
             try socket.connect(endpoint)
         }

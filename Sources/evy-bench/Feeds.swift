@@ -38,16 +38,8 @@ func feedsBenchmark(seconds: Double) throws {
         feedparser.parse(data); n += 1
     print(n / (time.perf_counter() - start))
     """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, path.path, String(seconds)]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let reference = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    let output = try Child.run(["python3", "-c", script, path.path, String(seconds)], seconds: seconds + 60, quiet: true)
+    let reference = Double(output.trimmingCharacters(in: .whitespacesAndNewlines))
 
     var fields: [(String, Any)] = [("name", "feeds"), ("source", "evy"), ("value", evyRate), ("unit", "feeds/s"),
                                    ("entries_per_feed", 50), ("bytes_per_feed", feed.count)]

@@ -11,13 +11,6 @@ import Glibc
 private let crawlScripts = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     .appendingPathComponent("Benchmarks/crawl")
 
-/// Runs `command` pinned to `cpu` (a number or a list such as `0,1`; when taskset exists) and
-/// returns its standard output.
-private func runPinned(_ command: [String], cpu: CustomStringConvertible) throws -> String {
-    let pinned = FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
-    return runCommand(pinned ? ["taskset", "-c", "\(cpu)"] + command : command)
-}
-
 /// The `value` of the first JSON line in `output` that has one.
 private func jsonValue(_ output: String) -> Double? {
     for line in output.split(separator: "\n") {
@@ -27,7 +20,7 @@ private func jsonValue(_ output: String) -> Double? {
     return nil
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now (for nginx, which cannot be told to pick one itself).
 private func freePort() throws -> Int {
     try Hub.run {
         let socket = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
@@ -51,51 +44,36 @@ private func waitForListener(_ port: Int) throws {
     }
 }
 
-/// nginx serving `root` on a free port, pinned to `cpu`.
+/// nginx serving `root` on a free port, pinned to `cpu`, killed after `seconds` if not stopped.
 private struct Nginx {
-    let process: Process
+    let child: Child
     let port: Int
 
-    static func start(root: URL, cpu: Int) throws -> Nginx {
-        let port = try freePort()
-        let conf = runCommand(["python3", crawlScripts.appendingPathComponent("make_site.py").path, "--nginx-conf",
-                               "\(port)", root.path, root.appendingPathComponent("nginx.pid").path])
-        let confFile = root.appendingPathComponent("nginx.conf")
-        try Data(conf.utf8).write(to: confFile)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        process.arguments = ["-c", "\(cpu)", "/usr/sbin/nginx", "-c", confFile.path, "-g", "daemon off;"]
-        try process.run()
-        try waitForListener(port)
-        return Nginx(process: process, port: port)
+    /// Starts nginx; if the port was taken in the meantime (nginx exits), tries two more.
+    static func start(root: URL, cpu: Int, seconds: Double) throws -> Nginx {
+        for _ in 0..<3 {
+            let port = try freePort()
+            let conf = try Child.run(["python3", crawlScripts.appendingPathComponent("make_site.py").path, "--nginx-conf",
+                                      "\(port)", root.path, root.appendingPathComponent("nginx.pid").path], seconds: 30)
+            let confFile = root.appendingPathComponent("nginx.conf")
+            try Data(conf.utf8).write(to: confFile)
+            let child = try Child(["/usr/sbin/nginx", "-c", confFile.path, "-g", "daemon off;"], cpus: "\(cpu)",
+                                  seconds: seconds)
+            if (try? waitForListener(port)) != nil, child.isRunning { return Nginx(child: child, port: port) }
+            child.stop()
+        }
+        throw BenchmarkFailure("nginx did not start (see \(root.path)/nginx-error.log)")
     }
 
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    func stop() { child.stop() }
 }
 
-@discardableResult
-private func runCommand(_ command: [String]) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = command
-    let output = Pipe()
-    process.standardOutput = output
-    guard (try? process.run()) != nil else { return "" }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
-}
-
-private func require(_ tools: [String]) -> Bool {
+/// Throws unless every one of `tools` is installed (scripts/bench installs them).
+private func require(_ tools: [String]) throws {
     let missing = tools.filter { !FileManager.default.isExecutableFile(atPath: $0) }
     guard missing.isEmpty else {
-        print(json([("note", "missing \(missing.joined(separator: ", ")): apt-get install nginx wrk")]))
-        return false
+        throw BenchmarkFailure("missing \(missing.joined(separator: ", ")): scripts/bench installs it (apt-get install nginx wrk)")
     }
-    return true
 }
 
 // MARK: crawl
@@ -107,18 +85,21 @@ private func require(_ tools: [String]) -> Bool {
 /// given; the target is 5x in one process; ratio_gevent_lxml = Evy / gevent parsing with lxml,
 /// the libxml2 parser Evy uses).
 func crawlBenchmark(pages: Int, rounds: Int = 3) throws {
-    guard require(["/usr/sbin/nginx", "/usr/bin/taskset"]) else { return }
+    try require(["/usr/sbin/nginx", "/usr/bin/taskset"])
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("evy-bench-site-\(getpid())")
     defer { try? FileManager.default.removeItem(at: root) }
-    runCommand(["python3", crawlScripts.appendingPathComponent("make_site.py").path, root.path, "\(pages)"])
-    let nginx = try Nginx.start(root: root, cpu: 1)
+    _ = try Child.run(["python3", crawlScripts.appendingPathComponent("make_site.py").path, root.path, "\(pages)"],
+                      seconds: 300)
+    // Each crawl is killed if it takes more than `crawlSeconds`; nginx outlives them all.
+    let crawlSeconds = 60 + Double(pages) / 100
+    let nginx = try Nginx.start(root: root, cpu: 1, seconds: crawlSeconds * Double(4 * rounds + 1))
     defer { nginx.stop() }
     let base = "http://127.0.0.1:\(nginx.port)"
     let me = CommandLine.arguments[0]
     let script = crawlScripts.appendingPathComponent("gevent_crawl.py").path
     // nginx's first pass over new files costs more than the next: one unmeasured crawl first.
     // Then each crawler runs `rounds` times, alternating, and the best run of each counts.
-    _ = try runPinned([me, "--crawl", base, "100", "\(pages)"], cpu: 0)
+    _ = try Child.run([me, "--crawl", base, "100", "\(pages)"], cpus: "0", seconds: crawlSeconds)
     // `evy-tpool` parses in a thread pool of two, so its one process uses both CPUs (sharing the
     // second with nginx); the others run on CPU 0 alone.
     let crawlers: [(source: String, command: [String], cpus: String)] = [
@@ -129,12 +110,17 @@ func crawlBenchmark(pages: Int, rounds: Int = 3) throws {
     ]
     var best: [String: Double] = [:]
     for _ in 0..<rounds {
-        for crawler in crawlers {
-            let output = try runPinned(crawler.command, cpu: crawler.cpus)
-            guard let rate = jsonValue(output) else { continue }
+        for crawler in crawlers { attempt("crawl", source: crawler.source) {
+            let child = try Child(crawler.command, cpus: crawler.cpus, seconds: crawlSeconds)
+            let output = try child.finish()
+            guard let rate = jsonValue(output) else {
+                // A reference that is not importable is said once, below.
+                if crawler.source.hasPrefix("gevent") { return }
+                throw BenchmarkFailure("no result (exit status \(child.status))")
+            }
             print(output.trimmingCharacters(in: .whitespacesAndNewlines))
             best[crawler.source] = max(best[crawler.source] ?? 0, rate)
-        }
+        } }
     }
     if best["gevent"] == nil || best["gevent-lxml"] == nil {
         print(json([("name", "crawl"), ("note", "gevent or lxml not importable (pip install gevent lxml): fewer references")]))
@@ -226,14 +212,15 @@ private final class CrawlState: @unchecked Sendable {
 /// Benchmarks/hummingbird-hello when the package mirror has it) and Evy's server on CPU 0, one
 /// after the other (ratio = Evy / Hummingbird; the target is 1x; ratio_nginx = Evy / nginx).
 func httpServerBenchmark(seconds: Int) throws {
-    guard require(["/usr/sbin/nginx", "/usr/bin/wrk", "/usr/bin/taskset"]) else { return }
+    try require(["/usr/sbin/nginx", "/usr/bin/wrk", "/usr/bin/taskset"])
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("evy-bench-hello-\(getpid())")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: root) }
     try Data("Hello, World!\r\n".utf8).write(to: root.appendingPathComponent("hello.txt"))
 
     func wrk(_ port: Int, path: String) throws -> Double {
-        let output = try runPinned(["wrk", "-t1", "-c100", "-d\(seconds)s", "http://127.0.0.1:\(port)\(path)"], cpu: 1)
+        let output = try Child.run(["wrk", "-t1", "-c100", "-d\(seconds)s", "http://127.0.0.1:\(port)\(path)"],
+                                   cpus: "1", seconds: Double(seconds) + 30)
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
               let rate = Double(line.split(separator: " ").last ?? "")
         else { throw BenchmarkFailure("wrk printed no rate: \(output)") }
@@ -244,42 +231,44 @@ func httpServerBenchmark(seconds: Int) throws {
     }
 
     var rates: [String: Double] = [:]
-    let nginx = try Nginx.start(root: root, cpu: 0)
-    rates["nginx"] = try wrk(nginx.port, path: "/hello.txt")
-    nginx.stop()
-    print(json([("name", "http-server"), ("source", "nginx"), ("value", rates["nginx"]!), ("unit", "req/s")]))
-
-    if let hummingbird = buildHummingbird() {
-        let port = try freePort()
-        let server = try ServerProcess.start([hummingbird, "\(port)"])
-        rates["hummingbird"] = try wrk(server.port, path: "/")
-        server.stop()
-        print(json([("name", "http-server"), ("source", "hummingbird"), ("value", rates["hummingbird"]!), ("unit", "req/s")]))
+    let lifetime = Double(seconds) + 60
+    attempt("http-server", source: "nginx") {
+        let nginx = try Nginx.start(root: root, cpu: 0, seconds: lifetime)
+        defer { nginx.stop() }
+        rates["nginx"] = try wrk(nginx.port, path: "/hello.txt")
+        print(json([("name", "http-server"), ("source", "nginx"), ("value", rates["nginx"]!), ("unit", "req/s")]))
     }
 
-    let evy = try ServerProcess.start([CommandLine.arguments[0], "--http-hello"])
+    if let hummingbird = buildHummingbird() {
+        attempt("http-server", source: "hummingbird") {
+            let server = try ServerProcess.start([hummingbird, "0"], seconds: lifetime)
+            defer { server.stop() }
+            rates["hummingbird"] = try wrk(server.port, path: "/")
+            print(json([("name", "http-server"), ("source", "hummingbird"), ("value", rates["hummingbird"]!),
+                        ("unit", "req/s")]))
+        }
+    }
+
+    let evy = try ServerProcess.start([CommandLine.arguments[0], "--http-hello"], seconds: lifetime)
+    defer { evy.stop() }
     let rate = try wrk(evy.port, path: "/")
-    evy.stop()
     var fields: [(String, Any)] = [("name", "http-server"), ("source", "evy"), ("value", rate), ("unit", "req/s")]
     if let reference = rates["hummingbird"] { fields += [("ratio", rate / reference), ("ratio_reference", "hummingbird")] }
-    fields.append(("ratio_nginx", rate / rates["nginx"]!))
+    if let nginx = rates["nginx"] { fields.append(("ratio_nginx", rate / nginx)) }
     print(json(fields))
 }
 
-/// Builds the Hummingbird hello-world server (release) and returns its path, or nil (with a note)
-/// if it cannot be built here.
+/// Builds the Hummingbird hello-world server (release; the first build takes minutes, so it may
+/// take 30) and returns its path, or nil (with a note) if it cannot be built here.
 private func buildHummingbird() -> String? {
     let package = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         .appendingPathComponent("Benchmarks/hummingbird-hello")
     let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build-hummingbird")
-    let build = Process()
-    build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    build.arguments = ["swift", "build", "-c", "release", "--package-path", package.path, "--scratch-path", scratch.path]
-    build.standardOutput = FileHandle.standardError
-    guard (try? build.run()) != nil else { return nil }
-    build.waitUntilExit()
+    let build = try? Child(["swift", "build", "-c", "release", "--package-path", package.path, "--scratch-path", scratch.path],
+                           seconds: 1800, passOutput: .standardError)
+    let built = (try? build?.finish()) != nil && build?.status == 0
     let binary = scratch.appendingPathComponent("release/hummingbird-hello").path
-    guard build.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: binary) else {
+    guard built, FileManager.default.isExecutableFile(atPath: binary) else {
         print(json([("name", "http-server"), ("note", "Hummingbird server did not build: no Hummingbird reference")]))
         return nil
     }
@@ -300,9 +289,4 @@ func runHelloServer() throws {
         FileHandle.standardOutput.write(Data("listening \(listener.localAddress!.port)\n".utf8))
         try await server.serve(listener)
     }
-}
-
-struct BenchmarkFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

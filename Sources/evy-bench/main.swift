@@ -45,48 +45,38 @@ guard let name = arguments.first, name == "all" || Scenarios.names.contains(name
     print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
 }
+// A network scenario or source that fails prints {"name": NAME, "error": ...}, and the exit
+// status is then 1.
+let size = arguments.dropFirst().first
 switch name {
 case "echo":
-    try echoBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 5)
-    exit(0)
+    attempt(name) { try echoBenchmark(seconds: size.flatMap { Double($0) } ?? 5) }
 case "idle-connections":
-    try idleConnectionsBenchmark(count: arguments.dropFirst().first.flatMap { Int($0) } ?? 10_000)
-    exit(0)
+    attempt(name) { try idleConnectionsBenchmark(count: size.flatMap { Int($0) } ?? 10_000) }
 case "tls-handshake":
-    try tlsHandshakeBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
-    exit(0)
+    attempt(name) { try tlsHandshakeBenchmark(seconds: size.flatMap { Double($0) } ?? 3) }
 case "feeds":
-    try feedsBenchmark(seconds: arguments.dropFirst().first.flatMap { Double($0) } ?? 3)
-    exit(0)
+    attempt(name) { try feedsBenchmark(seconds: size.flatMap { Double($0) } ?? 3) }
 case "crawl":
-    try crawlBenchmark(pages: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
-    exit(0)
+    attempt(name) { try crawlBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) }
 case "http-server":
-    try httpServerBenchmark(seconds: arguments.dropFirst().first.flatMap { Int($0) } ?? 5)
-    exit(0)
+    attempt(name) { try httpServerBenchmark(seconds: size.flatMap { Int($0) } ?? 5) }
 case "zmq-pushpull", "zmq-reqrep":
-    try zmqBenchmarks(name, count: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000)
-    exit(0)
+    attempt(name) { try zmqBenchmarks(name, count: size.flatMap { Int($0) } ?? 1_000_000) }
 default:
     break
 }
+if networkScenarios.contains(name) { exit(someAttemptFailed ? 1 : 0) }
 let n = arguments.dropFirst().first.flatMap { Int($0) } ?? Scenarios.defaultN
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 let referenceScript = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     .appendingPathComponent("Benchmarks/reference/green_reference.py")
 
-/// Runs a command and returns the value of the first JSON line it prints that has one.
+/// Runs a command (killed after 300 s) and returns the value of the first JSON line it prints
+/// that has one.
 func measure(_ executable: String, _ arguments: [String]) -> (value: Double, unit: String)? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch { return nil }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+    guard let output = try? Child.run([executable] + arguments, seconds: 300, quiet: true) else { return nil }
+    for line in output.split(separator: "\n") {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let value = object["value"] as? Double, let unit = object["unit"] as? String
         else { continue }
@@ -104,11 +94,12 @@ func line(_ name: String, _ source: String, _ result: (value: Double, unit: Stri
 let scenarios = name == "all" ? Scenarios.names : [name]
 defer {
     if name == "all" {
-        try? echoBenchmark(seconds: 5)
-        try? idleConnectionsBenchmark(count: 10_000)
-        try? tlsHandshakeBenchmark(seconds: 3)
-        try? zmqBenchmarks("zmq-pushpull", count: 1_000_000)
-        try? zmqBenchmarks("zmq-reqrep", count: 20_000)
+        attempt("echo") { try echoBenchmark(seconds: 5) }
+        attempt("idle-connections") { try idleConnectionsBenchmark(count: 10_000) }
+        attempt("tls-handshake") { try tlsHandshakeBenchmark(seconds: 3) }
+        attempt("zmq-pushpull") { try zmqBenchmarks("zmq-pushpull", count: 1_000_000) }
+        attempt("zmq-reqrep") { try zmqBenchmarks("zmq-reqrep", count: 20_000) }
+        exit(someAttemptFailed ? 1 : 0)
     }
 }
 for scenario in scenarios {

@@ -1,5 +1,5 @@
 // hummingbird-hello PORT: answers every GET / with "Hello, World!" and prints `listening PORT`
-// once it accepts connections.
+// once it accepts connections (PORT 0: a port the system picks, and the line says which).
 import Foundation
 import Hummingbird
 
@@ -9,8 +9,8 @@ router.get("/") { _, _ in "Hello, World!\r\n" }
 let app = Application(
     router: router,
     configuration: .init(address: .hostname("127.0.0.1", port: port)),
-    onServerRunning: { _ in
-        FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
+    onServerRunning: { channel in
+        FileHandle.standardOutput.write(Data("listening \(channel.localAddress?.port ?? port)\n".utf8))
     }
 )
 try await app.runService()
