@@ -37,8 +37,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let handler: HTTPHandler
     private var listeners: [Socket] = []
     private var stopping = false
-    private var idleConnections: [ObjectIdentifier: any GreenStream] = [:]
-    private var openConnections: [ObjectIdentifier: any GreenStream] = [:]
+    private var openConnections: [ObjectIdentifier: ServerConnection] = [:]
     private let drained = Flag()
     private static let accessLogger = Logger(label: "evy.http.access")
 
@@ -77,14 +76,13 @@ public final class HTTPServer: @unchecked Sendable {
     public func stop(grace: Duration? = nil) async {
         stopping = true
         for listener in listeners { listener.close() }
-        for connection in idleConnections.values { connection.close() }
-        idleConnections = [:]
+        for connection in openConnections.values where connection.state == .idle { connection.stream.close() }
         guard let grace else {
             _ = try? await drained.wait()
             return
         }
         if (try? await drained.wait(timeout: grace)) == true { return }
-        for connection in openConnections.values { connection.close() }
+        for connection in openConnections.values { connection.stream.close() }
         _ = try? await drained.wait()
     }
 
@@ -92,59 +90,44 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func serveConnection(_ stream: any GreenStream, peer: SocketAddress) async {
         drained.clear()
-        let id = ObjectIdentifier(stream)
-        openConnections[id] = stream
+        let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
+        let connection = ServerConnection(stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
+        let id = ObjectIdentifier(connection)
+        openConnections[id] = connection
         defer {
             openConnections[id] = nil
             if openConnections.isEmpty { drained.set() }
         }
-        let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
-        let connection = ServerConnection(stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
-        // The request line and headers must arrive within requestTimeout of their first byte.
-        var headerDeadline: ContinuousClock.Instant?
         while !stopping {
-            if connection.ready.isEmpty {
-                // A parse error is answered after the requests whose headers came before it.
-                if let failure = connection.failure {
-                    await reject(failure, stream, peer)
-                    return
-                }
-                let timeout: Duration
-                if parser.inMiddleOfRequest {
-                    let deadline = headerDeadline ?? .now + configuration.requestTimeout
-                    headerDeadline = deadline
-                    timeout = max(.zero, deadline - .now)
-                } else {
-                    headerDeadline = nil
-                    timeout = configuration.idleTimeout
-                }
-                do {
-                    idleConnections[id] = parser.inMiddleOfRequest ? nil : stream
-                    defer { idleConnections[id] = nil }
-                    guard try await connection.receive(timeout: timeout) else { return }
-                } catch is HTTPParseError {
-                    continue  // kept in connection.failure
-                } catch let error as TimeoutError {
-                    if parser.inMiddleOfRequest { await reject(error, stream, peer) }
-                    return
-                } catch {
-                    return  // reset, closed by stop(): nothing to answer
-                }
+            guard connection.ready.isEmpty else {
+                let request = connection.ready.removeFirst()
+                guard await respond(to: request, on: connection) else { return }
+                // After an upgrade request the bytes belong to another protocol.
+                if !request.keepAlive || request.isUpgrade { return }
                 continue
             }
-            let request = connection.ready.removeFirst()
-            headerDeadline = nil
-            guard await respond(to: request, on: connection) else { return }
-            // After an upgrade request the bytes belong to another protocol.
-            if !request.keepAlive || request.isUpgrade { return }
+            // A parse error is answered after the requests whose headers came before it.
+            if let failure = connection.failure {
+                await reject(failure, stream, peer)
+                return
+            }
+            do {
+                guard try await connection.receiveRequest(idleTimeout: configuration.idleTimeout) else { return }
+            } catch is HTTPParseError {
+                continue  // kept in connection.failure
+            } catch let error as TimeoutError {
+                if parser.inMiddleOfRequest { await reject(error, stream, peer) }
+                return
+            } catch {
+                return  // reset, closed by stop(): nothing to answer
+            }
         }
     }
 
     /// Answers one request; false if the connection must close.
     private func respond(to request: HTTPRequest, on connection: ServerConnection) async -> Bool {
         let (stream, peer) = (connection.stream, connection.peer)
-        connection.owesContinue = !request.body.isComplete && request.version.minor >= 1
-            && request.header("Expect")?.lowercased() == "100-continue"
+        connection.beginResponse(to: request)
         let exchange = HTTPExchange(peer: peer)
         var response: HTTPResponse
         do {
