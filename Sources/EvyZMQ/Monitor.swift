@@ -97,4 +97,12 @@ extension ZMQSocket {
     public func monitor(events: Int32 = ZMQ_EVENT_ALL) throws -> ZMQMonitor {
         try ZMQMonitor(socket: self, events: events)
     }
+
+    func startMonitor(_ endpoint: String, events: Int32) throws {
+        guard zmq_socket_monitor(try live("monitor"), endpoint, events) == 0 else { throw ZMQError("monitor") }
+    }
+
+    func stopMonitor() {
+        if let handle { zmq_socket_monitor(handle, nil, 0) }
+    }
 }
