@@ -1,4 +1,3 @@
-import CZeroMQ
 import Evy
 import EvyZMQ
 import Foundation
@@ -65,7 +64,7 @@ final class ZMQPatternTests: XCTestCase {
                 try await req.send("second")
                 XCTFail("expected EFSM")
             } catch let error as ZMQError {
-                XCTAssertEqual(error.code, EFSM)
+                XCTAssertEqual(error.code, ZMQError.EFSM)
             }
             let answer = try await req.receiveString(timeout: .seconds(5))
             XCTAssertEqual(answer, "echo: first")
@@ -199,7 +198,7 @@ final class ZMQFaultTests: XCTestCase {
     }
 
     func testSendingOnASocketDoesNotStrandItsReceiver() throws {
-        // DESIGN §4: a send consumes ZMQ_FD's edge; without re-reading ZMQ_EVENTS after it, the
+        // A send consumes ZMQ_FD's edge; without re-reading ZMQ_EVENTS after it, the
         // green thread waiting to receive on the same socket stays parked for ever.
         let echoed = try green { () -> Int in
             let server = try ZMQSocket(.dealer)
