@@ -1,3 +1,4 @@
+import CZeroMQ
 import Evy
 
 extension ZMQSocket {
@@ -49,7 +50,8 @@ extension ZMQSocket {
     }
 
     /// Whether the frame last received has more parts after it (`ZMQ_RCVMORE`; false once closed).
-    public var hasMore: Bool { (try? option(.receiveMore)) ?? false }
+    /// Read without the typed ``Option`` (whose closures may allocate): it is read for every part.
+    public var hasMore: Bool { ((try? intOption(ZMQ_RCVMORE)) ?? 0) != 0 }
 
     /// The slow path of ``receive(timeout:)``.
     @usableFromInline
