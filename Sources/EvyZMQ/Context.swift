@@ -29,6 +29,7 @@ public struct ZMQError: Error, CustomStringConvertible, Equatable {
     /// libzmq's own error number `ETERM`: the socket's context was terminated.
     public static let ETERM = CZeroMQ.ETERM
 
+    /// The operation, libzmq's message for the error and its number.
     public var description: String {
         "\(operation): \(String(cString: zmq_strerror(code))) (errno \(code))"
     }

@@ -12,7 +12,9 @@ import Evy
 public enum ZMQCurve {
     /// A CURVE key pair, each key Z85-encoded (40 characters).
     public struct KeyPair: Sendable, Hashable {
+        /// The public key: give it to the peers.
         public let publicKey: String
+        /// The secret key: keep it to this socket.
         public let secretKey: String
     }
 

@@ -84,6 +84,7 @@ public struct ZMQMonitorEvent: Sendable, Equatable, CustomStringConvertible {
 /// for try await event in monitor { print(event) }
 /// ```
 public final class ZMQMonitor: AsyncSequence, @unchecked Sendable {
+    /// A sequence of monitor events.
     public typealias Element = ZMQMonitorEvent
     private let pair: ZMQSocket
     private weak var monitored: ZMQSocket?
@@ -131,6 +132,7 @@ public final class ZMQMonitor: AsyncSequence, @unchecked Sendable {
         }
     }
 
+    /// Iterates the events (one iterator at a time: they share the monitor).
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(monitor: self) }
 }
 
