@@ -22,6 +22,14 @@ public struct ZMQError: Error, CustomStringConvertible, Equatable {
     /// Whether the operation would have had to wait (a non-blocking call).
     public var wouldBlock: Bool { code == EAGAIN }
 
+    /// libzmq's own error number `EFSM`: the operation is not allowed in the socket's state (a REQ
+    /// socket sending twice without receiving). The system's numbers (`EAGAIN`, `EHOSTUNREACH`...)
+    /// come from Glibc.
+    public static let EFSM = CZeroMQ.EFSM
+    /// libzmq's own error number `ETERM`: the socket's context was terminated.
+    public static let ETERM = CZeroMQ.ETERM
+
+    /// The operation, libzmq's message for the error and its number.
     public var description: String {
         "\(operation): \(String(cString: zmq_strerror(code))) (errno \(code))"
     }

@@ -12,7 +12,9 @@ import Evy
 public enum ZMQCurve {
     /// A CURVE key pair, each key Z85-encoded (40 characters).
     public struct KeyPair: Sendable, Hashable {
+        /// The public key: give it to the peers.
         public let publicKey: String
+        /// The secret key: keep it to this socket.
         public let secretKey: String
     }
 
@@ -42,15 +44,15 @@ public enum ZMQCurve {
 extension ZMQSocket {
     /// Makes this socket a CURVE server with `secretKey` (Z85). Clients must know its public key.
     public func makeCurveServer(secretKey: String) throws {
-        try setOption(ZMQ_CURVE_SERVER, Int32(1))
-        try setOption(ZMQ_CURVE_SECRETKEY, Array(secretKey.utf8))
+        try setOption(.curveServer, true)
+        try setOption(.curveSecretKey, secretKey)
     }
 
     /// Makes this socket a CURVE client of a server whose public key is `serverPublicKey`.
     public func makeCurveClient(serverPublicKey: String, keyPair: ZMQCurve.KeyPair) throws {
-        try setOption(ZMQ_CURVE_SERVERKEY, Array(serverPublicKey.utf8))
-        try setOption(ZMQ_CURVE_PUBLICKEY, Array(keyPair.publicKey.utf8))
-        try setOption(ZMQ_CURVE_SECRETKEY, Array(keyPair.secretKey.utf8))
+        try setOption(.curveServerKey, serverPublicKey)
+        try setOption(.curvePublicKey, keyPair.publicKey)
+        try setOption(.curveSecretKey, keyPair.secretKey)
     }
 }
 

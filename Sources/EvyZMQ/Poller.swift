@@ -4,7 +4,9 @@ import Glibc
 
 /// What a ``ZMQPoller`` watches for.
 public struct ZMQPollEvents: OptionSet, Sendable, Hashable {
+    /// libzmq's bits (`ZMQ_POLLIN`, `ZMQ_POLLOUT`).
     public let rawValue: Int32
+    /// Wraps libzmq's bits.
     public init(rawValue: Int32) { self.rawValue = rawValue }
     /// A message can be received, or the descriptor read.
     public static let readable = ZMQPollEvents(rawValue: Int32(ZMQ_POLLIN))
@@ -28,6 +30,7 @@ public final class ZMQPoller: @unchecked Sendable {
         case socket(ZMQSocket)
         case descriptor(Int32)
 
+        /// The same socket object, or the same descriptor number.
         public static func == (a: Item, b: Item) -> Bool {
             switch (a, b) {
             case (.socket(let x), .socket(let y)): x === y
@@ -36,6 +39,7 @@ public final class ZMQPoller: @unchecked Sendable {
             }
         }
 
+        /// Hashes the socket's identity or the descriptor number.
         public func hash(into hasher: inout Hasher) {
             switch self {
             case .socket(let socket): hasher.combine(ObjectIdentifier(socket))

@@ -1,4 +1,3 @@
-import CZeroMQ
 import Evy
 import EvyZMQ
 import Foundation
@@ -44,14 +43,14 @@ final class ZMQMonitorTests: XCTestCase {
             let server = try ZMQSocket(.rep)
             let monitor = try server.monitor()
             try server.bind("tcp://127.0.0.1:*")
-            let listening = try await monitor.next(oneOf: [ZMQ_EVENT_LISTENING], timeout: .seconds(5))
+            let listening = try await monitor.next(oneOf: [.listening], timeout: .seconds(5))
             XCTAssertEqual(listening.endpoint, server.lastEndpoint)
             let client = try ZMQSocket(.req)
             try client.connect(server.lastEndpoint!)
-            let accepted = try await monitor.next(oneOf: [ZMQ_EVENT_ACCEPTED], timeout: .seconds(5))
+            let accepted = try await monitor.next(oneOf: [.accepted], timeout: .seconds(5))
             XCTAssertTrue(accepted.description.hasPrefix("accepted"), accepted.description)
             client.close(linger: .zero)
-            _ = try await monitor.next(oneOf: [ZMQ_EVENT_DISCONNECTED], timeout: .seconds(5))
+            _ = try await monitor.next(oneOf: [.disconnected], timeout: .seconds(5))
             monitor.close()
             server.close(linger: .zero)
         }
@@ -84,8 +83,8 @@ final class ZMQCurveTests: XCTestCase {
             try bad.makeCurveClient(serverPublicKey: serverKeys.publicKey, keyPair: stranger)
             try bad.connect(endpoint)
             try? await bad.send("let me in", timeout: .milliseconds(500))
-            let refused = try await monitor.next(oneOf: [ZMQ_EVENT_HANDSHAKE_FAILED_AUTH], timeout: .seconds(10))
-            XCTAssertEqual(refused.event, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            let refused = try await monitor.next(oneOf: [.handshakeFailedAuth], timeout: .seconds(10))
+            XCTAssertEqual(refused.event, .handshakeFailedAuth)
             do { _ = try await server.receive(timeout: .milliseconds(200)); XCTFail("the stranger got through") } catch is TimeoutError {}
             XCTAssertGreaterThanOrEqual(auth.accepted, 1)
             XCTAssertGreaterThanOrEqual(auth.refused, 1)
@@ -164,7 +163,7 @@ final class ZMQReviewRegressionTests: XCTestCase {
             try await sleep(for: .milliseconds(5))
             try await withTimeout(.seconds(10)) { try await context.terminate() }
             let code = try await receiver.wait(timeout: .seconds(5))
-            XCTAssertEqual(code, ETERM)
+            XCTAssertEqual(code, ZMQError.ETERM)
         }
     }
 }

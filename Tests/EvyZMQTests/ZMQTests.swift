@@ -1,4 +1,3 @@
-import CZeroMQ
 import Evy
 import EvyZMQ
 import Foundation
@@ -66,7 +65,7 @@ final class ZMQPatternTests: XCTestCase {
                 try await req.send("second")
                 XCTFail("expected EFSM")
             } catch let error as ZMQError {
-                XCTAssertEqual(error.code, EFSM)
+                XCTAssertEqual(error.code, ZMQError.EFSM)
             }
             let answer = try await req.receiveString(timeout: .seconds(5))
             XCTAssertEqual(answer, "echo: first")
