@@ -11,7 +11,7 @@ extension ZMQSocket {
         // Inlined into the caller: a frame that goes through at once costs a plain function call,
         // not an async call (each async call allocates a frame in the task's allocator).
         if sendImmediately(buffer) { return }
-        try await sendWaiting(more: false, timeout: timeout) { sendNow(buffer, more: false) }
+        try await sendWaiting(timeout: timeout) { sendNow(buffer, more: false) }
     }
 
     /// Sends one frame, waiting and throwing like the buffer form above. With `more`, it is a
@@ -20,7 +20,7 @@ extension ZMQSocket {
     @inlinable
     public func send(_ frame: [UInt8], more: Bool = false, timeout: Duration? = nil) async throws {
         if !more, frame.withUnsafeBytes({ sendImmediately($0) }) { return }
-        try await sendWaiting(more: more, timeout: timeout) { frame.withUnsafeBytes { sendNow($0, more: more) } }
+        try await sendWaiting(timeout: timeout) { frame.withUnsafeBytes { sendNow($0, more: more) } }
     }
 
     /// Sends `text` as one UTF-8 frame, like ``send(_:more:timeout:)``.
@@ -57,12 +57,11 @@ extension ZMQSocket {
         !sendLock.isLocked && sendNow(bytes, more: false)
     }
 
-    /// The slow path of a frame: `attempt` (a ``sendNow(_:more:)``) until it goes through. Only a
-    /// multipart send in progress (another green thread holding the lock mid-message) makes a
-    /// single frame wait its turn; a part sent with `more` holds the lock while it waits.
+    /// The slow path of a frame: `attempt` (a ``sendNow(_:more:)``) until it goes through, holding
+    /// the send lock while it waits, so that a multipart send that starts meanwhile cannot have
+    /// this frame land between its parts, and one in progress finishes first.
     @usableFromInline
-    func sendWaiting(more: Bool, timeout: Duration?, _ attempt: () -> Bool) async throws {
-        guard sendLock.isLocked || more else { return try await sendFrame(timeout: timeout, interruptible: true, attempt) }
+    func sendWaiting(timeout: Duration?, _ attempt: () -> Bool) async throws {
         try await sendLock.withLock { try await sendFrame(timeout: timeout, interruptible: true, attempt) }
     }
 
