@@ -42,6 +42,7 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(
         name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 ]
 
 // MARK: Libraries
@@ -62,6 +63,11 @@ let libraries: [Target] = [
         dependencies: ["Evy", "CHTTPParser", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")],
         swiftSettings: evySettings),
     .target(name: "EvyCrawl", dependencies: ["Evy", "CLibXML2"], swiftSettings: evySettings),
+    /// The distributed worker system: protocol, journal, dispatcher, worker, collector, client.
+    .target(
+        name: "EvyJobs",
+        dependencies: ["Evy", "EvyZMQ", "CSQLite", .product(name: "Logging", package: "swift-log")],
+        swiftSettings: evySettings),
     /// What the test targets (and the fuzzer) share: the `green {}` runner, in-memory streams.
     .target(name: "EvyTestSupport", dependencies: ["Evy"], swiftSettings: evySettings),
     .target(name: "EvyBenchmarks", dependencies: ["Evy", "EvyZMQ"], swiftSettings: evySettings),
@@ -86,6 +92,9 @@ let tests: [Target] = [
     .testTarget(name: "EvyZMQTests", dependencies: ["Evy", "EvyZMQ", "EvyTestSupport"]),
     .testTarget(name: "EvyHTTPTests", dependencies: ["Evy", "EvyHTTP", "EvyTestSupport"]),
     .testTarget(name: "EvyCrawlTests", dependencies: ["Evy", "EvyCrawl", "EvyTestSupport"]),
+    .testTarget(
+        name: "EvyJobsTests", dependencies: ["Evy", "EvyZMQ", "EvyJobs", "EvyTestSupport"],
+        resources: [.copy("Fixtures")]),
 ]
 
 // MARK: Package
@@ -98,6 +107,7 @@ let package = Package(
         .library(name: "EvyZMQ", targets: ["EvyZMQ"]),
         .library(name: "EvyHTTP", targets: ["EvyHTTP"]),
         .library(name: "EvyCrawl", targets: ["EvyCrawl"]),
+        .library(name: "EvyJobs", targets: ["EvyJobs"]),
         .executable(name: "evy-demo", targets: ["evy-demo"]),
         .executable(name: "evy-bench", targets: ["evy-bench"]),
         .executable(name: "evy-bench-green", targets: ["evy-bench-green"]),
