@@ -66,7 +66,15 @@ let libraries: [Target] = [
     /// The distributed worker system: protocol, journal, dispatcher, worker, collector, client.
     .target(
         name: "EvyJobs",
-        dependencies: ["Evy", "EvyZMQ", "CSQLite", .product(name: "Logging", package: "swift-log")],
+        dependencies: [
+            "Evy", "EvyZMQ", "CSQLite", .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HeapModule", package: "swift-collections"),
+        ],
+        swiftSettings: evySettings),
+    /// The job handlers shipped with Evy (workers/).
+    .target(
+        name: "EvyHandlers", dependencies: ["Evy", "EvyHTTP", "EvyJobs"], path: "workers/handlers",
         swiftSettings: evySettings),
     /// What the test targets (and the fuzzer) share: the `green {}` runner, in-memory streams.
     .target(name: "EvyTestSupport", dependencies: ["Evy"], swiftSettings: evySettings),
@@ -76,8 +84,14 @@ let libraries: [Target] = [
 
 // MARK: Executables
 
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
 let executables: [Target] = [
     .executableTarget(name: "evy-demo", dependencies: ["Evy"]),
+    .executableTarget(name: "evy-dispatcher", dependencies: ["Evy", "EvyJobs", argumentParser]),
+    .executableTarget(name: "evy-collector", dependencies: ["Evy", "EvyJobs", argumentParser]),
+    .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyHandlers", argumentParser]),
+    .executableTarget(name: "evy", dependencies: ["Evy", "EvyJobs", argumentParser]),
     .executableTarget(name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyBenchmarks"]),
     .executableTarget(
         name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], swiftSettings: greenWorldSettings),
@@ -93,7 +107,7 @@ let tests: [Target] = [
     .testTarget(name: "EvyHTTPTests", dependencies: ["Evy", "EvyHTTP", "EvyTestSupport"]),
     .testTarget(name: "EvyCrawlTests", dependencies: ["Evy", "EvyCrawl", "EvyTestSupport"]),
     .testTarget(
-        name: "EvyJobsTests", dependencies: ["Evy", "EvyZMQ", "EvyJobs", "EvyTestSupport"],
+        name: "EvyJobsTests", dependencies: ["Evy", "EvyZMQ", "EvyJobs", "EvyHandlers", "EvyTestSupport"],
         resources: [.copy("Fixtures")]),
 ]
 
@@ -109,6 +123,10 @@ let package = Package(
         .library(name: "EvyCrawl", targets: ["EvyCrawl"]),
         .library(name: "EvyJobs", targets: ["EvyJobs"]),
         .executable(name: "evy-demo", targets: ["evy-demo"]),
+        .executable(name: "evy-dispatcher", targets: ["evy-dispatcher"]),
+        .executable(name: "evy-collector", targets: ["evy-collector"]),
+        .executable(name: "evy-worker", targets: ["evy-worker"]),
+        .executable(name: "evy", targets: ["evy"]),
         .executable(name: "evy-bench", targets: ["evy-bench"]),
         .executable(name: "evy-bench-green", targets: ["evy-bench-green"]),
         .executable(name: "evy-selftest", targets: ["evy-selftest"]),
@@ -116,6 +134,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: systemLibraries + libraries + executables + tests
         + examples.flatMap { group in

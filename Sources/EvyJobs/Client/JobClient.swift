@@ -1,0 +1,243 @@
+import Evy
+import EvyZMQ
+import Foundation
+
+/// A job's recorded outcome, as a client receives it.
+public struct JobOutcome: Sendable, Equatable {
+    /// The job.
+    public var job: UInt64
+    /// The attempt whose result was recorded.
+    public var attempt: UInt32
+    /// How it ended.
+    public var status: JobStatus
+    /// The handler that ran it.
+    public var handler: String
+    /// The handler's output, or the error text for a failed, dead or cancelled job.
+    public var payload: [UInt8]
+
+    /// The payload as UTF-8 text.
+    public var text: String { String(decoding: payload, as: UTF8.self) }
+}
+
+/// What went wrong with a request to the dispatcher or the collector.
+public enum JobClientError: Error, Equatable, CustomStringConvertible {
+    /// The peer answered ERROR.
+    case refused(ErrorCode, String)
+    /// No answer within the timeout.
+    case noAnswer(String)
+    /// The collector endpoint was not given.
+    case noCollector
+
+    public var description: String {
+        switch self {
+        case .refused(let code, let reason): "refused (\(code.rawValue)): \(reason)"
+        case .noAnswer(let what): "no answer to \(what) in time"
+        case .noCollector: "no collector endpoint given"
+        }
+    }
+}
+
+/// The client of the job system: submit jobs to the dispatcher (acknowledged once journaled),
+/// wait for their outcomes from the collector, cancel, ask for status and inspect.
+///
+/// ```swift
+/// let client = try JobClient(dispatcher: "tcp://127.0.0.1:5555", collector: "tcp://127.0.0.1:5558")
+/// let job = try await client.submit("resize", payload: bytes)
+/// for try await outcome in client.outcomes(of: [job]) { print(outcome.text) }
+/// ```
+/// Many submits may be in flight at once from many green threads (they are pipelined on one
+/// socket). Every request has a deadline (`timeout`); a dispatcher that does not answer makes it
+/// throw ``JobClientError/noAnswer(_:)``, never hang. Hub-confined.
+public final class JobClient: @unchecked Sendable {
+    private let dispatcher: ZMQSocket
+    private let collector: ZMQSocket?
+    private var nextRequest: UInt64 = 1
+    private var pending: [UInt64: Event<Message>] = [:]
+    private var streams: [UInt64: (outcome: (JobOutcome) -> Void, progress: ((UInt64, UInt64, UInt64, String) -> Void)?)] = [:]
+    private var readers: [GreenThread<Void>] = []
+    /// How long a request waits for its answer.
+    public var timeout: Duration = .seconds(30)
+
+    /// Connects to the dispatcher's client endpoint and, if given, the collector's client endpoint.
+    public init(dispatcher: String, collector: String? = nil) throws {
+        self.dispatcher = try ZMQSocket(.dealer)
+        try self.dispatcher.setLinger(.zero)
+        try self.dispatcher.setHighWaterMarks(send: 0, receive: 0)
+        try self.dispatcher.connect(dispatcher)
+        if let collector {
+            let socket = try ZMQSocket(.dealer)
+            try socket.setLinger(.zero)
+            try socket.setHighWaterMarks(send: 0, receive: 0)
+            try socket.connect(collector)
+            self.collector = socket
+        } else {
+            self.collector = nil
+        }
+        readers.append(spawn { [self] in await read(self.dispatcher) })
+        if let collector = self.collector { readers.append(spawn { [self] in await read(collector) }) }
+    }
+
+    /// Closes both connections; requests still waiting throw.
+    public func close() {
+        for reader in readers { reader.cancel() }
+        dispatcher.close(linger: .zero)
+        collector?.close(linger: .zero)
+        for event in pending.values { try? event.send(error: JobClientError.noAnswer("a request (client closed)")) }
+        pending = [:]
+    }
+
+    // MARK: Submitting
+
+    /// Submits one job and returns its id once the dispatcher has journaled it (the id of the
+    /// earlier job when `options.dedupKey` was seen before).
+    @discardableResult
+    public func submit(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions()) async throws -> UInt64 {
+        try await submitReceipt(handler, payload: payload, options: options).job
+    }
+
+    /// Submits one job: its id, and whether it was a duplicate of an earlier one.
+    public func submitReceipt(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions()) async throws
+        -> (job: UInt64, duplicate: Bool)
+    {
+        let reply = try await ask(dispatcher, "submit") { .submit(request: $0, handler: handler, options: options, payload: payload) }
+        guard case .submitted(_, let job, let duplicate) = reply else { throw unexpected(reply) }
+        return (job, duplicate)
+    }
+
+    /// Submits many jobs with up to `window` in flight, and returns their ids in order.
+    public func submitMany(_ jobs: [(handler: String, payload: [UInt8], options: JobOptions)], window: Int = 1000)
+        async throws -> [UInt64]
+    {
+        /// What the submitting green threads fill in (hub-confined).
+        final class Submissions: @unchecked Sendable {
+            var ids: [UInt64]
+            var failure: (any Error)?
+            init(_ count: Int) { ids = [UInt64](repeating: 0, count: count) }
+        }
+        let submissions = Submissions(jobs.count)
+        let pool = GreenPool(size: max(1, window))
+        for (index, job) in jobs.enumerated() {
+            if let error = submissions.failure { throw error }
+            try await pool.spawnN { [self] in
+                do {
+                    submissions.ids[index] = try await submit(job.handler, payload: job.payload, options: job.options)
+                } catch {
+                    submissions.failure = submissions.failure ?? error
+                }
+            }
+        }
+        try await pool.waitAll()
+        if let error = submissions.failure { throw error }
+        return submissions.ids
+    }
+
+    // MARK: Outcomes
+
+    /// The outcomes of `jobs`, each as soon as it is recorded (in the order they finish); ends
+    /// after the last. `progress` hears of progress reports (job, done, total, message).
+    public func outcomes(of jobs: [UInt64], progress: ((UInt64, UInt64, UInt64, String) -> Void)? = nil)
+        -> AsyncThrowingStream<JobOutcome, any Error>
+    {
+        AsyncThrowingStream { continuation in
+            guard let collector else { return continuation.finish(throwing: JobClientError.noCollector) }
+            guard !jobs.isEmpty else { return continuation.finish() }
+            let request = takeRequestID()
+            var left = Set(jobs)
+            streams[request] = ({ [self] outcome in
+                guard left.remove(outcome.job) != nil else { return }
+                continuation.yield(outcome)
+                if left.isEmpty {
+                    streams[request] = nil
+                    continuation.finish()
+                }
+            }, progress)
+            spawnN {
+                for start in stride(from: 0, to: jobs.count, by: 10_000) {
+                    try await collector.send(.wait(request: request, jobs: Array(jobs[start..<min(start + 10_000, jobs.count)])))
+                }
+            }
+        }
+    }
+
+    /// Waits for one job's outcome.
+    public func wait(for job: UInt64, timeout: Duration? = nil) async throws -> JobOutcome {
+        try await withTimeout(timeout, label: "job \(job)") {
+            for try await outcome in self.outcomes(of: [job]) { return outcome }
+            throw JobClientError.noAnswer("job \(job)")
+        }
+    }
+
+    // MARK: Control and questions
+
+    /// Cancels a job: removed if queued, aborted if running.
+    public func cancel(_ job: UInt64) async throws -> CancelOutcome {
+        let reply = try await ask(dispatcher, "cancel") { .cancel(request: $0, job: job) }
+        guard case .cancelled(_, _, let outcome) = reply else { throw unexpected(reply) }
+        return outcome
+    }
+
+    /// The dispatcher's answer about `topic` (`status`, `active`, `scheduled`, `dead`), as JSON.
+    public func query(_ topic: String, limit: UInt32 = 100) async throws -> [UInt8] {
+        try await answer(ask(dispatcher, topic) { .query(request: $0, topic: topic, after: 0, limit: limit) })
+    }
+
+    /// The collector's answer about `topic` (`status`, or `results` after a sequence number), as JSON.
+    public func queryCollector(_ topic: String, after: UInt64 = 0, limit: UInt32 = 1000) async throws -> [UInt8] {
+        guard let collector else { throw JobClientError.noCollector }
+        return try await answer(ask(collector, topic) { .query(request: $0, topic: topic, after: after, limit: limit) })
+    }
+
+    /// Retries or purges dead jobs (`job` 0: all of them); returns how many.
+    public func deadLetters(_ action: DeadLetterAction, job: UInt64 = 0) async throws -> Int {
+        let json = try await answer(ask(dispatcher, "dead letters") { .deadLetters(request: $0, action: action, job: job) })
+        let object = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any]
+        return object?["count"] as? Int ?? 0
+    }
+
+    // MARK: Requests and replies
+
+    private func takeRequestID() -> UInt64 {
+        defer { nextRequest += 1 }
+        return nextRequest
+    }
+
+    private func ask(_ socket: ZMQSocket, _ what: String, _ message: (UInt64) -> Message) async throws -> Message {
+        let request = takeRequestID()
+        let reply = Event<Message>()
+        pending[request] = reply
+        defer { pending[request] = nil }
+        try await socket.send(message(request))
+        do {
+            return try await reply.wait(timeout: timeout)
+        } catch is TimeoutError {
+            throw JobClientError.noAnswer(what)
+        }
+    }
+
+    private func answer(_ reply: Message) throws -> [UInt8] {
+        guard case .answer(_, let json) = reply else { throw unexpected(reply) }
+        return json
+    }
+
+    private func unexpected(_ reply: Message) -> JobClientError {
+        if case .error(_, let code, let reason) = reply { return .refused(code, reason) }
+        return .refused(.internalError, "unexpected reply \(reply)")
+    }
+
+    private func read(_ socket: ZMQSocket) async {
+        while let envelope = try? await socket.receiveEnvelope(routed: false) {
+            guard case .success(let message) = envelope.message else { continue }
+            switch message {
+            case .outcome(let request, let job, let attempt, let status, let handler, let payload):
+                streams[request]?.outcome(JobOutcome(job: job, attempt: attempt, status: status, handler: handler, payload: payload))
+            case .progressNote(let request, let job, let done, let total, let note):
+                streams[request]?.progress?(job, done, total, note)
+            case .submitted(let request, _, _), .cancelled(let request, _, _), .answer(let request, _),
+                 .error(let request, _, _):
+                try? pending[request]?.send(message)
+            default:
+                break
+            }
+        }
+    }
+}

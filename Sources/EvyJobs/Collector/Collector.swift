@@ -1,0 +1,275 @@
+import Evy
+import EvyZMQ
+import Foundation
+import Logging
+
+/// The collector: records each job's result once (the first attempt to arrive wins; the job id
+/// is the key), tells the worker it is recorded and the dispatcher that the job is done, and
+/// answers clients that wait for outcomes or page through results.
+///
+/// Endpoints: a ROUTER where workers send results, a ROUTER for clients, and a DEALER connected
+/// to the dispatcher's worker endpoint (it introduces itself with READY, role collector).
+/// `done` messages the dispatcher has not acknowledged are sent again every few heartbeats and
+/// after a restart of either side, so a job is never left running after its result is recorded.
+/// Hub-confined; nothing a peer sends can crash it.
+public final class Collector: @unchecked Sendable {
+    /// Endpoints and storage.
+    public struct Configuration: Sendable {
+        /// Where workers send results.
+        public var resultEndpoint = "tcp://*:5557"
+        /// Where clients wait and read results.
+        public var clientEndpoint = "tcp://*:5558"
+        /// The dispatcher's worker endpoint.
+        public var dispatcher: String
+        /// The directory of the store (`collector.sqlite3`).
+        public var dataDirectory: String
+        /// `NORMAL` or `FULL` commits.
+        public var synchronous: JournalSynchronous = .normal
+        /// How often heartbeats go to the dispatcher.
+        public var heartbeat: Duration = .seconds(1)
+        /// The largest result accepted.
+        public var maxPayloadBytes = 1 << 20
+
+        /// A collector storing in `dataDirectory` for the dispatcher at `dispatcher`.
+        public init(dispatcher: String, dataDirectory: String) {
+            self.dispatcher = dispatcher
+            self.dataDirectory = dataDirectory
+        }
+    }
+
+    private struct Waiter: Hashable {
+        let client: [UInt8]
+        let request: UInt64
+    }
+
+    public let configuration: Configuration
+    private let logger = Logger(label: "evy.collector")
+    private let store: CollectorStore
+    private let results: ZMQSocket
+    private let clients: ZMQSocket
+    private var dispatcherSocket: ZMQSocket
+    private let toWorkers: Outbox
+    private let toClients: Outbox
+    private var toDispatcher: Outbox
+    private var dispatcherThreads: [GreenThread<Void>] = []
+    /// Completions told to the dispatcher and not yet acknowledged.
+    private var unacknowledged: [UInt64: Completion] = [:]
+    private var waiters: [UInt64: [Waiter]] = [:]
+    private let stopped = Flag()
+    private var heardFromDispatcher = ContinuousClock.now
+    /// Results recorded since start (new ones), and duplicates ignored.
+    public private(set) var recorded = 0, duplicates = 0, malformed = 0
+
+    /// The endpoints as bound.
+    public private(set) var boundResultEndpoint = "", boundClientEndpoint = ""
+
+    /// Opens the store and binds both endpoints; throws a ``JournalError`` or `ZMQError`.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        store = try CollectorStore(directory: configuration.dataDirectory, synchronous: configuration.synchronous,
+                                   hub: Hub.current)
+        results = try ZMQSocket(.router)
+        clients = try ZMQSocket(.router)
+        for socket in [results, clients] {
+            try socket.setLinger(.zero)
+            try socket.setHighWaterMarks(send: 0, receive: 0)
+            try socket.setMaxMessageSize(Int64(configuration.maxPayloadBytes + MessageCodec.maxHeaderBytes + 4096))
+        }
+        try results.bind(configuration.resultEndpoint)
+        try clients.bind(configuration.clientEndpoint)
+        boundResultEndpoint = results.lastEndpoint ?? configuration.resultEndpoint
+        boundClientEndpoint = clients.lastEndpoint ?? configuration.clientEndpoint
+        toWorkers = Outbox(results, logger: logger)
+        toClients = Outbox(clients, logger: logger)
+        dispatcherSocket = try ZMQSocket(.dealer)
+        toDispatcher = Outbox(dispatcherSocket, logger: logger)
+        for completion in try store.unacknowledged() { unacknowledged[completion.lease.job] = completion }
+    }
+
+    /// Serves until ``stop()``.
+    public func run() async throws {
+        try connectDispatcher()
+        let threads = [
+            spawn { [self] in await toWorkers.run() },
+            spawn { [self] in await toClients.run() },
+            spawn { [self] in await serveResults() },
+            spawn { [self] in await serveClients() },
+            spawn { [self] in await beat() },
+        ]
+        _ = try? await stopped.wait()
+        for thread in threads + dispatcherThreads { thread.cancel() }
+        results.close(linger: .zero)
+        clients.close(linger: .zero)
+        dispatcherSocket.close(linger: .milliseconds(200))
+        store.close()
+    }
+
+    /// Makes ``run()`` return.
+    public func stop() { stopped.set() }
+
+    // MARK: The dispatcher
+
+    private func connectDispatcher() throws {
+        dispatcherSocket.close(linger: .zero)
+        for thread in dispatcherThreads { thread.cancel() }
+        let socket = try ZMQSocket(.dealer)
+        try socket.setLinger(.zero)
+        try socket.setHighWaterMarks(send: 0, receive: 0)
+        try socket.connect(configuration.dispatcher)
+        dispatcherSocket = socket
+        toDispatcher = Outbox(socket, logger: logger)
+        heardFromDispatcher = .now
+        introduce()
+        let outbox = toDispatcher
+        dispatcherThreads = [spawn { await outbox.run() }, spawn { [self] in await serveDispatcher(socket) }]
+    }
+
+    private func introduce() {
+        toDispatcher.post(.ready(Ready(
+            role: .collector, name: "collector-\(getpid())", host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()),
+            slots: 0, heartbeatMilliseconds: milliseconds(configuration.heartbeat), handlers: [], held: [])))
+        resendDone()
+    }
+
+    private func resendDone() {
+        let pending = Array(unacknowledged.values)
+        for start in stride(from: 0, to: pending.count, by: 1000) {
+            toDispatcher.post(.done(Array(pending[start..<min(start + 1000, pending.count)])))
+        }
+    }
+
+    private func serveDispatcher(_ socket: ZMQSocket) async {
+        while let envelope = try? await socket.receiveEnvelope(routed: false) {
+            heardFromDispatcher = .now
+            guard case .success(let message) = envelope.message else { continue }
+            switch message {
+            case .doneAcknowledged(let jobs):
+                for job in jobs { unacknowledged[job] = nil }
+                store.markAcknowledged(jobs: jobs)
+            case .record(let lease, let handler, let status, let error):
+                record(lease, handler: handler, status: status, duration: 0, payload: Array(error.utf8), from: nil)
+            case .error(_, .conflict, _):
+                introduce()
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: Results
+
+    private func serveResults() async {
+        while let envelope = try? await results.receiveEnvelope(routed: true) {
+            switch envelope.message {
+            case .success(.result(let lease, let handler, let status, let duration, let payload)):
+                record(lease, handler: handler, status: status, duration: duration, payload: payload, from: envelope.peer)
+            case .success(.progress(let lease, let done, let total, let message)):
+                for waiter in waiters[lease.job] ?? [] {
+                    toClients.post(.progressNote(request: waiter.request, job: lease.job, done: done, total: total,
+                                                 message: message), to: waiter.client)
+                }
+            case .success:
+                malformed += 1
+                toWorkers.post(.error(request: 0, code: .conflict, reason: "not a result"), to: envelope.peer)
+            case .failure(let error):
+                malformed += 1
+                toWorkers.post(.error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
+            }
+        }
+    }
+
+    private func record(_ lease: Lease, handler: String, status: JobStatus, duration: UInt64, payload: [UInt8],
+                        from worker: [UInt8]?) {
+        let result = StoredResult(job: lease.job, attempt: lease.attempt, handler: handler, status: status,
+                                  payload: payload, durationMicroseconds: duration, recordedAt: unixMilliseconds())
+        store.record([result]) { [self] outcome in
+            guard case .success(let fresh) = outcome else {
+                // Not recorded (a full disk): the worker keeps the result and sends it again.
+                logger.error("could not record job \(lease.job): \(outcome)")
+                return
+            }
+            let completion: Completion
+            if fresh.first == true {
+                recorded += 1
+                completion = Completion(lease: lease, status: status)
+                for waiter in waiters.removeValue(forKey: lease.job) ?? [] {
+                    toClients.post(.outcome(request: waiter.request, job: lease.job, attempt: lease.attempt, status: status,
+                                            handler: handler, payload: payload), to: waiter.client)
+                }
+            } else {
+                duplicates += 1  // recorded before: the dispatcher hears of it again all the same
+                completion = unacknowledged[lease.job] ?? Completion(lease: lease, status: status)
+            }
+            if let worker { toWorkers.post(.recorded(jobs: [lease.job]), to: worker) }
+            unacknowledged[lease.job] = completion
+            toDispatcher.post(.done([completion]))
+        }
+    }
+
+    // MARK: Clients
+
+    private func serveClients() async {
+        while let envelope = try? await clients.receiveEnvelope(routed: true) {
+            switch envelope.message {
+            case .success(.wait(let request, let jobs)):
+                wait(for: jobs, request: request, client: envelope.peer)
+            case .success(.query(let request, "results", let after, let limit)):
+                toClients.post(.answer(request: request, json: page(after: after, limit: Int(min(limit, 10_000)))),
+                               to: envelope.peer)
+            case .success(.query(let request, "status", _, _)):
+                let status = "{\"recorded\": \(recorded), \"duplicates\": \(duplicates), \"malformed\": \(malformed), "
+                    + "\"total\": \((try? store.count()) ?? -1), \"dispatcher\": \(ContinuousClock.now - heardFromDispatcher < configuration.heartbeat * 3)}"
+                toClients.post(.answer(request: request, json: Array(status.utf8)), to: envelope.peer)
+            case .success:
+                malformed += 1
+                toClients.post(.error(request: 0, code: .conflict, reason: "not a collector request"), to: envelope.peer)
+            case .failure(let error):
+                malformed += 1
+                toClients.post(.error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
+            }
+        }
+    }
+
+    private func wait(for jobs: [UInt64], request: UInt64, client: [UInt8]) {
+        let waiter = Waiter(client: client, request: request)
+        for job in jobs { waiters[job, default: []].append(waiter) }
+        store.lookup(jobs: jobs) { [self] found in
+            for result in (try? found.get()) ?? [] {
+                guard var list = waiters[result.job], let index = list.firstIndex(of: waiter) else { continue }
+                list.remove(at: index)
+                waiters[result.job] = list.isEmpty ? nil : list
+                toClients.post(.outcome(request: request, job: result.job, attempt: result.attempt, status: result.status,
+                                        handler: result.handler, payload: result.payload), to: client)
+            }
+        }
+    }
+
+    private func page(after: UInt64, limit: Int) -> [UInt8] {
+        let rows = (try? store.page(after: Int64(after), limit: limit)) ?? []
+        let items: [[String: Any]] = rows.map { row in
+            var item: [String: Any] = ["job": row.job, "attempt": row.attempt, "handler": row.handler,
+                                       "status": "\(row.status)", "seq": row.seq, "durationUs": row.durationMicroseconds]
+            if let text = String(validating: row.payload, as: UTF8.self) { item["result"] = text } else {
+                item["resultBase64"] = Data(row.payload).base64EncodedString()
+            }
+            return item
+        }
+        let object: [String: Any] = ["results": items, "next": rows.last?.seq ?? Int64(after)]
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
+
+    // MARK: Heartbeats
+
+    private func beat() async {
+        var beats = 0
+        while (try? await sleep(for: configuration.heartbeat)) != nil {
+            beats += 1
+            toDispatcher.post(.heartbeat)
+            if beats % 3 == 0 { resendDone() }
+            if ContinuousClock.now - heardFromDispatcher > configuration.heartbeat * 4 {
+                logger.warning("dispatcher silent; reconnecting")
+                try? connectDispatcher()
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import Evy
+import EvyZMQ
+import Foundation
+import Logging
+
+/// A worker: runs the jobs the dispatcher leases to it in a ``GreenPool`` whose size is its
+/// credit, sends each result to the collector and keeps it until the collector says it is
+/// recorded.
+///
+/// ```swift
+/// let worker = Worker(configuration: .init(dispatcher: "tcp://dispatcher:5556", collector: "tcp://collector:5557"))
+/// worker.handle("resize") { job in try await resize(job.payload) }
+/// try await worker.run()
+/// ```
+/// - Credit: it never holds more jobs than its free slots; while `maxUnrecordedResults` results
+///   wait for the collector (it is down), it takes no new jobs.
+/// - Heartbeats both ways; a dispatcher silent for `liveness` heartbeats is presumed gone: the
+///   worker opens a fresh socket and introduces itself again (backoff from 1 s doubling to 32 s),
+///   naming the jobs it still holds.
+/// - ``drain(grace:)`` (SIGTERM): takes no new jobs, lets the running ones finish within the
+///   grace period, gives the others back, waits for its results to be recorded.
+/// Hub-confined.
+public final class Worker: @unchecked Sendable {
+    /// Where to connect and how much to run at once.
+    public struct Configuration: Sendable {
+        /// The dispatcher's worker endpoint.
+        public var dispatcher: String
+        /// The collector's result endpoint.
+        public var collector: String
+        /// Jobs run at once (the pool size, and so the credit).
+        public var slots = 100
+        /// How often heartbeats go out.
+        public var heartbeat: Duration = .seconds(1)
+        /// Heartbeats of silence before the dispatcher is presumed gone.
+        public var liveness = 3
+        /// Results kept for a collector that does not answer before new jobs are refused.
+        public var maxUnrecordedResults = 10_000
+        /// A name for logs and status (host and pid by default).
+        public var name = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+
+        /// A worker of `dispatcher` and `collector` with the default settings.
+        public init(dispatcher: String, collector: String) {
+            self.dispatcher = dispatcher
+            self.collector = collector
+        }
+    }
+
+    private struct Running {
+        let lease: Lease
+        let thread: GreenThread<Void>
+    }
+
+    public let configuration: Configuration
+    private let logger = Logger(label: "evy.worker")
+    private var handlers: [String: JobHandler] = [:]
+    private var dispatcherSocket: ZMQSocket?
+    private var toDispatcher: Outbox?
+    private var collectorSocket: ZMQSocket?
+    private var toCollector: Outbox?
+    private let pool: GreenPool
+    private var running: [UInt64: Running] = [:]
+    /// Results sent to the collector and not yet recorded, with when they were last sent.
+    private var unrecorded: [UInt64: (message: Message, sentAt: ContinuousClock.Instant)] = [:]
+    /// Slots freed but held back while too many results wait for the collector.
+    private var withheldCredit: UInt32 = 0
+    private var pendingCredit: UInt32 = 0
+    private var creditFlushScheduled = false
+    private var heardFromDispatcher = ContinuousClock.now
+    private var draining = false
+    private let stopped = Flag()
+    private var dispatcherThreads: [GreenThread<Void>] = []
+    private var collectorThreads: [GreenThread<Void>] = []
+    /// Jobs run to the end (succeeded or failed) since start.
+    public private(set) var completed = 0
+
+    /// A worker with `configuration`; register handlers with ``handle(_:_:)`` before ``run()``.
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        pool = GreenPool(size: configuration.slots)
+    }
+
+    /// Serves jobs named `name` with `handler` (replacing an earlier one of that name).
+    public func handle(_ name: String, _ handler: @escaping JobHandler) {
+        handlers[name] = handler
+    }
+
+    /// Connects and serves until ``stop()`` or the end of ``drain(grace:)``. Throws a `ZMQError`
+    /// for endpoints that cannot be connected.
+    public func run() async throws {
+        try connectCollector()
+        try connectDispatcher()
+        let beating = spawn { [self] in await beat() }
+        _ = try? await stopped.wait()
+        beating.cancel()
+        for thread in dispatcherThreads + collectorThreads { thread.cancel() }
+        for job in running.values { job.thread.cancel() }
+        dispatcherSocket?.close(linger: .milliseconds(500))
+        collectorSocket?.close(linger: .milliseconds(500))
+    }
+
+    /// Stops at once: running jobs are killed (their leases expire and they run elsewhere).
+    public func stop() { stopped.set() }
+
+    /// Graceful stop: no new jobs; running ones get `grace` to finish, then are killed and given
+    /// back; returns after the results are recorded (or `grace` has passed) and the worker stopped.
+    public func drain(grace: Duration) async {
+        draining = true
+        toDispatcher?.post(.drain)
+        let deadline = ContinuousClock.now + grace
+        while !running.isEmpty, ContinuousClock.now < deadline { _ = try? await sleep(for: .milliseconds(20)) }
+        for job in running.values {
+            job.thread.cancel()
+            toDispatcher?.post(.giveBack(job.lease))
+        }
+        while !unrecorded.isEmpty, ContinuousClock.now < deadline { _ = try? await sleep(for: .milliseconds(20)) }
+        _ = try? await sleep(for: .milliseconds(50))  // let the outboxes send the last messages
+        stop()
+    }
+
+    // MARK: Connections
+
+    private func connectDispatcher() throws {
+        let socket = try ZMQSocket(.dealer)
+        try socket.setLinger(.zero)
+        try socket.setHighWaterMarks(send: 0, receive: 0)
+        try socket.connect(configuration.dispatcher)
+        let outbox = Outbox(socket, logger: logger)
+        dispatcherSocket = socket
+        toDispatcher = outbox
+        heardFromDispatcher = .now
+        outbox.post(.ready(readyMessage()))
+        for thread in dispatcherThreads { thread.cancel() }  // those of the socket before
+        dispatcherThreads = [spawn { await outbox.run() }, spawn { [self] in await serveDispatcher(socket) }]
+    }
+
+    private func connectCollector() throws {
+        let socket = try ZMQSocket(.dealer)
+        try socket.setLinger(.zero)
+        try socket.setHighWaterMarks(send: 0, receive: 0)
+        try socket.connect(configuration.collector)
+        let outbox = Outbox(socket, logger: logger)
+        collectorSocket = socket
+        toCollector = outbox
+        collectorThreads = [spawn { await outbox.run() }, spawn { [self] in await serveCollector(socket) }]
+    }
+
+    private func readyMessage() -> Ready {
+        let held = running.values.map(\.lease) + unrecorded.keys.compactMap { id -> Lease? in
+            if case .result(let lease, _, _, _, _) = unrecorded[id]!.message { return lease }
+            return nil
+        }
+        return Ready(role: .worker, name: configuration.name, host: ProcessInfo.processInfo.hostName,
+                     pid: UInt32(getpid()), slots: draining ? 0 : freeSlots(),
+                     heartbeatMilliseconds: milliseconds(configuration.heartbeat), handlers: handlers.keys.sorted(),
+                     held: held)
+    }
+
+    /// Slots that may take a job now.
+    private func freeSlots() -> UInt32 {
+        guard unrecorded.count < configuration.maxUnrecordedResults else { return 0 }
+        return UInt32(max(0, configuration.slots - running.count))
+    }
+
+    private func serveDispatcher(_ socket: ZMQSocket) async {
+        while let envelope = try? await socket.receiveEnvelope(routed: false) {
+            heardFromDispatcher = .now
+            guard case .success(let message) = envelope.message else {
+                logger.warning("unreadable message from the dispatcher dropped")
+                continue
+            }
+            switch message {
+            case .job(let lease, let handler, let timeout, let payload):
+                await start(lease, handler: handler, timeoutMilliseconds: timeout, payload: payload)
+            case .abort(let job):
+                running[job]?.thread.cancel()
+            case .error(_, .conflict, _):
+                // The dispatcher does not know us (it restarted): introduce ourselves again.
+                toDispatcher?.post(.ready(readyMessage()))
+            case .welcome, .heartbeat:
+                break
+            default:
+                logger.warning("unexpected message from the dispatcher: \(message)")
+            }
+        }
+    }
+
+    private func serveCollector(_ socket: ZMQSocket) async {
+        while let envelope = try? await socket.receiveEnvelope(routed: false) {
+            guard case .success(.recorded(let jobs)) = envelope.message else { continue }
+            for job in jobs { unrecorded[job] = nil }
+            // Slots held back for a collector that was behind can be used again.
+            if withheldCredit > 0 && unrecorded.count < configuration.maxUnrecordedResults {
+                returnCredit(withheldCredit)
+                withheldCredit = 0
+            }
+        }
+    }
+
+    // MARK: Running jobs
+
+    private func start(_ lease: Lease, handler name: String, timeoutMilliseconds: UInt32, payload: [UInt8]) async {
+        guard let handler = handlers[name], !draining, running[lease.job] == nil else {
+            toDispatcher?.post(.giveBack(lease))
+            return returnCredit(1)
+        }
+        let context = JobContext(job: lease.job, attempt: lease.attempt, handler: name, payload: payload) {
+            [self] done, total, message in
+            toCollector?.post(.progress(lease, done: done, total: total, message: message))
+        }
+        let timeout = timeoutMilliseconds > 0 ? Duration.milliseconds(Int64(timeoutMilliseconds)) : nil
+        // Credit keeps a slot free for every job the dispatcher sends: this does not wait.
+        guard let thread = try? await pool.spawn(name: "job \(lease.job)", { [self] in
+            let started = ContinuousClock.now
+            do {
+                let output = try await withTimeout(timeout, label: "job timeout") { try await handler(context) }
+                let micros = UInt64((ContinuousClock.now - started) / .microseconds(1))
+                finish(lease, result: .result(lease, handler: name, status: .succeeded, durationMicroseconds: micros,
+                                              payload: output))
+            } catch let failure as JobFailure {
+                finish(lease, failure: failure.message, retryable: failure.retryable)
+            } catch is CancellationError {
+                finish(lease, aborted: true)  // aborted, or the worker stops: no FAILED
+            } catch {
+                finish(lease, failure: "\(error)", retryable: true)
+            }
+        }) else { return }
+        running[lease.job] = Running(lease: lease, thread: thread)
+    }
+
+    private func finish(_ lease: Lease, result: Message? = nil, failure: String? = nil, retryable: Bool = true,
+                        aborted: Bool = false) {
+        running[lease.job] = nil
+        completed += 1
+        if let result {
+            unrecorded[lease.job] = (result, .now)
+            toCollector?.post(result)
+        } else if let failure, !aborted {
+            toDispatcher?.post(.failed(lease, retryable: retryable, error: failure))
+        }
+        if draining { return }
+        if unrecorded.count >= configuration.maxUnrecordedResults {
+            withheldCredit += 1
+        } else {
+            returnCredit(1)
+        }
+    }
+
+    /// Gives slots back to the dispatcher, several in one CREDIT when jobs end together.
+    private func returnCredit(_ slots: UInt32) {
+        pendingCredit += slots
+        guard !creditFlushScheduled else { return }
+        creditFlushScheduled = true
+        spawnN { [self] in
+            creditFlushScheduled = false
+            let slots = pendingCredit
+            pendingCredit = 0
+            if slots > 0 && !draining { toDispatcher?.post(.credit(slots: slots)) }
+        }
+    }
+
+    // MARK: Heartbeats and reconnecting
+
+    private func beat() async {
+        var backoff = Duration.seconds(1)
+        while (try? await sleep(for: configuration.heartbeat)) != nil {
+            toDispatcher?.post(.heartbeat)
+            // Results the collector has not confirmed go again (it was down, or lost them).
+            let stale = ContinuousClock.now - configuration.heartbeat * 2
+            for (job, entry) in unrecorded where entry.sentAt < stale {
+                toCollector?.post(entry.message)
+                unrecorded[job]!.sentAt = .now
+            }
+            guard ContinuousClock.now - heardFromDispatcher > configuration.heartbeat * configuration.liveness else {
+                backoff = .seconds(1)
+                continue
+            }
+            logger.warning("dispatcher silent; reconnecting in \(backoff)")
+            _ = try? await sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(32))
+            dispatcherSocket?.close(linger: .zero)
+            do { try connectDispatcher() } catch { logger.error("reconnecting failed: \(error)") }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// evy-collector: records every job's result once and serves the results to clients.
+import ArgumentParser
+import Evy
+import EvyJobs
+import Foundation
+import Glibc
+
+struct CollectorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evy-collector",
+        abstract: "Record each job's result once, tell the dispatcher, and serve results to clients.",
+        discussion: "Environment variables: EVY_RESULT_ENDPOINT, EVY_COLLECTOR_ENDPOINT, EVY_DISPATCHER_WORKERS, "
+            + "EVY_DATA_DIR, EVY_SYNCHRONOUS. SIGTERM or SIGINT stops it.")
+
+    @Option(help: "Where workers send results.")
+    var resultEndpoint = environment("EVY_RESULT_ENDPOINT", "tcp://*:5557")
+    @Option(help: "Where clients wait for outcomes and read results.")
+    var clientEndpoint = environment("EVY_COLLECTOR_ENDPOINT", "tcp://*:5558")
+    @Option(help: "The dispatcher's worker endpoint.")
+    var dispatcher = environment("EVY_DISPATCHER_WORKERS", "tcp://127.0.0.1:5556")
+    @Option(help: "The store's directory.")
+    var dataDir = environment("EVY_DATA_DIR", "evy-data/collector")
+    @Option(help: "Store commits: normal or full.")
+    var synchronous = environment("EVY_SYNCHRONOUS", "normal")
+
+    func run() throws {
+        var configuration = Collector.Configuration(dispatcher: dispatcher, dataDirectory: dataDir)
+        configuration.resultEndpoint = resultEndpoint
+        configuration.clientEndpoint = clientEndpoint
+        configuration.synchronous = synchronous == "full" ? .full : .normal
+        let settings = configuration
+        try Hub.run {
+            try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+            let collector = try Collector(configuration: settings)
+            for signal in [SIGTERM, SIGINT] { _ = try Hub.current.addSignalHandler(signal) { collector.stop() } }
+            print("evy-collector: results \(collector.boundResultEndpoint), clients \(collector.boundClientEndpoint)")
+            fflush(nil)
+            try await collector.run()
+        }
+    }
+}
+
+func environment(_ name: String, _ fallback: String) -> String { ProcessInfo.processInfo.environment[name] ?? fallback }
+
+CollectorCommand.main()

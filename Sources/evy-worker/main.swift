@@ -1,0 +1,51 @@
+// evy-worker: runs jobs leased by the dispatcher with the handlers shipped in workers/.
+import ArgumentParser
+import Evy
+import EvyHandlers
+import EvyJobs
+import Foundation
+import Glibc
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evy-worker",
+        abstract: "Run jobs from the dispatcher and send their results to the collector.",
+        discussion: "Environment variables: EVY_DISPATCHER_WORKERS, EVY_RESULT_ENDPOINT, EVY_SLOTS, EVY_HANDLERS, "
+            + "EVY_HEARTBEAT_MS. SIGTERM drains (no new jobs, running ones finish within --grace-seconds); "
+            + "SIGINT stops at once.")
+
+    @Option(help: "The dispatcher's worker endpoint.")
+    var dispatcher = environment("EVY_DISPATCHER_WORKERS", "tcp://127.0.0.1:5556")
+    @Option(help: "The collector's result endpoint.")
+    var collector = environment("EVY_RESULT_ENDPOINT", "tcp://127.0.0.1:5557")
+    @Option(help: "Jobs run at once.")
+    var slots = Int(environment("EVY_SLOTS", "100")) ?? 100
+    @Option(help: "Handlers to serve, comma-separated (\(StandardHandlers.names.joined(separator: ", "))).")
+    var handlers = environment("EVY_HANDLERS", StandardHandlers.names.joined(separator: ","))
+    @Option(help: "Heartbeat interval in milliseconds.")
+    var heartbeatMs = Int(environment("EVY_HEARTBEAT_MS", "1000")) ?? 1000
+    @Option(help: "How long running jobs may take to finish after SIGTERM.")
+    var graceSeconds = 30
+
+    func run() throws {
+        var configuration = Worker.Configuration(dispatcher: dispatcher, collector: collector)
+        configuration.slots = slots
+        configuration.heartbeat = .milliseconds(heartbeatMs)
+        let settings = configuration
+        let names = handlers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let grace = Duration.seconds(graceSeconds)
+        try Hub.run {
+            let worker = Worker(configuration: settings)
+            try StandardHandlers.register(names, on: worker)
+            _ = try Hub.current.addSignalHandler(SIGTERM) { spawnN { await worker.drain(grace: grace) } }
+            _ = try Hub.current.addSignalHandler(SIGINT) { worker.stop() }
+            print("evy-worker: \(settings.slots) slots, handlers \(names.joined(separator: ","))")
+            fflush(nil)
+            try await worker.run()
+        }
+    }
+}
+
+func environment(_ name: String, _ fallback: String) -> String { ProcessInfo.processInfo.environment[name] ?? fallback }
+
+WorkerCommand.main()

@@ -1,0 +1,67 @@
+@testable import EvyJobs
+import XCTest
+
+/// The dispatcher's scheduling rules, without sockets or a journal.
+final class ScheduleTests: XCTestCase {
+    private func job(_ id: UInt64, _ handler: String = "h", _ configure: (inout JobOptions) -> Void = { _ in }) -> ScheduledJob {
+        var options = JobOptions()
+        configure(&options)
+        return ScheduledJob(id: id, handler: handler, options: options, payload: [], attempts: 0, lost: 0, lease: nil)
+    }
+
+    private let worker: [UInt8] = [1]
+
+    func testPriorityThenAgeAndOnlyTheWorkersHandlers() {
+        var schedule = Schedule()
+        schedule.add(job(1), now: 0)
+        schedule.add(job(2) { $0.priority = 5 }, now: 0)
+        schedule.add(job(3, "other") { $0.priority = 9 }, now: 0)
+        schedule.add(job(4) { $0.priority = 5 }, now: 0)
+        let order = (0..<3).compactMap { _ in schedule.lease(for: ["h"], to: worker, now: 0)?.id }
+        XCTAssertEqual(order, [2, 4, 1], "higher priority first, then the older; never another handler's job")
+        XCTAssertEqual(schedule.lease(for: ["other"], to: worker, now: 0)?.attempts, 1, "the first attempt is 1")
+    }
+
+    func testDelayedJobsWaitForTheirTime() {
+        var schedule = Schedule()
+        schedule.add(job(1) { $0.notBefore = 1000 }, now: 0)
+        XCTAssertNil(schedule.lease(for: ["h"], to: worker, now: 999))
+        XCTAssertEqual(schedule.promote(now: 999), 1000, "the next time something comes due")
+        _ = schedule.promote(now: 1000)
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 1000)?.id, 1)
+    }
+
+    func testAKeyAtItsLimitWaitsWithoutHoldingUpOthers() {
+        var schedule = Schedule()
+        for id: UInt64 in 1...2 { schedule.add(job(id) { $0.concurrencyKey = "host"; $0.concurrencyLimit = 1 }, now: 0) }
+        schedule.add(job(3), now: 0)
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 1)
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 3, "job 2 waits for its key, job 3 goes")
+        XCTAssertNil(schedule.lease(for: ["h"], to: worker, now: 0))
+        schedule.remove(1)
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 2, "the key's slot came free")
+    }
+
+    func testKeySpacingBetweenStarts() {
+        var schedule = Schedule()
+        for id: UInt64 in 1...2 { schedule.add(job(id) { $0.concurrencyKey = "host"; $0.spacingMilliseconds = 200 }, now: 0) }
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 1)
+        schedule.remove(1)
+        XCTAssertNil(schedule.lease(for: ["h"], to: worker, now: 150), "inside the spacing")
+        XCTAssertEqual(schedule.promote(now: 150), 200)
+        _ = schedule.promote(now: 200)
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 200)?.id, 2)
+    }
+
+    func testAnUnleasedJobRunsAgainAsItsNextAttempt() {
+        var schedule = Schedule()
+        schedule.add(job(1), now: 0)
+        XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.attempts, 1)
+        schedule.unlease(1, now: 0, lost: true)
+        let again = schedule.lease(for: ["h"], to: [2], now: 0)
+        XCTAssertEqual(again?.attempts, 2)
+        XCTAssertEqual(again?.lost, 1)
+        XCTAssertEqual(schedule.leases(of: [2]).map(\.id), [1])
+        XCTAssertTrue(schedule.leases(of: worker).isEmpty)
+    }
+}

@@ -1,0 +1,49 @@
+import Evy
+import EvyHTTP
+import EvyJobs
+import Foundation
+
+/// The handlers shipped with Evy, for trying the system out, for tests and for benchmarks:
+/// - `noop`: returns at once, with an empty result.
+/// - `sleep`: sleeps for the payload's milliseconds (text, e.g. `10`), then returns it.
+/// - `fail`: fails; retryable when the payload is `retryable`, for good otherwise.
+/// - `fetch`: GETs the payload's URL and returns `{"status": 200, "bytes": 1234}`; a connection
+///   failure or a 5xx is retryable, a 4xx is the result.
+public enum StandardHandlers {
+    /// Every handler's name.
+    public static let names = ["noop", "sleep", "fail", "fetch"]
+
+    /// Registers the handlers `names` on `worker`; throws for a name it does not have.
+    public static func register(_ names: [String], on worker: Worker) throws {
+        let client = HTTPClient()
+        for name in names {
+            switch name {
+            case "noop": worker.handle("noop") { _ in [] }
+            case "sleep":
+                worker.handle("sleep") { job in
+                    try await sleep(for: .milliseconds(Int64(job.text.trimmingCharacters(in: .whitespaces)) ?? 0))
+                    return job.payload
+                }
+            case "fail":
+                worker.handle("fail") { job in
+                    throw JobFailure("asked to fail: \(job.text)", retryable: job.text == "retryable")
+                }
+            case "fetch":
+                worker.handle("fetch") { job in
+                    let response: HTTPClientResponse
+                    do {
+                        response = try await client.get(job.text)
+                    } catch let error as HTTPClientError {
+                        if case .invalidURL = error { throw JobFailure("\(error)", retryable: false) }
+                        throw JobFailure("\(error)", retryable: true)
+                    }
+                    if response.status >= 500 { throw JobFailure("HTTP \(response.status)", retryable: true) }
+                    return Array("{\"status\": \(response.status), \"bytes\": \(response.body.count)}".utf8)
+                }
+            default:
+                throw JobFailure("no handler named \(name); there are \(StandardHandlers.names.joined(separator: ", "))",
+                                 retryable: false)
+            }
+        }
+    }
+}
