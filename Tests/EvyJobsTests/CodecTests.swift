@@ -198,3 +198,32 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(ProtocolError(code: .malformed, reason: "truncated header").description, "truncated header (400)")
     }
 }
+
+/// The worked example of docs/protocol.md, byte for byte.
+final class ProtocolDocumentTests: XCTestCase {
+    private func hex(_ text: String) -> [UInt8] {
+        let digits = Array(text.filter(\.isHexDigit))
+        return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0...$0 + 1]), radix: 16)! }
+    }
+
+    func testWorkedExample() throws {
+        let submit = Message.submit(request: 1, handler: "echo", options: JobOptions(), payload: Array("hi".utf8))
+        let header = hex("0000000000000001 00000004 6563686f 00 0000000000000000 ff 00000000 00000000 00000000 0000 00000000")
+        XCTAssertEqual(header.count, 44)
+        XCTAssertEqual(MessageCodec.encode(submit), [hex("45565931"), [0x01], header, hex("6869")])
+        XCTAssertEqual(MessageCodec.encode(.submitted(request: 1, job: 42, duplicate: false))[2],
+                       hex("0000000000000001 000000000000002a 00"))
+        let ready = Ready(role: .worker, name: "w1", host: "host", pid: 77, slots: 4, heartbeatMilliseconds: 1000,
+                          handlers: ["echo"], held: [])
+        XCTAssertEqual(MessageCodec.encode(.ready(ready))[2],
+                       hex("01 00000002 7731 00000004 686f7374 0000004d 00000004 000003e8 00000001 00000004 6563686f 00000000"))
+        XCTAssertEqual(MessageCodec.encode(.welcome(heartbeatMilliseconds: 1000, liveness: 3))[2], hex("000003e8 03"))
+        XCTAssertEqual(MessageCodec.encode(.job(Lease(job: 42, attempt: 1), handler: "echo", timeoutMilliseconds: 0,
+                                                 payload: Array("hi".utf8))),
+                       [hex("45565931"), [0x12], hex("000000000000002a 00000001 00000004 6563686f 00000000"), hex("6869")])
+        XCTAssertEqual(MessageCodec.encode(.result(Lease(job: 42, attempt: 1), handler: "echo", status: .succeeded,
+                                                    durationMicroseconds: 1500, payload: []))[2],
+                       hex("000000000000002a 00000001 00000004 6563686f 00 00000000000005dc"))
+        XCTAssertEqual(MessageCodec.encode(.credit(slots: 1))[2], hex("00000001"))
+    }
+}
