@@ -149,6 +149,6 @@ let package = Package(
 if Context.environment["EVY_FUZZ"] != nil {
     package.targets.append(
         .executableTarget(
-            name: "evy-fuzz", dependencies: ["EvyHTTP", "EvyCrawl", "EvyTestSupport"], path: "Tests/Fuzz",
+            name: "evy-fuzz", dependencies: ["EvyHTTP", "EvyCrawl", "EvyJobs", "EvyTestSupport"], path: "Tests/Fuzz",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
 }

@@ -1,6 +1,6 @@
 // libFuzzer entry point for the parsers that read what peers send: HTTP requests and responses, WebSocket
-// frames, feeds, HTML and robots.txt. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the
-// target is picked with EVY_FUZZ_TARGET=request|response|websocket|feed|html|links|robots. A crash, a leak under ASan, or a
+// frames, feeds, HTML, robots.txt and EvyJobs messages. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the
+// package); the target is picked with EVY_FUZZ_TARGET=request|response|websocket|feed|html|links|robots|jobs. A crash, a leak under ASan, or a
 // violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
 // (to http_parser, zero bytes mean end of input).
 import Evy
@@ -8,6 +8,7 @@ import Foundation
 @testable import EvyCrawl
 import EvyTestSupport
 @testable import EvyHTTP
+import EvyJobs
 
 /// A peer that sends the fuzz input in pieces of a size the input picks, then closes.
 private func scripted(_ bytes: [UInt8], piece: Int? = nil) -> ScriptedStream {
@@ -82,6 +83,32 @@ private func parse(_ chunks: [ArraySlice<UInt8>]) -> String {
     return requests.map { "\($0.method) \($0.target) \($0.headers.count) \($0.body.buffered) \($0.keepAlive)" }.joined(separator: "\n")
 }
 
+/// Reads the input as the frames of an EvyJobs message: each frame is a u16 big-endian length and
+/// that many bytes (the last one what is left). Decoding must never crash, and what decodes must
+/// re-encode to the very same frames (the encoding is canonical), which decode to the same message.
+private func fuzzJobs(_ bytes: [UInt8]) {
+    var frames: [[UInt8]] = []
+    var index = 0
+    while index + 2 <= bytes.count {
+        let length = Int(bytes[index]) << 8 | Int(bytes[index + 1])
+        let end = min(index + 2 + length, bytes.count)
+        frames.append(Array(bytes[index + 2..<end]))
+        index = end
+    }
+    let message: Message
+    do {
+        message = try MessageCodec.decode(frames)
+    } catch {
+        _ = MessageCodec.requestID(ofUndecodable: frames)
+        return
+    }
+    let again = MessageCodec.encode(message)
+    if again != frames { fatalError("\(message) re-encodes to other frames:\n\(frames)\n---\n\(again)") }
+    guard let decoded = try? MessageCodec.decode(again), decoded == message else {
+        fatalError("\(message) does not decode from its own frames")
+    }
+}
+
 private let target = ProcessInfo.processInfo.environment["EVY_FUZZ_TARGET"] ?? "request"
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -113,12 +140,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let text = String(decoding: href, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let slow = URL(string: text, relativeTo: base).flatMap { HTMLPage.normalizedURL($0.absoluteURL) }
         if fast != slow { fatalError("\(text) against \(base): \(fast ?? "nil") but Foundation says \(slow ?? "nil")") }
+    case "jobs":
+        fuzzJobs(bytes)
     case "robots":
         let robots = RobotsTxt(text: String(decoding: bytes, as: UTF8.self))
         _ = robots.allows("/some/path", userAgent: "evy")
         _ = robots.crawlDelay(for: "evy")
     default:
-        fatalError("EVY_FUZZ_TARGET must be request, response, websocket, feed, html, links or robots")
+        fatalError("EVY_FUZZ_TARGET must be request, response, websocket, feed, html, links, robots or jobs")
     }
     return 0
 }
