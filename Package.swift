@@ -27,6 +27,7 @@ let examples: [(names: [String], modules: [Target.Dependency])] = [
     (["http-hello", "web-crawler", "websocket", "websocket-chat"], ["Evy", "EvyHTTP"]),
     (["feed-scraper", "producer-consumer-crawler", "recursive-crawler"], ["Evy", "EvyHTTP", "EvyCrawl"]),
     (["zmq-broker", "zmq-pipeline", "zmq-pubsub", "zmq-reqrep"], ["Evy", "EvyZMQ"]),
+    (["job-worker"], ["Evy", "EvyJobs"]),
 ]
 
 // MARK: System libraries (Debian's -dev packages, installed by scripts/setup)
