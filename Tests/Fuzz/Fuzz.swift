@@ -1,6 +1,7 @@
 // libFuzzer entry point for the parsers that read what peers send: HTTP requests and responses, WebSocket
-// frames, feeds, HTML, robots.txt and EvyJobs messages. Built and run by scripts/fuzz (EVY_FUZZ=1 adds this target to the
-// package); the target is picked with EVY_FUZZ_TARGET=request|response|websocket|feed|html|links|robots|jobs. A crash, a leak under ASan, or a
+// frames (the decoder alone and the connection), feeds, HTML, robots.txt and EvyJobs messages. Built and run by
+// scripts/fuzz (EVY_FUZZ=1 adds this target to the package); the target is picked with
+// EVY_FUZZ_TARGET=request|response|websocket|feed|html|links|robots|jobs. A crash, a leak under ASan, or a
 // violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
 // (to http_parser, zero bytes mean end of input).
 import Evy
@@ -35,6 +36,42 @@ private func fuzzWebSocket(_ bytes: [UInt8]) {
             if !peer.sent.contains(0x88) { fatalError("\(error) without a close frame") }
         }
     }
+}
+
+/// The frames, and the error that ended them, that a server's decoder reads out of `bytes` fed
+/// in pieces of `piece` bytes.
+private func decodeFrames(_ bytes: [UInt8], piece: Int) -> (frames: [WebSocketFrame], error: WebSocketProtocolError?) {
+    var decoder = WebSocketFrameDecoder(expectsMaskedFrames: true, maxPayloadBytes: 1024)
+    var frames: [WebSocketFrame] = []
+    var offset = 0
+    repeat {
+        let end = min(bytes.count, offset + piece)
+        decoder.feed(Array(bytes[offset..<end]))
+        offset = end
+        do {
+            while let frame = try decoder.next() { frames.append(frame) }
+        } catch {
+            return (frames, error)
+        }
+    } while offset < bytes.count
+    return (frames, nil)
+}
+
+/// Reads the input with the frame decoder alone: in pieces it must read what it reads whole, never
+/// a frame the protocol forbids, and the frames it reads, encoded again, must read the same.
+private func fuzzWebSocketDecoder(_ bytes: [UInt8]) {
+    let whole = decodeFrames(bytes, piece: max(1, bytes.count))
+    let inPieces = decodeFrames(bytes, piece: 1 + Int(bytes.first ?? 0) % 64)
+    if inPieces.frames != whole.frames || inPieces.error != whole.error {
+        fatalError("pieces and whole differ: \(inPieces.frames.count) frames, \(String(describing: inPieces.error)) "
+            + "against \(whole.frames.count), \(String(describing: whole.error))")
+    }
+    for frame in whole.frames {
+        if frame.payload.count > 1024 { fatalError("a frame over the limit: \(frame.payload.count)") }
+        if frame.opcode.isControl, !frame.fin || frame.payload.count > 125 { fatalError("a bad control frame passed") }
+    }
+    let again = decodeFrames(whole.frames.flatMap { $0.encode(maskKey: 0xA5A5_5A5A) }, piece: 7)
+    if again.frames != whole.frames || again.error != nil { fatalError("re-encoded frames read differently") }
 }
 
 /// Reads the input as a server's response, as the client does: every outcome is a response
@@ -125,6 +162,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let feed = Feed(data: bytes)
         if !feed.bozo, bytes.isEmpty { fatalError("an empty document is not a well-formed feed") }
     case "websocket":
+        fuzzWebSocketDecoder(bytes)
         fuzzWebSocket(bytes)
     case "response":
         fuzzResponse(bytes)
