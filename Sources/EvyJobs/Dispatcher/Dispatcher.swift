@@ -223,13 +223,11 @@ public final class Dispatcher: @unchecked Sendable {
             journal.purge(job: job) { result in answer((try? result.get()) ?? 0) }
         case .retry:
             journal.revive(job: job) { [self] result in
-                let count = (try? result.get()) ?? 0
-                if count > 0, let pending = try? journal.loadPending() {
-                    let now = unixMilliseconds()
-                    for stored in pending where schedule.jobs[stored.id] == nil { schedule.add(ScheduledJob(stored), now: now) }
-                    dispatch()
-                }
-                answer(count)
+                let revived = (try? result.get()) ?? []
+                let now = unixMilliseconds()
+                for stored in revived where schedule.jobs[stored.id] == nil { schedule.add(ScheduledJob(stored), now: now) }
+                dispatch()
+                answer(revived.count)
             }
         }
     }
@@ -475,7 +473,7 @@ public final class Dispatcher: @unchecked Sendable {
             }
         case "dead":
             object = ((try? journal.loadDead(limit: limit)) ?? []).map { job in
-                ["id": job.id, "handler": job.handler, "attempts": job.attempts, "error": job.lastError ?? ""] as [String: Any]
+                ["id": job.id, "handler": job.handler, "attempts": job.attempts, "error": job.lastError] as [String: Any]
             }
         default:
             object = ["error": "unknown topic \(topic)"]

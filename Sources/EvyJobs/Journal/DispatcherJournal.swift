@@ -1,224 +1,197 @@
 import Evy
 
-/// A job as the journal keeps it.
-public struct StoredJob: Sendable, Equatable {
-    /// Where a job is in its life, as the journal records it.
-    public enum State: Int64, Sendable {
-        case queued = 0, done = 1, dead = 2, cancelled = 3
-    }
-
-    public var id: UInt64
-    public var handler: String
-    /// Its options; `notBefore` is the time of its next attempt (a retry's backoff included).
-    public var options: JobOptions
-    public var payload: [UInt8]
-    /// Attempts started and ended so far.
-    public var attempts: UInt32
-    /// Times its worker was lost while it ran.
-    public var lost: UInt32
-    public var state: State
-    /// The last failure's text.
-    public var lastError: String?
-}
-
-/// A job to be journaled.
-public struct NewJob: Sendable {
-    public var handler: String
-    public var options: JobOptions
-    public var payload: [UInt8]
-    /// When it was submitted (Unix milliseconds).
-    public var submittedAt: UInt64
-
-    /// A new job.
-    public init(handler: String, options: JobOptions, payload: [UInt8], submittedAt: UInt64) {
-        self.handler = handler
-        self.options = options
-        self.payload = payload
-        self.submittedAt = submittedAt
-    }
-}
-
-/// What a submit did.
-public enum SubmitOutcome: Sendable {
-    /// Journaled as a new job.
-    case accepted(StoredJob)
-    /// Its dedup key belongs to an earlier job (in any state), whose id this is.
-    case duplicate(jobID: UInt64)
-}
-
-/// The dispatcher's journal: every accepted job, in `dispatcher.sqlite3` in a directory (SQLite,
-/// WAL). Done jobs keep their row (without payload) so that their dedup keys stay: the seen set
-/// of a crawl lives on disk, not in memory.
+/// The dispatcher's durable record of its jobs: the file `dispatcher.sqlite3` in a directory, in
+/// WAL mode, written by a ``GroupCommitter`` on its own thread.
 ///
-/// Writes are group-committed on a thread of their own; each completion runs on `hub` after its
-/// batch committed, or with a ``JournalError`` (a full disk) when nothing of the batch was
-/// written. Reads (`loadPending`, `loadDead`, `counts`) run on the caller's thread. Create and use
-/// it on one hub.
+/// Concurrency: any thread may call any method. Writes (``submit(_:completion:)`` and the `mark…`
+/// updates) are queued and committed in groups, in the order they were called; their completions
+/// run on the hub given to ``init(directory:synchronous:hub:)``, after the commit, one hop per
+/// batch. A completion with success means the write is on disk (up to ``JournalSynchronous``'s promise).
+/// The synchronous reads (``loadPending()``, ``loadDead(limit:)``, ``counts()``) block their caller
+/// while a commit runs; use them at start-up and for inspection.
+///
+/// Failure: a full disk or an I/O error fails the whole batch it hits (nothing of it is written)
+/// with ``JournalError``; the journal stays usable and later writes succeed once space is back.
+/// An update without a completion that fails is logged (label `evy.jobs.journal`).
 public final class DispatcherJournal: @unchecked Sendable {
+    /// The database file.
+    public let path: String
     private let committer: GroupCommitter
+    private let hub: Hub
 
-    private static let schema = """
-        CREATE TABLE IF NOT EXISTS jobs(
-            id INTEGER PRIMARY KEY, handler TEXT NOT NULL, payload BLOB, priority INTEGER NOT NULL,
-            not_before INTEGER NOT NULL, max_retries INTEGER NOT NULL, timeout_ms INTEGER NOT NULL,
-            dedup_key TEXT UNIQUE, concurrency_key TEXT, concurrency_limit INTEGER NOT NULL,
-            spacing_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0,
-            state INTEGER NOT NULL DEFAULT 0, last_error TEXT, submitted_at INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, id);
-        """
-
-    private static let columns = """
-        id, handler, payload, priority, not_before, max_retries, timeout_ms, dedup_key, concurrency_key,
-        concurrency_limit, spacing_ms, attempts, lost, state, last_error
-        """
-
-    /// Opens (or creates) the journal in `directory`; throws ``JournalError``.
-    public init(directory: String, synchronous: JournalSynchronous = .normal, hub: Hub) throws {
-        committer = try GroupCommitter(path: directory + "/dispatcher.sqlite3", synchronous: synchronous, hub: hub,
-                                       schema: Self.schema)
+    /// Opens (creating it if needed) `directory`/dispatcher.sqlite3, whose completions run on `hub`.
+    /// Throws ``JournalError`` if the file cannot be opened or its table created.
+    public init(directory: String, synchronous: JournalSynchronous = .normal, hub: Hub) throws(JournalError) {
+        path = directory + "/dispatcher.sqlite3"
+        let database = try SQLiteDatabase(path: path, synchronous: synchronous)
+        try database.execute(JobsTable.schema)
+        committer = GroupCommitter(database: database)
+        self.hub = hub
     }
 
-    /// Commits what is queued and closes the journal.
+    deinit { committer.close() }
+
+    /// Commits what is queued (running its completions' hops), then closes the file; later writes
+    /// fail with ``JournalError/other(_:_:)`` `SQLITE_MISUSE`. Blocks until the last commit is done.
     public func close() { committer.close() }
 
-    /// Transactions committed so far.
+    /// Batches committed so far (for tests and statistics).
     var commits: Int { committer.commits }
+
+    /// Runs `sql` between commits (tests use it to set pragmas such as `max_page_count`).
+    func execute(_ sql: String) throws(JournalError) {
+        try committer.read { database throws(JournalError) in try database.execute(sql) }
+    }
 
     // MARK: Reading
 
-    /// Every queued job (including those that were running when the dispatcher stopped), oldest first.
-    public func loadPending() throws -> [StoredJob] { try load(state: .queued, limit: Int.max) }
+    /// Every queued job (waiting, running, or waiting for a retry), by id. Blocks while a commit runs.
+    public func loadPending() throws(JournalError) -> [StoredJob] {
+        try committer.read { database throws(JournalError) in
+            try JobsTable.jobs(of: database.statement(
+                "SELECT \(JobsTable.columns) FROM jobs WHERE state = 0 ORDER BY id"))
+        }
+    }
 
-    /// Dead jobs, oldest first.
-    public func loadDead(limit: Int) throws -> [StoredJob] { try load(state: .dead, limit: limit) }
+    /// The first `limit` dead jobs, by id. Blocks while a commit runs.
+    public func loadDead(limit: Int) throws(JournalError) -> [StoredJob] {
+        try committer.read { database throws(JournalError) in
+            let statement = try database.statement(
+                "SELECT \(JobsTable.columns) FROM jobs WHERE state = 2 ORDER BY id LIMIT ?1")
+            statement.bind(1, limit)
+            return try JobsTable.jobs(of: statement)
+        }
+    }
 
-    /// How many jobs are in each state.
-    public func counts() throws -> [StoredJob.State: Int] {
-        try committer.read { database in
-            let statement = try database.statement("SELECT state, count(*) FROM jobs GROUP BY state")
-            var counts: [StoredJob.State: Int] = [:]
-            while try statement.step() {
-                if let state = StoredJob.State(rawValue: statement.int(0)) { counts[state] = Int(statement.int(1)) }
+    /// How many jobs are in each state (states without jobs are absent). Blocks while a commit runs.
+    public func counts() throws(JournalError) -> [JobState: Int] {
+        try committer.read { database throws(JournalError) in
+            var counts: [JobState: Int] = [:]
+            try database.statement("SELECT state, count(*) FROM jobs GROUP BY state").forEachRow { row in
+                if let state = JobState(rawValue: row.int64(0)) { counts[state] = row.int(1) }
             }
             return counts
         }
     }
 
-    private func load(state: StoredJob.State, limit: Int) throws -> [StoredJob] {
-        try committer.read { database in
+    // MARK: Writing
+
+    /// Stores `job` as queued, unless its non-empty dedup key is taken by any earlier job (in any
+    /// state, done ones included), which makes it a ``SubmitOutcome/duplicate(jobID:)``.
+    /// `completion` runs on the hub once committed, or with the error that failed its batch.
+    public func submit(_ job: NewJob, completion: @escaping @Sendable (Result<SubmitOutcome, JournalError>) -> Void) {
+        committer.enqueue({ database throws(JournalError) -> SubmitOutcome in
+            let insert = try database.statement(JobsTable.insert)
+            JobsTable.bind(job, to: insert)
+            try insert.step()
+            if database.changes == 1 {
+                return .accepted(StoredJob(id: UInt64(bitPattern: database.lastInsertRowID), handler: job.handler,
+                                           options: job.options, payload: job.payload, submittedAt: job.submittedAt))
+            }
+            let select = try database.statement("SELECT id FROM jobs WHERE dedup_key = ?1")
+            select.bind(1, job.options.dedupKey)
+            guard try select.step() else { throw JournalError.other(-1, "\(database.path): dedup key vanished") }
+            return .duplicate(jobID: select.uint64(0))
+        }, on: hub, completion: completion)
+    }
+
+    /// Marks `jobs` done and drops their payloads; the rows stay, so their dedup keys stay taken.
+    public func markDone(jobs: [UInt64], completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+        update("UPDATE jobs SET state = 1, payload = NULL WHERE id = ?1", jobs, completion)
+    }
+
+    /// Records a failed attempt of a queued job: its attempts so far, when it may run again and why it failed.
+    public func markRetry(job: UInt64, attempts: UInt32, notBefore: UInt64, error: String,
+                          completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+        write(completion) { database throws(JournalError) in
             let statement = try database.statement(
-                "SELECT \(Self.columns) FROM jobs WHERE state = ? ORDER BY id LIMIT ?")
-            statement.bind(.integer(state.rawValue), .integer(Int64(min(limit, Int(Int64.max)))))
-            var jobs: [StoredJob] = []
-            while try statement.step() { jobs.append(Self.job(from: statement)) }
-            return jobs
+                "UPDATE jobs SET attempts = ?2, not_before = ?3, last_error = ?4 WHERE id = ?1")
+            statement.bind(1, job)
+            statement.bind(2, Int64(attempts))
+            statement.bind(3, notBefore)
+            statement.bind(4, error)
+            try statement.step()
         }
     }
 
-    private static func job(from row: Statement) -> StoredJob {
-        var options = JobOptions()
-        options.priority = UInt8(clamping: row.int(3))
-        options.notBefore = UInt64(bitPattern: row.int(4))
-        options.maxRetries = UInt8(clamping: row.int(5))
-        options.timeoutMilliseconds = UInt32(clamping: row.int(6))
-        options.dedupKey = row.text(7) ?? ""
-        options.concurrencyKey = row.text(8) ?? ""
-        options.concurrencyLimit = UInt16(clamping: row.int(9))
-        options.spacingMilliseconds = UInt32(clamping: row.int(10))
-        return StoredJob(
-            id: UInt64(bitPattern: row.int(0)), handler: row.text(1) ?? "", options: options, payload: row.blob(2),
-            attempts: UInt32(clamping: row.int(11)), lost: UInt32(clamping: row.int(12)),
-            state: StoredJob.State(rawValue: row.int(13)) ?? .queued, lastError: row.text(14))
+    /// Records how many attempts of `job` were lost with their worker.
+    public func markLost(job: UInt64, lost: UInt32, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+        write(completion) { database throws(JournalError) in
+            let statement = try database.statement("UPDATE jobs SET lost = ?2 WHERE id = ?1")
+            statement.bind(1, job)
+            statement.bind(2, Int64(lost))
+            try statement.step()
+        }
     }
 
-    // MARK: Writing
+    /// Moves `job` to the dead letters with `error`; its payload stays, so ``revive(job:completion:)`` can requeue it.
+    public func markDead(job: UInt64, error: String, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+        finish(job, state: .dead, error: error, keepPayload: true, completion)
+    }
 
-    /// Journals a new job, or finds the earlier job with its dedup key.
-    public func submit(_ job: NewJob, completion: @escaping @Sendable (Result<SubmitOutcome, JournalError>) -> Void) {
-        committer.enqueue({ database in
-            let options = job.options
-            let insert = try database.statement("""
-                INSERT INTO jobs(handler, payload, priority, not_before, max_retries, timeout_ms, dedup_key,
-                    concurrency_key, concurrency_limit, spacing_ms, submitted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(dedup_key) DO NOTHING RETURNING id
+    /// Marks `job` cancelled and drops its payload.
+    public func markCancelled(job: UInt64, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+        finish(job, state: .cancelled, error: "", keepPayload: false, completion)
+    }
+
+    /// Marks `job` failed for good with `error` and drops its payload.
+    public func markFailed(job: UInt64, error: String, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+        finish(job, state: .failed, error: error, keepPayload: false, completion)
+    }
+
+    /// Queues the dead `job` again (0: every dead job) with no attempts and no losses; the
+    /// completion gets the revived jobs (none if `job` is not dead), to put back in the queue.
+    public func revive(job: UInt64, completion: (@Sendable (Result<[StoredJob], JournalError>) -> Void)? = nil) {
+        committer.enqueue({ database throws(JournalError) -> [StoredJob] in
+            let statement = try database.statement("""
+                UPDATE jobs SET state = 0, attempts = 0, lost = 0 WHERE state = 2 AND (?1 = 0 OR id = ?1)
+                RETURNING \(JobsTable.columns)
                 """)
-            insert.bind(.text(job.handler), .blob(job.payload), .integer(Int64(options.priority)),
-                        .unsigned(options.notBefore), .integer(Int64(options.maxRetries)),
-                        .integer(Int64(options.timeoutMilliseconds)), .optionalText(options.dedupKey),
-                        .optionalText(options.concurrencyKey), .integer(Int64(options.concurrencyLimit)),
-                        .integer(Int64(options.spacingMilliseconds)), .unsigned(job.submittedAt))
-            if try insert.step() {
-                let id = UInt64(bitPattern: insert.int(0))
-                insert.reset()
-                return SubmitOutcome.accepted(StoredJob(
-                    id: id, handler: job.handler, options: options, payload: job.payload, attempts: 0, lost: 0,
-                    state: .queued, lastError: nil))
-            }
-            let existing = try database.statement("SELECT id FROM jobs WHERE dedup_key = ?")
-            existing.bind(.text(options.dedupKey))
-            guard try existing.step() else { throw JournalError.sqlite(path: database.path, code: -1, message: "dedup key vanished") }
-            return .duplicate(jobID: UInt64(bitPattern: existing.int(0)))
-        }, completion: completion)
+            statement.bind(1, job)
+            return try JobsTable.jobs(of: statement).sorted { $0.id < $1.id }
+        }, on: hub, completion: completion)
     }
 
-    /// Marks jobs done: their payloads go, their rows (and dedup keys) stay.
-    public func markDone(jobs: [UInt64], completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
-        update("UPDATE jobs SET state = 1, payload = NULL WHERE id = ?", jobs.map { [.unsigned($0)] }, completion)
-    }
-
-    /// Records a failed attempt that will be retried at `notBefore`.
-    public func markRetry(job: UInt64, attempts: UInt32, notBefore: UInt64, error: String) {
-        update("UPDATE jobs SET attempts = ?, not_before = ?, last_error = ? WHERE id = ?",
-               [[.integer(Int64(attempts)), .unsigned(notBefore), .text(error), .unsigned(job)]], nil)
-    }
-
-    /// Records that the job's worker was lost (the job is queued again).
-    public func markLost(job: UInt64, lost: UInt32) {
-        update("UPDATE jobs SET lost = ?, attempts = attempts + 1 WHERE id = ?", [[.integer(Int64(lost)), .unsigned(job)]], nil)
-    }
-
-    /// Moves a job to the dead letters.
-    public func markDead(job: UInt64, error: String) {
-        update("UPDATE jobs SET state = 2, last_error = ? WHERE id = ?", [[.text(error), .unsigned(job)]], nil)
-    }
-
-    /// Records a cancelled job.
-    public func markCancelled(job: UInt64) {
-        update("UPDATE jobs SET state = 3, payload = NULL WHERE id = ?", [[.unsigned(job)]], nil)
-    }
-
-    /// Queues dead jobs again with fresh retries (`job` 0: all); completes with how many.
-    public func revive(job: UInt64, completion: @escaping @Sendable (Result<Int, JournalError>) -> Void) {
-        committer.enqueue({ database in
-            let statement = try database.statement(job == 0
-                ? "UPDATE jobs SET state = 0, attempts = 0, lost = 0, not_before = 0 WHERE state = 2"
-                : "UPDATE jobs SET state = 0, attempts = 0, lost = 0, not_before = 0 WHERE state = 2 AND id = ?")
-            if job != 0 { statement.bind(.unsigned(job)) }
-            try statement.run()
+    /// Deletes the dead `job` (0: every dead job), forgetting its dedup key; the completion gets
+    /// how many were deleted.
+    public func purge(job: UInt64, completion: (@Sendable (Result<Int, JournalError>) -> Void)? = nil) {
+        committer.enqueue({ database throws(JournalError) -> Int in
+            let statement = try database.statement("DELETE FROM jobs WHERE state = 2 AND (?1 = 0 OR id = ?1)")
+            statement.bind(1, job)
+            try statement.step()
             return database.changes
-        }, completion: completion)
+        }, on: hub, completion: completion)
     }
 
-    /// Deletes dead jobs (`job` 0: all); completes with how many.
-    public func purge(job: UInt64, completion: @escaping @Sendable (Result<Int, JournalError>) -> Void) {
-        committer.enqueue({ database in
-            let statement = try database.statement(job == 0 ? "DELETE FROM jobs WHERE state = 2"
-                                                            : "DELETE FROM jobs WHERE state = 2 AND id = ?")
-            if job != 0 { statement.bind(.unsigned(job)) }
-            try statement.run()
-            return database.changes
-        }, completion: completion)
+    // MARK: Helpers
+
+    private func finish(_ job: UInt64, state: JobState, error: String, keepPayload: Bool,
+                        _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?) {
+        write(completion) { database throws(JournalError) in
+            let statement = try database.statement(keepPayload
+                ? "UPDATE jobs SET state = ?2, last_error = ?3 WHERE id = ?1"
+                : "UPDATE jobs SET state = ?2, last_error = ?3, payload = NULL WHERE id = ?1")
+            statement.bind(1, job)
+            statement.bind(2, state.rawValue)
+            statement.bind(3, error)
+            try statement.step()
+        }
     }
 
-    private func update(_ sql: String, _ rows: [[SQLValue]], _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?) {
-        guard !rows.isEmpty else { return }
-        committer.enqueue({ database in
+    /// Runs `sql`, whose one parameter is a job id, for each of `jobs`, as one operation.
+    private func update(_ sql: String, _ jobs: [UInt64], _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?) {
+        write(completion) { database throws(JournalError) in
             let statement = try database.statement(sql)
-            for row in rows {
+            for job in jobs {
+                statement.bind(1, job)
+                try statement.step()
                 statement.reset()
-                for (index, value) in row.enumerated() { statement.bindOne(Int32(index + 1), value) }
-                try statement.run()
             }
-        }, completion: { result in completion?(result) })
+        }
+    }
+
+    private func write(_ completion: (@Sendable (Result<Void, JournalError>) -> Void)?,
+                       _ body: @escaping @Sendable (SQLiteDatabase) throws(JournalError) -> Void) {
+        committer.enqueue({ database in try body(database) }, on: hub, completion: completion)
     }
 }

@@ -1,117 +1,204 @@
+import CSQLite
 import Evy
 import Foundation
+import Logging
+import Synchronization
 
-/// One SQLite database written by one thread of its own, off the hub, in group commits:
-/// whatever operations are queued when the thread is free run in one transaction (at most
-/// `maxBatch`), and their completions then run on the hub in one hop. Under load batches grow
-/// by themselves; when idle a lone operation commits at once. A failed batch (a full disk) is
-/// rolled back and each of its operations completes with the error; the next batch is tried
-/// afresh, so the journal recovers when space returns. Reads go through a second, read-only
-/// connection on the calling thread (WAL lets it read beside the writer).
+private let logger = Logger(label: "evy.jobs.journal")
+
+/// Owns one ``SQLiteDatabase`` and writes to it on a dedicated thread (never a hub's), in group
+/// commits: the thread takes every operation queued while the previous commit ran (at most
+/// ``maximumBatch``), runs them in one `BEGIN IMMEDIATE … COMMIT`, then hands every completion of
+/// the batch to its hub in one `callFromThread` hop per hub.
+///
+/// Failure: an operation that throws a statement-level error (a constraint, ``JournalError/other(_:_:)``)
+/// fails alone and the batch goes on, so operations must fail at their first write or not at all
+/// (every operation here is a single write, or reads then one write). An error that spoils the
+/// transaction (disk full, I/O, corruption, or a failed COMMIT) rolls the batch back and every
+/// operation of it gets that error; the next batch starts afresh, so writes succeed again once the
+/// cause is gone. After ``close()`` new operations fail with `SQLITE_MISUSE`.
+///
+/// Thread-safe: any thread may enqueue or read.
 final class GroupCommitter: @unchecked Sendable {
-    private struct Pending {
-        /// Runs the operation inside the transaction; returns how to complete it once committed.
-        let run: (SQLiteDatabase) throws -> @Sendable () -> Void
-        let fail: @Sendable (JournalError) -> Void
-    }
+    /// The most operations one commit takes.
+    static let maximumBatch = 4096
 
     let path: String
-    private let hub: Hub
-    private let writer: SQLiteDatabase
-    private var reader: SQLiteDatabase?
-    private let condition = NSCondition()
-    private var queue: [Pending] = []
+    private let database: SQLiteDatabase
+    /// Serializes use of `database` between the commit thread and ``read(_:)``.
+    private let databaseLock = NSLock()
+    private let queueCondition = NSCondition()
+    private var queue: [PendingOperation] = []
     private var closing = false
-    private let finished = DispatchSemaphore(value: 0)
-    private let maxBatch = 4096
-    private var commitCount = 0
+    private var thread: pthread_t?
+    private let commitCount = Atomic<Int>(0)
 
-    /// Opens (creating) the database at `path`, runs `schema` on it, and starts the writer thread.
-    init(path: String, synchronous: JournalSynchronous, hub: Hub, schema: String) throws {
-        self.path = path
-        self.hub = hub
-        writer = try SQLiteDatabase(path: path, synchronous: synchronous)
-        try writer.execute(schema)
-        let thread = Thread { [self] in loop() }
-        thread.name = "evy-journal"
-        thread.start()
+    /// How many batches were committed (tests check that operations really are grouped).
+    var commits: Int { commitCount.load(ordering: .relaxed) }
+
+    /// Takes `database` over and starts the commit thread.
+    init(database: SQLiteDatabase) {
+        self.database = database
+        self.path = database.path
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let code = pthread_create(&thread, nil, { context in
+            let committer = Unmanaged<GroupCommitter>.fromOpaque(context!).takeRetainedValue()
+            committer.run()
+            return nil
+        }, context)
+        precondition(code == 0, "GroupCommitter: cannot start its thread (\(code))")
+        self.thread = thread
     }
 
-    /// Transactions committed so far (a measure of batching).
-    var commits: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return commitCount
-    }
-
-    /// Queues `work`; `completion` runs on the hub after the batch holding it commits, or with
-    /// the error if it could not. Never waits.
-    func enqueue<T: Sendable>(_ work: @escaping (SQLiteDatabase) throws -> T,
-                              completion: @escaping @Sendable (Result<T, JournalError>) -> Void) {
-        let pending = Pending(run: { database in
-            let value = try work(database)
-            return { completion(.success(value)) }
-        }, fail: { error in completion(.failure(error)) })
-        condition.lock()
-        if closing {
-            condition.unlock()
-            return completion(.failure(.closed))
+    /// Queues `operation` for the next commit. `completion` (if any) runs on `hub`'s thread once the
+    /// batch is committed, with the operation's value, or with the error that failed it or its batch.
+    func enqueue<T: Sendable>(
+        _ operation: @escaping @Sendable (SQLiteDatabase) throws -> T,
+        on hub: Hub,
+        completion: (@Sendable (Result<T, JournalError>) -> Void)?
+    ) {
+        let pending = TypedOperation(operation, hub: hub, completion: completion)
+        queueCondition.lock()
+        guard !closing else {
+            queueCondition.unlock()
+            pending.fail(.other(SQLITE_MISUSE, "\(path): the journal is closed"))
+            deliver([pending])
+            return
         }
         queue.append(pending)
-        if queue.count == 1 { condition.signal() }
-        condition.unlock()
+        if queue.count == 1 { queueCondition.signal() }
+        queueCondition.unlock()
     }
 
-    /// Runs `body` on the read-only connection, on the calling thread (blocking it briefly).
-    func read<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
-        if reader == nil { reader = try SQLiteDatabase(path: path, synchronous: .normal, readOnly: true) }
-        return try body(reader!)
+    /// Runs `body` on the caller's thread with the database, between commits (it waits for a
+    /// running one). For start-up loading and inspection: it blocks its caller.
+    func read<T>(_ body: (SQLiteDatabase) throws(JournalError) -> T) throws(JournalError) -> T {
+        databaseLock.lock()
+        defer { databaseLock.unlock() }
+        return try body(database)
     }
 
-    /// Lets the queued operations commit, then stops the thread. Later enqueues fail `.closed`.
+    /// Commits what is queued, stops the thread, waits for it and closes the database. Idempotent.
     func close() {
-        condition.lock()
-        let already = closing
+        queueCondition.lock()
         closing = true
-        condition.signal()
-        condition.unlock()
-        if !already { finished.wait() }
-        reader = nil
+        queueCondition.signal()
+        let thread = self.thread
+        self.thread = nil
+        queueCondition.unlock()
+        if let thread { pthread_join(thread, nil) }
     }
 
-    private func loop() {
-        while true {
-            condition.lock()
-            while queue.isEmpty && !closing { condition.wait() }
-            if queue.isEmpty {
-                condition.unlock()
-                break
-            }
-            let batch = Array(queue.prefix(maxBatch))
-            queue.removeFirst(batch.count)
-            condition.unlock()
+    // MARK: The commit thread
+
+    private func run() {
+        while let batch = nextBatch() {
+            databaseLock.lock()
             commit(batch)
+            databaseLock.unlock()
+            deliver(batch)
         }
-        finished.signal()
+        databaseLock.lock()
+        database.close()
+        databaseLock.unlock()
     }
 
-    private func commit(_ batch: [Pending]) {
-        var completions: [@Sendable () -> Void] = []
-        completions.reserveCapacity(batch.count)
-        do {
-            try writer.execute("BEGIN IMMEDIATE")
-            for pending in batch { completions.append(try pending.run(writer)) }
-            try writer.execute("COMMIT")
-            condition.lock()
-            commitCount += 1
-            condition.unlock()
-            let done = completions
-            _ = hub.callFromThread { for completion in done { completion() } }
+    /// Waits for work; nil once closing and drained.
+    private func nextBatch() -> [PendingOperation]? {
+        queueCondition.lock()
+        defer { queueCondition.unlock() }
+        while queue.isEmpty && !closing { queueCondition.wait() }
+        if queue.isEmpty { return nil }
+        if queue.count <= Self.maximumBatch {
+            defer { queue = [] }
+            return queue
+        }
+        let batch = Array(queue.prefix(Self.maximumBatch))
+        queue.removeFirst(Self.maximumBatch)
+        return batch
+    }
+
+    private func commit(_ batch: [PendingOperation]) {
+        do throws(JournalError) {
+            try database.statement("BEGIN IMMEDIATE").step()
+            for operation in batch {
+                do throws(JournalError) {
+                    try operation.run(database)
+                } catch {
+                    if error.spoilsBatch || database.isAutocommit { throw error }
+                    operation.fail(error)
+                }
+            }
+            try database.statement("COMMIT").step()
+            commitCount.add(1, ordering: .relaxed)
         } catch {
-            try? writer.execute("ROLLBACK")
-            let failure = error as? JournalError ?? .sqlite(path: path, code: -1, message: "\(error)")
-            let fails = batch.map(\.fail)
-            _ = hub.callFromThread { for fail in fails { fail(failure) } }
+            if !database.isAutocommit { _ = try? database.statement("ROLLBACK").step() }
+            for operation in batch { operation.fail(error) }
         }
     }
+
+    /// Hands the completions to their hubs: one hop per hub (a batch usually has a single one).
+    /// A failed operation nobody waits for is logged here.
+    private func deliver(_ batch: [PendingOperation]) {
+        for operation in batch where !operation.hasCompletion {
+            if let error = operation.failure { logger.error("a journal write failed: \(error)") }
+        }
+        var remaining = batch.filter(\.hasCompletion)
+        while let hub = remaining.first?.hub {
+            let mine = remaining.filter { $0.hub === hub }
+            remaining.removeAll { $0.hub === hub }
+            let handOver = Handover(mine)
+            hub.callFromThread { for operation in handOver.operations { operation.complete() } }
+        }
+    }
+}
+
+/// A batch's operations passing from the commit thread to a hub, which alone touches them then.
+private struct Handover: @unchecked Sendable {
+    let operations: [PendingOperation]
+    init(_ operations: [PendingOperation]) { self.operations = operations }
+}
+
+/// An operation with its result type erased. Touched by the commit thread, then by its hub.
+private class PendingOperation {
+    let hub: Hub
+    init(hub: Hub) { self.hub = hub }
+    var hasCompletion: Bool { false }
+    var failure: JournalError? { nil }
+    func run(_ database: SQLiteDatabase) throws(JournalError) {}
+    func fail(_ error: JournalError) {}
+    func complete() {}
+}
+
+private final class TypedOperation<T: Sendable>: PendingOperation {
+    private let operation: @Sendable (SQLiteDatabase) throws -> T
+    private let completion: (@Sendable (Result<T, JournalError>) -> Void)?
+    private var result: Result<T, JournalError>?
+
+    init(_ operation: @escaping @Sendable (SQLiteDatabase) throws -> T, hub: Hub,
+         completion: (@Sendable (Result<T, JournalError>) -> Void)?) {
+        self.operation = operation
+        self.completion = completion
+        super.init(hub: hub)
+    }
+
+    override var hasCompletion: Bool { completion != nil }
+
+    override var failure: JournalError? {
+        if case .failure(let error) = result { return error }
+        return nil
+    }
+
+    override func run(_ database: SQLiteDatabase) throws(JournalError) {
+        do {
+            result = .success(try operation(database))
+        } catch {
+            throw JournalError(error, path: database.path)
+        }
+    }
+
+    override func fail(_ error: JournalError) { result = .failure(error) }
+
+    override func complete() { completion?(result ?? .failure(.other(SQLITE_MISUSE, "operation never ran"))) }
 }
