@@ -60,14 +60,10 @@ public final class JobClient: @unchecked Sendable {
 
     /// Connects to the dispatcher's client endpoint and, if given, the collector's client endpoint.
     public init(dispatcher: String, collector: String? = nil) throws {
-        self.dispatcher = try ZMQSocket(.dealer)
-        try self.dispatcher.setLinger(.zero)
-        try self.dispatcher.setHighWaterMarks(send: 0, receive: 0)
+        self.dispatcher = try .forRole(.dealer)
         try self.dispatcher.connect(dispatcher)
         if let collector {
-            let socket = try ZMQSocket(.dealer)
-            try socket.setLinger(.zero)
-            try socket.setHighWaterMarks(send: 0, receive: 0)
+            let socket = try ZMQSocket.forRole(.dealer)
             try socket.connect(collector)
             self.collector = socket
         } else {

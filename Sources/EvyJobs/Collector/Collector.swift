@@ -68,20 +68,15 @@ public final class Collector: @unchecked Sendable {
         self.configuration = configuration
         store = try CollectorStore(directory: configuration.dataDirectory, synchronous: configuration.synchronous,
                                    hub: Hub.current)
-        results = try ZMQSocket(.router)
-        clients = try ZMQSocket(.router)
-        for socket in [results, clients] {
-            try socket.setLinger(.zero)
-            try socket.setHighWaterMarks(send: 0, receive: 0)
-            try socket.setMaxMessageSize(Int64(configuration.maxPayloadBytes + MessageCodec.maxHeaderBytes + 4096))
-        }
+        results = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
+        clients = try .forRole(.router)
         try results.bind(configuration.resultEndpoint)
         try clients.bind(configuration.clientEndpoint)
         boundResultEndpoint = results.lastEndpoint ?? configuration.resultEndpoint
         boundClientEndpoint = clients.lastEndpoint ?? configuration.clientEndpoint
         toWorkers = Outbox(results, logger: logger)
         toClients = Outbox(clients, logger: logger)
-        dispatcherSocket = try ZMQSocket(.dealer)
+        dispatcherSocket = try .forRole(.dealer)
         toDispatcher = Outbox(dispatcherSocket, logger: logger)
         for completion in try store.unacknowledged() { unacknowledged[completion.lease.job] = completion }
     }
@@ -112,9 +107,7 @@ public final class Collector: @unchecked Sendable {
     private func connectDispatcher() throws {
         dispatcherSocket.close(linger: .zero)
         for thread in dispatcherThreads { thread.cancel() }
-        let socket = try ZMQSocket(.dealer)
-        try socket.setLinger(.zero)
-        try socket.setHighWaterMarks(send: 0, receive: 0)
+        let socket = try ZMQSocket.forRole(.dealer)
         try socket.connect(configuration.dispatcher)
         dispatcherSocket = socket
         toDispatcher = Outbox(socket, logger: logger)

@@ -98,13 +98,8 @@ public final class Dispatcher: @unchecked Sendable {
         self.configuration = configuration
         journal = try DispatcherJournal(directory: configuration.dataDirectory, synchronous: configuration.synchronous,
                                         hub: Hub.current)
-        clients = try ZMQSocket(.router)
-        peers = try ZMQSocket(.router)
-        for socket in [clients, peers] {
-            try socket.setLinger(.zero)
-            try socket.setHighWaterMarks(send: 0, receive: 0)
-            try socket.setMaxMessageSize(Int64(configuration.maxPayloadBytes + MessageCodec.maxHeaderBytes + 4096))
-        }
+        clients = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
+        peers = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         try clients.bind(configuration.clientEndpoint)
         try peers.bind(configuration.workerEndpoint)
         boundClientEndpoint = clients.lastEndpoint ?? configuration.clientEndpoint

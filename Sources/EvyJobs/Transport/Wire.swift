@@ -49,3 +49,16 @@ func unixMilliseconds() -> UInt64 {
     clock_gettime(CLOCK_REALTIME, &now)
     return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
 }
+
+extension ZMQSocket {
+    /// A socket as every role uses one: no linger at close (the protocol re-sends what matters),
+    /// no high-water mark (credit and the per-client limit bound the queues), and at most
+    /// `maxPayloadBytes` of payload per message (a bigger one drops its peer's connection).
+    static func forRole(_ type: ZMQSocketType, maxPayloadBytes: Int = 1 << 20) throws -> ZMQSocket {
+        let socket = try ZMQSocket(type)
+        try socket.setLinger(.zero)
+        try socket.setHighWaterMarks(send: 0, receive: 0)
+        try socket.setMaxMessageSize(Int64(maxPayloadBytes + MessageCodec.maxHeaderBytes + 4096))
+        return socket
+    }
+}

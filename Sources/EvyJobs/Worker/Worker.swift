@@ -120,9 +120,7 @@ public final class Worker: @unchecked Sendable {
     // MARK: Connections
 
     private func connectDispatcher() throws {
-        let socket = try ZMQSocket(.dealer)
-        try socket.setLinger(.zero)
-        try socket.setHighWaterMarks(send: 0, receive: 0)
+        let socket = try ZMQSocket.forRole(.dealer)
         try socket.connect(configuration.dispatcher)
         let outbox = Outbox(socket, logger: logger)
         dispatcherSocket = socket
@@ -134,9 +132,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func connectCollector() throws {
-        let socket = try ZMQSocket(.dealer)
-        try socket.setLinger(.zero)
-        try socket.setHighWaterMarks(send: 0, receive: 0)
+        let socket = try ZMQSocket.forRole(.dealer)
         try socket.connect(configuration.collector)
         let outbox = Outbox(socket, logger: logger)
         collectorSocket = socket
