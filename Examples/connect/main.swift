@@ -6,7 +6,8 @@ import Foundation
 
 /// Prints a line at once, also when stdout is a pipe.
 func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-let targets = CommandLine.arguments.count > 1
+let targets =
+    CommandLine.arguments.count > 1
     ? Array(CommandLine.arguments.dropFirst()) : ["www.google.com", "www.yandex.ru", "www.python.org"]
 
 func getURL(_ target: String) async throws -> String {

@@ -17,7 +17,8 @@ try Hub.run {
     }
     let pool = GreenPool()
     while true {
-        let client: Socket, address: SocketAddress
+        let client: Socket
+        let address: SocketAddress
         do {
             (client, address) = try await server.accept()
         } catch SocketError.closed {

@@ -19,7 +19,8 @@ try Hub.run {
         guard request.method == "POST" else { return HTTPResponse(status: 403) }
         // The pile collects the results of a concurrent operation: here, the feed titles.
         let pile = GreenPile<String>(pool: pool)
-        for line in String(decoding: try await request.body.readAll(), as: UTF8.self).split(whereSeparator: \.isNewline) {
+        for line in String(decoding: try await request.body.readAll(), as: UTF8.self).split(whereSeparator: \.isNewline)
+        {
             let url = line.trimmingCharacters(in: .whitespaces)
             guard !url.isEmpty else { continue }
             try await pile.spawn {

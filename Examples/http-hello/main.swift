@@ -12,7 +12,8 @@ let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 8090
 try Hub.run {
     let server = HTTPServer { request, exchange in
         exchange.addPostHook { say("Hook called after answering \(request.method) \(request.target)") }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: Array("Hello, World!\r\n".utf8))
+        return HTTPResponse(
+            status: 200, headers: [("Content-Type", "text/plain")], body: Array("Hello, World!\r\n".utf8))
     }
     let listener = try listen(on: SocketAddress(ip: "0.0.0.0", port: port))
     say("http://localhost:\(listener.localAddress!.port)/ is serving")

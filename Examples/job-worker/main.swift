@@ -3,8 +3,8 @@
 //   swift run example-job-worker tcp://127.0.0.1:5556 tcp://127.0.0.1:5557
 //   evy submit wordcount "the quick brown fox" --wait
 import Evy
-import Glibc
 import EvyJobs
+import Glibc
 
 let arguments = CommandLine.arguments
 let dispatcher = arguments.count > 1 ? arguments[1] : "tcp://127.0.0.1:5556"

@@ -24,7 +24,9 @@ try Hub.run {
             seen.insert(url)
             try await pool.spawnN {
                 say("fetching \(url)")
-                let body = try await withTimeout(.seconds(5), orElse: [UInt8]()) { (try? await client.get(url).body) ?? [] }
+                let body = try await withTimeout(.seconds(5), orElse: [UInt8]()) {
+                    (try? await client.get(url).body) ?? []
+                }
                 for link in HTMLPage(html: body, url: URL(string: url)!).links { try queue.putNowait(link) }
             }
         }

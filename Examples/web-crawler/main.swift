@@ -6,11 +6,14 @@ import EvyHTTP
 import Foundation
 
 func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-let urls = CommandLine.arguments.count > 1 ? Array(CommandLine.arguments.dropFirst()) : [
-    "http://www.google.com/intl/en_ALL/images/logo.gif",
-    "https://wiki.secondlife.com/w/images/secondlife.jpg",
-    "http://us.i1.yimg.com/us.yimg.com/i/ww/beta/y3.gif",
-]
+let urls =
+    CommandLine.arguments.count > 1
+    ? Array(CommandLine.arguments.dropFirst())
+    : [
+        "http://www.google.com/intl/en_ALL/images/logo.gif",
+        "https://wiki.secondlife.com/w/images/secondlife.jpg",
+        "http://us.i1.yimg.com/us.yimg.com/i/ww/beta/y3.gif",
+    ]
 
 try Hub.run {
     let client = HTTPClient()

@@ -17,33 +17,33 @@ final class Room: @unchecked Sendable {
 
 /// The chat page: a log, an input line, and a WebSocket to `/chat` on the same host.
 let page = """
-<!doctype html>
-<html><head><meta charset="utf-8"><title>Evy WebSocket chat</title>
-<style>body{font-family:sans-serif;margin:2em} #log{height:20em;overflow:auto;border:1px solid #999;padding:.5em}</style>
-</head><body>
-<h3>Evy WebSocket chat</h3>
-<div id="log"></div>
-<form id="form"><input id="message" autocomplete="off" size="60"> <button>Send</button></form>
-<script>
-const log = document.getElementById("log");
-const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/chat");
-const name = new URLSearchParams(location.search).get("name");
-socket.onopen = () => { if (name) socket.send(name + " joined"); };
-socket.onmessage = event => {
-  const line = document.createElement("div");
-  line.textContent = event.data;
-  log.appendChild(line);
-  log.scrollTop = log.scrollHeight;
-};
-document.getElementById("form").onsubmit = event => {
-  event.preventDefault();
-  const input = document.getElementById("message");
-  if (input.value) socket.send(input.value);
-  input.value = "";
-};
-</script>
-</body></html>
-"""
+    <!doctype html>
+    <html><head><meta charset="utf-8"><title>Evy WebSocket chat</title>
+    <style>body{font-family:sans-serif;margin:2em} #log{height:20em;overflow:auto;border:1px solid #999;padding:.5em}</style>
+    </head><body>
+    <h3>Evy WebSocket chat</h3>
+    <div id="log"></div>
+    <form id="form"><input id="message" autocomplete="off" size="60"> <button>Send</button></form>
+    <script>
+    const log = document.getElementById("log");
+    const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/chat");
+    const name = new URLSearchParams(location.search).get("name");
+    socket.onopen = () => { if (name) socket.send(name + " joined"); };
+    socket.onmessage = event => {
+      const line = document.createElement("div");
+      line.textContent = event.data;
+      log.appendChild(line);
+      log.scrollTop = log.scrollHeight;
+    };
+    document.getElementById("form").onsubmit = event => {
+      event.preventDefault();
+      const input = document.getElementById("message");
+      if (input.value) socket.send(input.value);
+      input.value = "";
+    };
+    </script>
+    </body></html>
+    """
 
 try Hub.run {
     let room = Room()

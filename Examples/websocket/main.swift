@@ -25,47 +25,47 @@ let port = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 7000
 
 /// The page: plots the `/data` stream on a canvas and echoes what you type through `/echo`.
 let page = """
-<!doctype html>
-<html><head><meta charset="utf-8"><title>Evy WebSocket demo</title>
-<style>body{font-family:sans-serif;margin:2em} canvas{border:1px solid #999}</style></head>
-<body>
-<h3>Plot of the /data stream</h3>
-<canvas id="plot" width="600" height="300"></canvas>
-<p>Points received: <span id="count">0</span></p>
-<h3>Echo through /echo</h3>
-<form id="echo-form"><input id="echo-input" autocomplete="off"> <button>Send</button></form>
-<pre id="echo-log"></pre>
-<script>
-const url = path => (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
-const canvas = document.getElementById("plot"), context = canvas.getContext("2d");
-const points = [];
-function draw() {
-  context.clearRect(0, 0, canvas.width, canvas.height);
-  context.beginPath();
-  points.slice(-300).forEach(([x, y], i) => {
-    const px = i * 2, py = canvas.height - y * canvas.height;
-    i === 0 ? context.moveTo(px, py) : context.lineTo(px, py);
-  });
-  context.stroke();
-}
-const data = new WebSocket(url("/data"));
-data.onmessage = event => {
-  const [, x, y] = event.data.trim().split(" ").map(Number);
-  points.push([x, y]);
-  document.getElementById("count").textContent = points.length;
-  draw();
-};
-const echo = new WebSocket(url("/echo"));
-echo.onmessage = event => { document.getElementById("echo-log").textContent += event.data + "\\n"; };
-document.getElementById("echo-form").onsubmit = event => {
-  event.preventDefault();
-  const input = document.getElementById("echo-input");
-  echo.send(input.value);
-  input.value = "";
-};
-</script>
-</body></html>
-"""
+    <!doctype html>
+    <html><head><meta charset="utf-8"><title>Evy WebSocket demo</title>
+    <style>body{font-family:sans-serif;margin:2em} canvas{border:1px solid #999}</style></head>
+    <body>
+    <h3>Plot of the /data stream</h3>
+    <canvas id="plot" width="600" height="300"></canvas>
+    <p>Points received: <span id="count">0</span></p>
+    <h3>Echo through /echo</h3>
+    <form id="echo-form"><input id="echo-input" autocomplete="off"> <button>Send</button></form>
+    <pre id="echo-log"></pre>
+    <script>
+    const url = path => (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+    const canvas = document.getElementById("plot"), context = canvas.getContext("2d");
+    const points = [];
+    function draw() {
+      context.clearRect(0, 0, canvas.width, canvas.height);
+      context.beginPath();
+      points.slice(-300).forEach(([x, y], i) => {
+        const px = i * 2, py = canvas.height - y * canvas.height;
+        i === 0 ? context.moveTo(px, py) : context.lineTo(px, py);
+      });
+      context.stroke();
+    }
+    const data = new WebSocket(url("/data"));
+    data.onmessage = event => {
+      const [, x, y] = event.data.trim().split(" ").map(Number);
+      points.push([x, y]);
+      document.getElementById("count").textContent = points.length;
+      draw();
+    };
+    const echo = new WebSocket(url("/echo"));
+    echo.onmessage = event => { document.getElementById("echo-log").textContent += event.data + "\\n"; };
+    document.getElementById("echo-form").onsubmit = event => {
+      event.preventDefault();
+      const input = document.getElementById("echo-input");
+      echo.send(input.value);
+      input.value = "";
+    };
+    </script>
+    </body></html>
+    """
 
 try Hub.run {
     let server = HTTPServer { request, _ in

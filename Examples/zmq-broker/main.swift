@@ -8,7 +8,9 @@ import Foundation
 
 func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let (clients, workers, requests) = (arguments.first ?? 4, arguments.dropFirst().first ?? 2, arguments.dropFirst(2).first ?? 5)
+let (clients, workers, requests) = (
+    arguments.first ?? 4, arguments.dropFirst().first ?? 2, arguments.dropFirst(2).first ?? 5
+)
 
 try Hub.run {
     let frontend = try ZMQSocket(.router)

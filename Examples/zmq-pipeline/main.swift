@@ -52,8 +52,9 @@ try Hub.run {
         spawnN { try await worker("green \(number)", ventilator: ventilatorEndpoint, sink: sinkEndpoint) }
     }
     let processes = try (0..<processWorkers).map { _ in
-        try ChildProcess([CommandLine.arguments[0], "worker", ventilatorEndpoint, sinkEndpoint],
-                         standardInput: .discard, standardOutput: .inherit, standardError: .inherit)
+        try ChildProcess(
+            [CommandLine.arguments[0], "worker", ventilatorEndpoint, sinkEndpoint],
+            standardInput: .discard, standardOutput: .inherit, standardError: .inherit)
     }
     // Let the workers connect, so that PUSH spreads the tasks over all of them.
     try await sleep(for: .milliseconds(200))

@@ -19,8 +19,10 @@ public struct Measurement: Sendable {
     public var ratioReference: String?
 
     /// Creates a measurement.
-    public init(name: String, value: Double, unit: String, n: Int, source: String, ratio: Double? = nil,
-                ratioReference: String? = nil) {
+    public init(
+        name: String, value: Double, unit: String, n: Int, source: String, ratio: Double? = nil,
+        ratioReference: String? = nil
+    ) {
         self.name = name
         self.value = value
         self.unit = unit
@@ -97,7 +99,8 @@ public enum Scenarios {
 
     /// Two green threads ping-pong `n` times through a pair of channels: ns per switch.
     static func switchThroughChannel(n: Int, source: String) async throws -> Measurement {
-        let ping = Channel<Int>(), pong = Channel<Int>()
+        let ping = Channel<Int>()
+        let pong = Channel<Int>()
         let echo = spawn {
             for _ in 0..<n { try await pong.send(try await ping.receive()) }
         }
@@ -108,12 +111,14 @@ public enum Scenarios {
         }
         let elapsed = start.duration(to: .now)
         try await echo.wait()
-        return Measurement(name: "switch-channel", value: nanos(elapsed) / Double(2 * n), unit: "ns", n: n, source: source)
+        return Measurement(
+            name: "switch-channel", value: nanos(elapsed) / Double(2 * n), unit: "ns", n: n, source: source)
     }
 
     /// The same ping-pong through two unbounded queues.
     static func switchThroughQueue(n: Int, source: String) async throws -> Measurement {
-        let ping = Queue<Int>(), pong = Queue<Int>()
+        let ping = Queue<Int>()
+        let pong = Queue<Int>()
         let echo = spawn {
             for _ in 0..<n { try await pong.put(try await ping.get()) }
         }
@@ -124,7 +129,8 @@ public enum Scenarios {
         }
         let elapsed = start.duration(to: .now)
         try await echo.wait()
-        return Measurement(name: "switch-queue", value: nanos(elapsed) / Double(2 * n), unit: "ns", n: n, source: source)
+        return Measurement(
+            name: "switch-queue", value: nanos(elapsed) / Double(2 * n), unit: "ns", n: n, source: source)
     }
 
     /// `n` green threads all waiting on one flag: resident memory growth per green thread.
@@ -151,7 +157,13 @@ public enum Scenarios {
         let pool = GreenPool(size: 100)
         let start = ContinuousClock.now
         var count = 0
-        for try await _ in pool.imap(0..<n, { i in try await sleep(for: .zero); return i * 2 }) { count += 1 }
+        for try await _ in pool.imap(
+            0..<n,
+            { i in
+                try await sleep(for: .zero)
+                return i * 2
+            })
+        { count += 1 }
         let elapsed = start.duration(to: .now)
         precondition(count == n)
         return Measurement(name: "imap", value: Double(n) / seconds(elapsed), unit: "items/s", n: n, source: source)

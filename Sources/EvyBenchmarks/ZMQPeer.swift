@@ -9,12 +9,13 @@ import Foundation
 public enum ZMQPeer {
     /// Runs one role (call from a green thread).
     public static func run(role: String, endpoint: String, count: Int, size: Int) async throws {
-        let type: ZMQSocketType = switch role {
-        case "push": .push
-        case "pull": .pull
-        case "req": .req
-        default: .rep
-        }
+        let type: ZMQSocketType =
+            switch role {
+            case "push": .push
+            case "pull": .pull
+            case "req": .req
+            default: .rep
+            }
         let socket = try ZMQSocket(type)
         try socket.setLinger(.seconds(1))
         if let hwm = ProcessInfo.processInfo.environment["EVY_ZMQ_HWM"].flatMap({ Int32($0) }) {

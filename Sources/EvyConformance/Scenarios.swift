@@ -59,7 +59,10 @@ public let scenarios: [Scenario] = [
         } catch let error as TimeoutError {
             try expect(error.label == "outer", "fired: \(error)")
         }
-        let fallback = try await withTimeout(.milliseconds(5), orElse: 7) { try await sleep(for: .seconds(30)); return 1 }
+        let fallback = try await withTimeout(.milliseconds(5), orElse: 7) {
+            try await sleep(for: .seconds(30))
+            return 1
+        }
         try expect(fallback == 7, "fallback \(fallback)")
     },
     Scenario("killing a green thread interrupts its wait") {
@@ -74,14 +77,20 @@ public let scenarios: [Scenario] = [
         let queue = Queue<Int>(maxSize: 5)
         let total = Shared(0)
         for _ in 0..<4 {
-            spawnN { for try await item in queue { total.value += item; try queue.taskDone() } }
+            spawnN {
+                for try await item in queue {
+                    total.value += item
+                    try queue.taskDone()
+                }
+            }
         }
         for item in 1...500 { try await queue.put(item) }
         try await queue.join()
         try expect(total.value == 125_250, "sum \(total.value)")
     },
     Scenario("channel ping-pong") {
-        let ping = Channel<Int>(), pong = Channel<Int>()
+        let ping = Channel<Int>()
+        let pong = Channel<Int>()
         spawnN { for _ in 0..<1_000 { try await pong.send(try await ping.receive() + 1) } }
         var value = 0
         for _ in 0..<1_000 {
@@ -93,7 +102,13 @@ public let scenarios: [Scenario] = [
     Scenario("pool imap is ordered and bounded") {
         let pool = GreenPool(size: 10)
         var results: [Int] = []
-        for try await value in pool.imap(0..<300, { i in try await sleep(for: .milliseconds(Int64(i % 3))); return i }) {
+        for try await value in pool.imap(
+            0..<300,
+            { i in
+                try await sleep(for: .milliseconds(Int64(i % 3)))
+                return i
+            })
+        {
             results.append(value)
             try expect(pool.running <= 10, "pool overran: \(pool.running)")
         }
@@ -102,10 +117,18 @@ public let scenarios: [Scenario] = [
     Scenario("pile yields in spawn order, errors in place") {
         struct Oops: Error {}
         let pile = GreenPile<Int>(size: 4)
-        for i in 0..<5 { try await pile.spawn { if i == 2 { throw Oops() }; return i } }
+        for i in 0..<5 {
+            try await pile.spawn {
+                if i == 2 { throw Oops() }
+                return i
+            }
+        }
         var seen: [String] = []
         while true {
-            do { guard let value = try await pile.next() else { break }; seen.append("\(value)") } catch { seen.append("error") }
+            do {
+                guard let value = try await pile.next() else { break }
+                seen.append("\(value)")
+            } catch { seen.append("error") }
         }
         try expect(seen == ["0", "1", "error", "3", "4"], "\(seen)")
     },
@@ -113,7 +136,13 @@ public let scenarios: [Scenario] = [
         let lock = Lock()
         let log = Shared<[Int]>([])
         let writers = (0..<3).map { i in
-            spawn { try await lock.withLock { log.value.append(i); try await sleep(for: .milliseconds(1)); log.value.append(i) } }
+            spawn {
+                try await lock.withLock {
+                    log.value.append(i)
+                    try await sleep(for: .milliseconds(1))
+                    log.value.append(i)
+                }
+            }
         }
         for writer in writers { try await writer.wait() }
         try expect(log.value == [0, 0, 1, 1, 2, 2], "interleaved: \(log.value)")
@@ -121,7 +150,10 @@ public let scenarios: [Scenario] = [
         let ready = Shared(false)
         let waiter = spawn { try await condition.withLock { while !ready.value { try await condition.wait() } } }
         try await sleep(for: .milliseconds(1))
-        try await condition.withLock { ready.value = true; try condition.notifyAll() }
+        try await condition.withLock {
+            ready.value = true
+            try condition.notifyAll()
+        }
         try await waiter.wait(timeout: .seconds(5))
         let event = Event<String>()
         spawnN { try event.send("sent") }
@@ -129,14 +161,25 @@ public let scenarios: [Scenario] = [
     },
     Scenario("tpool keeps the hub running") {
         let ticks = Shared(0)
-        let ticker = spawn { for _ in 0..<5 { try await sleep(for: .milliseconds(10)); ticks.value += 1 } }
-        let value = try await tpool.execute { () -> Int in usleep(80_000); return 5 }
+        let ticker = spawn {
+            for _ in 0..<5 {
+                try await sleep(for: .milliseconds(10))
+                ticks.value += 1
+            }
+        }
+        let value = try await tpool.execute { () -> Int in
+            usleep(80_000)
+            return 5
+        }
         try await ticker.wait()
         try expect(value == 5 && ticks.value == 5, "value \(value), ticks \(ticks.value)")
     },
     Scenario("futures from a green executor") {
         let executor = TaskPoolExecutor(maxWorkers: 3)
-        let squares = try await executor.map(0..<10) { i in try await sleep(for: .milliseconds(1)); return i * i }.collect()
+        let squares = try await executor.map(0..<10) { i in
+            try await sleep(for: .milliseconds(1))
+            return i * i
+        }.collect()
         try expect(squares == (0..<10).map { $0 * $0 }, "\(squares)")
         try await executor.shutdown()
     },
@@ -190,7 +233,8 @@ extension AsyncSequence {
 /// Runs every scenario that applies and prints one line each plus a summary; returns the number
 /// that failed.
 public func runScenarios(greenWorld: Bool, print report: (String) -> Void = { print($0) }) async -> Int {
-    var passed = 0, failed = 0
+    var passed = 0
+    var failed = 0
     for scenario in scenarios where greenWorld || !scenario.greenWorldOnly {
         do {
             try await withTimeout(.seconds(30), label: "scenario deadline") { try await scenario.check() }

@@ -54,12 +54,14 @@ public struct Feed: Sendable {
         title = object["title"] as? String
         link = object["home_page_url"] as? String
         for item in object["items"] as? [[String: Any]] ?? [] {
-            entries.append(FeedEntry(
-                title: item["title"] as? String,
-                link: (item["url"] as? String) ?? (item["external_url"] as? String),
-                id: (item["id"] as? String) ?? (item["id"] as? NSNumber)?.stringValue,
-                published: (item["date_published"] as? String).flatMap(FeedDates.parse),
-                summary: (item["summary"] as? String) ?? (item["content_text"] as? String) ?? (item["content_html"] as? String)))
+            entries.append(
+                FeedEntry(
+                    title: item["title"] as? String,
+                    link: (item["url"] as? String) ?? (item["external_url"] as? String),
+                    id: (item["id"] as? String) ?? (item["id"] as? NSNumber)?.stringValue,
+                    published: (item["date_published"] as? String).flatMap(FeedDates.parse),
+                    summary: (item["summary"] as? String) ?? (item["content_text"] as? String)
+                        ?? (item["content_html"] as? String)))
         }
     }
 
@@ -68,8 +70,9 @@ public struct Feed: Sendable {
     private mutating func parseXML(_ data: [UInt8]) {
         LibXML.ready
         xmlResetLastError()
-        let options = Int32(XML_PARSE_RECOVER.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
-            | XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue)
+        let options = Int32(
+            XML_PARSE_RECOVER.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
+                | XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue)
         let document = data.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 Int32(exactly: chars.count).flatMap { xmlReadMemory(chars.baseAddress, $0, nil, nil, options) }
@@ -77,7 +80,8 @@ public struct Feed: Sendable {
         }
         if let error = xmlGetLastError(), error.pointee.level.rawValue >= XML_ERR_ERROR.rawValue {
             bozo = true
-            bozoReason = error.pointee.message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+            bozoReason =
+                error.pointee.message.map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
                 ?? "malformed XML"
         }
         guard let document, let root = xmlDocGetRootElement(document) else {
@@ -119,12 +123,13 @@ public struct Feed: Sendable {
         for item in items {
             let guid = text(of: item, "guid")
             let itemLink = text(of: item, "link") ?? guid.flatMap { $0.hasPrefix("http") ? $0 : nil }
-            entries.append(FeedEntry(
-                title: text(of: item, "title"),
-                link: itemLink,
-                id: guid ?? attribute(item, "about") ?? itemLink,
-                published: (text(of: item, "pubDate") ?? text(of: item, "date")).flatMap(FeedDates.parse),
-                summary: text(of: item, "description") ?? text(of: item, "encoded")))
+            entries.append(
+                FeedEntry(
+                    title: text(of: item, "title"),
+                    link: itemLink,
+                    id: guid ?? attribute(item, "about") ?? itemLink,
+                    published: (text(of: item, "pubDate") ?? text(of: item, "date")).flatMap(FeedDates.parse),
+                    summary: text(of: item, "description") ?? text(of: item, "encoded")))
         }
     }
 
@@ -132,13 +137,14 @@ public struct Feed: Sendable {
         title = text(of: feed, "title")
         link = atomLink(feed)
         for entry in children(feed) where name(entry) == "entry" {
-            entries.append(FeedEntry(
-                title: text(of: entry, "title"),
-                link: atomLink(entry),
-                id: text(of: entry, "id"),
-                published: (text(of: entry, "published") ?? text(of: entry, "issued") ?? text(of: entry, "updated")
-                    ?? text(of: entry, "modified")).flatMap(FeedDates.parse),
-                summary: text(of: entry, "summary") ?? text(of: entry, "content")))
+            entries.append(
+                FeedEntry(
+                    title: text(of: entry, "title"),
+                    link: atomLink(entry),
+                    id: text(of: entry, "id"),
+                    published: (text(of: entry, "published") ?? text(of: entry, "issued") ?? text(of: entry, "updated")
+                        ?? text(of: entry, "modified")).flatMap(FeedDates.parse),
+                    summary: text(of: entry, "summary") ?? text(of: entry, "content")))
         }
     }
 
@@ -163,7 +169,9 @@ public struct FeedEntry: Sendable, Equatable {
     public var summary: String?
 
     /// An entry from known values.
-    public init(title: String? = nil, link: String? = nil, id: String? = nil, published: Date? = nil, summary: String? = nil) {
+    public init(
+        title: String? = nil, link: String? = nil, id: String? = nil, published: Date? = nil, summary: String? = nil
+    ) {
         self.title = title
         self.link = link
         self.id = id
@@ -195,7 +203,9 @@ private func children(_ node: xmlNodePtr) -> [xmlNodePtr] {
 private func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
     var property = node.pointee.properties
     while let current = property {
-        if let raw = current.pointee.name, String(cString: raw) == name, let value = xmlNodeGetContent(UnsafeMutableRawPointer(current).assumingMemoryBound(to: xmlNode.self)) {
+        if let raw = current.pointee.name, String(cString: raw) == name,
+            let value = xmlNodeGetContent(UnsafeMutableRawPointer(current).assumingMemoryBound(to: xmlNode.self))
+        {
             defer { evy_xmlFree(value) }
             return String(cString: value)
         }
@@ -206,7 +216,8 @@ private func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
 
 /// The trimmed text of the first child element called `name` (any namespace).
 private func text(of node: xmlNodePtr, _ childName: String) -> String? {
-    guard let child = children(node).first(where: { name($0) == childName }), let content = xmlNodeGetContent(child) else {
+    guard let child = children(node).first(where: { name($0) == childName }), let content = xmlNodeGetContent(child)
+    else {
         return nil
     }
     defer { evy_xmlFree(content) }
@@ -217,9 +228,11 @@ private func text(of node: xmlNodePtr, _ childName: String) -> String? {
 /// whitespace is cut on the bytes (Foundation's `trimmingCharacters` was the parser's hot spot);
 /// text that starts or ends with other Unicode whitespace still goes through Foundation.
 func trimmedText(_ content: UnsafePointer<xmlChar>) -> String? {
-    let bytes = UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self)))
+    let bytes = UnsafeBufferPointer(
+        start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self)))
     let isSpace = { (byte: UInt8) in byte == 32 || (9...13).contains(byte) }
-    guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+    guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
+    else {
         return nil
     }
     let value = String(decoding: bytes[first...last], as: UTF8.self)
@@ -252,8 +265,10 @@ enum FeedDates {
     private static func rfc822(_ text: String) -> Date? {
         let withoutWeekday = text.split(separator: ",", maxSplits: 1).last.map(String.init) ?? text
         let fields = withoutWeekday.split(whereSeparator: \.isWhitespace).map { $0.lowercased() }
-        guard fields.count >= 4, let day = Int(fields[0]), let month = months.firstIndex(of: String(fields[1].prefix(3))),
-              var year = Int(fields[2]) else { return nil }
+        guard fields.count >= 4, let day = Int(fields[0]),
+            let month = months.firstIndex(of: String(fields[1].prefix(3))),
+            var year = Int(fields[2])
+        else { return nil }
         if fields[2].count == 2 { year += year < 50 ? 2000 : 1900 }
         let clock = fields[3].split(separator: ":").map { Int($0) }
         guard (2...3).contains(clock.count), !clock.contains(nil) else { return nil }
@@ -271,14 +286,19 @@ enum FeedDates {
 
     private static func dayOnly(_ text: String) -> Date? {
         let parts = text.split(separator: "-").map { Int($0) }
-        guard parts.count == 3, text.count == 10, let year = parts[0], let month = parts[1], let day = parts[2] else { return nil }
+        guard parts.count == 3, text.count == 10, let year = parts[0], let month = parts[1], let day = parts[2] else {
+            return nil
+        }
         return utc(year, month, day, 0, 0, 0, offset: 0)
     }
 
-    private static func utc(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int,
-                            offset: Int) -> Date? {
+    private static func utc(
+        _ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int,
+        offset: Int
+    ) -> Date? {
         guard (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute),
-              (0...60).contains(second), (1...9999).contains(year) else { return nil }
+            (0...60).contains(second), (1...9999).contains(year)
+        else { return nil }
         var fields = tm()
         fields.tm_year = Int32(year - 1900)
         fields.tm_mon = Int32(month - 1)

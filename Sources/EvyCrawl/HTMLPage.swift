@@ -20,7 +20,8 @@ public struct HTMLPage: Sendable {
                 // Made as htmlReadMemory makes it: an HTML parser context would take undeclared
                 // non-ASCII bytes for Latin-1 where htmlReadMemory reads valid UTF-8 as UTF-8.
                 guard let size = Int32(exactly: chars.count),
-                      let context = xmlCreateMemoryParserCtxt(chars.baseAddress, size) else { return }
+                    let context = xmlCreateMemoryParserCtxt(chars.baseAddress, size)
+                else { return }
                 defer { htmlFreeParserCtxt(context) }
                 var handler = htmlSAXHandler()
                 handler.initialized = 1
@@ -35,8 +36,9 @@ public struct HTMLPage: Sendable {
                 handler.ignorableWhitespace = handler.characters
                 context.pointee.sax.pointee = handler
                 context.pointee._private = Unmanaged.passUnretained(collector).toOpaque()
-                let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue | HTML_PARSE_NOWARNING.rawValue
-                    | HTML_PARSE_NONET.rawValue)
+                let options = Int32(
+                    HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NOERROR.rawValue | HTML_PARSE_NOWARNING.rawValue
+                        | HTML_PARSE_NONET.rawValue)
                 _ = htmlCtxtUseOptions(context, options)
                 context.pointee.html = 1
                 _ = htmlParseDocument(context)
@@ -53,7 +55,8 @@ public struct HTMLPage: Sendable {
             return collector.hrefEnds.compactMap { end in
                 defer { start = end }
                 guard let link = resolver.resolve(UnsafeBufferPointer(rebasing: bytes[start..<end])),
-                      seen.insert(link).inserted else { return nil }
+                    seen.insert(link).inserted
+                else { return nil }
                 return link
             }
         }
@@ -80,8 +83,8 @@ public struct HTMLPage: Sendable {
     /// fragment dropped, an empty path made `/`, dot segments removed. Nil for other schemes (`mailto:`, `javascript:`).
     public static func normalizedURL(_ url: URL) -> String? {
         guard var components = URLComponents(url: url, resolvingAgainstBaseURL: true),
-              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = components.host, !host.isEmpty
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty
         else { return nil }
         components.scheme = scheme
         components.host = host.lowercased()
@@ -90,7 +93,8 @@ public struct HTMLPage: Sendable {
         if components.path.isEmpty { components.path = "/" }
         // RFC 3986 §5.2.2 and browsers drop `.` and `..` segments of absolute links too.
         if components.percentEncodedPath.contains(".") {
-            components.percentEncodedPath = String(decoding: LinkResolver.removingDotSegments(Array(components.percentEncodedPath.utf8)), as: UTF8.self)
+            components.percentEncodedPath = String(
+                decoding: LinkResolver.removingDotSegments(Array(components.percentEncodedPath.utf8)), as: UTF8.self)
         }
         return components.url?.absoluteString
     }
@@ -136,11 +140,14 @@ private final class HTMLCollector {
     }
 
     /// The value of the `href` attribute in libxml2's name, value, name, value... nil array.
-    private static func href(_ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) -> UnsafeBufferPointer<UInt8>? {
+    private static func href(_ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?) -> UnsafeBufferPointer<
+        UInt8
+    >? {
         guard var pair = attributes else { return nil }
         while let key = pair[0] {
             if key[0] == UInt8(ascii: "h") && key[1] == UInt8(ascii: "r") && key[2] == UInt8(ascii: "e")
-                && key[3] == UInt8(ascii: "f") && key[4] == 0 {
+                && key[3] == UInt8(ascii: "f") && key[4] == 0
+            {
                 guard let value = pair[1] else { return UnsafeBufferPointer(start: nil, count: 0) }
                 return UnsafeBufferPointer(start: value, count: Int(xmlStrlen(value)))
             }

@@ -15,7 +15,8 @@ struct LinkResolver {
         self.base = base
         let bytes = Array(base.absoluteString.utf8)
         if bytes.allSatisfy({ LinkResolver.plain[Int($0)] }),
-           let split = LinkResolver.split(absolute: bytes.prefix { $0 != UInt8(ascii: "#") }) {
+            let split = LinkResolver.split(absolute: bytes.prefix { $0 != UInt8(ascii: "#") })
+        {
             parts = (split.origin, LinkResolver.removingDotSegments(split.path), split.query)
         } else {
             parts = HTMLPage.normalizedURL(base).flatMap { LinkResolver.split(absolute: Array($0.utf8)[...]) }
@@ -39,13 +40,18 @@ struct LinkResolver {
     private static func resolveSitePath(
         _ href: UnsafeBufferPointer<UInt8>, _ base: (origin: [UInt8], path: [UInt8], query: [UInt8])
     ) -> String? {
-        var start = 0, end = href.count
+        var start = 0
+        var end = href.count
         while start < end && isSpace(href[start]) { start += 1 }
         while end > start && isSpace(href[end - 1]) { end -= 1 }
-        guard start < end, href[start] != UInt8(ascii: "."), !(href[start] == UInt8(ascii: "/") && end - start > 1
-                                                              && href[start + 1] == UInt8(ascii: "/")) else { return nil }
+        guard start < end, href[start] != UInt8(ascii: "."),
+            !(href[start] == UInt8(ascii: "/") && end - start > 1
+                && href[start + 1] == UInt8(ascii: "/"))
+        else { return nil }
         // One pass: every byte plain, no `:` before the path ends, no dot segment; note `?` and `#`.
-        var question = -1, fragment = end, segmentStart = true
+        var question = -1
+        var fragment = end
+        var segmentStart = true
         for index in start..<end {
             let byte = href[index]
             guard isPlain(byte) else { return nil }
@@ -61,11 +67,13 @@ struct LinkResolver {
         }
         let pathEnd = question < 0 ? fragment : question
         let absolutePath = href[start] == UInt8(ascii: "/")
-        let directoryLength = absolutePath || pathEnd == start ? 0 : (base.path.lastIndex(of: UInt8(ascii: "/")) ?? 0) + 1
+        let directoryLength =
+            absolutePath || pathEnd == start ? 0 : (base.path.lastIndex(of: UInt8(ascii: "/")) ?? 0) + 1
         let basePath = pathEnd == start ? base.path.count : 0
         let ownQuery = question < 0 ? 0 : fragment - question
         let baseQuery = pathEnd == start && ownQuery == 0 ? base.query.count : 0
-        let length = base.origin.count + directoryLength + basePath + (fragment - start - ownQuery) + ownQuery + baseQuery
+        let length =
+            base.origin.count + directoryLength + basePath + (fragment - start - ownQuery) + ownQuery + baseQuery
         return String(unsafeUninitializedCapacity: length) { output in
             var at = 0
             func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -90,7 +98,8 @@ struct LinkResolver {
         switch byte {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
         case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"),
-             UInt8(ascii: "?"), UInt8(ascii: "="), UInt8(ascii: "&"), UInt8(ascii: "#"), UInt8(ascii: ":"): true
+            UInt8(ascii: "?"), UInt8(ascii: "="), UInt8(ascii: "&"), UInt8(ascii: "#"), UInt8(ascii: ":"):
+            true
         default: false
         }
     }
@@ -106,11 +115,13 @@ struct LinkResolver {
         let queryStart = reference.firstIndex(of: UInt8(ascii: "?")) ?? reference.endIndex
         let referencePath = reference[..<queryStart]
         if let colon = referencePath.firstIndex(of: UInt8(ascii: ":")),
-           !referencePath[..<colon].contains(UInt8(ascii: "/")) {
+            !referencePath[..<colon].contains(UInt8(ascii: "/"))
+        {
             let scheme = reference[..<colon].map { $0 | 0x20 }
             guard scheme.elementsEqual("http".utf8) || scheme.elementsEqual("https".utf8) else { return "" }
             guard let parts = LinkResolver.split(absolute: reference) else { return nil }
-            return String(decoding: parts.origin + LinkResolver.removingDotSegments(parts.path) + parts.query, as: UTF8.self)
+            return String(
+                decoding: parts.origin + LinkResolver.removingDotSegments(parts.path) + parts.query, as: UTF8.self)
         }
         let referenceQuery = reference[queryStart...]
         var link = base.origin
@@ -142,14 +153,20 @@ struct LinkResolver {
     /// a query; nil for anything unusual (user info, an odd port, an empty host).
     private static func split(absolute: ArraySlice<UInt8>) -> (origin: [UInt8], path: [UInt8], query: [UInt8])? {
         guard let colon = absolute.firstIndex(of: UInt8(ascii: ":")),
-              absolute[colon...].starts(with: "://".utf8) else { return nil }
+            absolute[colon...].starts(with: "://".utf8)
+        else { return nil }
         let scheme = absolute[..<colon].map { $0 | 0x20 }  // lowercased (only letters pass the checks)
         let secure: Bool
-        if scheme.elementsEqual("http".utf8) { secure = false }
-        else if scheme.elementsEqual("https".utf8) { secure = true }
-        else { return nil }
+        if scheme.elementsEqual("http".utf8) {
+            secure = false
+        } else if scheme.elementsEqual("https".utf8) {
+            secure = true
+        } else {
+            return nil
+        }
         let authorityStart = colon + 3
-        let authorityEnd = absolute[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
+        let authorityEnd =
+            absolute[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
             ?? absolute.endIndex
         let authority = absolute[authorityStart..<authorityEnd]
         let portMark = authority.firstIndex(of: UInt8(ascii: ":"))
@@ -197,7 +214,8 @@ struct LinkResolver {
     /// Whether a segment of `path` is `.` or `..`.
     private static func hasDotSegment(_ path: some Collection<UInt8>) -> Bool {
         let (slash, dot) = (UInt8(ascii: "/"), UInt8(ascii: "."))
-        var previous = slash, dots = 0
+        var previous = slash
+        var dots = 0
         for byte in path {
             if byte == slash {
                 if dots == 1 || dots == 2 { return true }

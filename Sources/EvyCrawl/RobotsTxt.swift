@@ -68,7 +68,8 @@ public struct RobotsTxt: Sendable {
         var matching = groups.filter { !token.isEmpty && $0.agents.contains(token) }
         if matching.isEmpty { matching = groups.filter { $0.agents.contains("*") } }
         guard !matching.isEmpty else { return nil }
-        return Group(agents: [], rules: matching.flatMap(\.rules), crawlDelay: matching.lazy.compactMap(\.crawlDelay).first)
+        return Group(
+            agents: [], rules: matching.flatMap(\.rules), crawlDelay: matching.lazy.compactMap(\.crawlDelay).first)
     }
 
     /// Whether `userAgent` may fetch `path` (with its query).
@@ -76,7 +77,9 @@ public struct RobotsTxt: Sendable {
         guard let group = group(for: userAgent) else { return true }
         var best: Rule?
         for rule in group.rules where RobotsTxt.matches(rule.pattern, path) {
-            if best == nil || rule.pattern.count > best!.pattern.count || (rule.pattern.count == best!.pattern.count && rule.allow) {
+            if best == nil || rule.pattern.count > best!.pattern.count
+                || (rule.pattern.count == best!.pattern.count && rule.allow)
+            {
                 best = rule
             }
         }
@@ -114,4 +117,3 @@ public struct RobotsTxt: Sendable {
         return p == pattern.count
     }
 }
-

@@ -35,7 +35,8 @@ public final class MemoryStream: GreenStream, @unchecked Sendable {
 
     /// Two connected ends.
     public static func pair() -> (MemoryStream, MemoryStream) {
-        let there = Pipe(), back = Pipe()
+        let there = Pipe()
+        let back = Pipe()
         return (MemoryStream(inbound: back, outbound: there), MemoryStream(inbound: there, outbound: back))
     }
 

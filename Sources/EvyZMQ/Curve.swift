@@ -96,8 +96,10 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         // version, request id, domain, address, routing id, mechanism, credentials...
         guard request.count >= 6, String(decoding: request[0], as: UTF8.self) == "1.0" else {
             refused += 1
-            return [Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("400".utf8),
-                    Array("malformed request".utf8), [], []]
+            return [
+                Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("400".utf8),
+                Array("malformed request".utf8), [], [],
+            ]
         }
         let mechanism = String(decoding: request[5], as: UTF8.self)
         let key = mechanism == "CURVE" && request.count >= 7 && request[6].count == 32 ? ZMQCurve.z85(request[6]) : nil

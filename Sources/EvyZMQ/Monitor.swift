@@ -103,7 +103,9 @@ public final class ZMQMonitor: AsyncSequence, @unchecked Sendable {
         guard frames.count >= 2, frames[0].count >= 6 else { throw ZMQError("monitor", EPROTO) }
         let event = Int32(UInt16(frames[0][0]) | UInt16(frames[0][1]) << 8)
         let value = (0..<4).reduce(UInt32(0)) { $0 | UInt32(frames[0][2 + $1]) << (8 * UInt32($1)) }
-        return ZMQMonitorEvent(event: ZMQMonitorEvents(rawValue: event), value: value, endpoint: String(decoding: frames[1], as: UTF8.self))
+        return ZMQMonitorEvent(
+            event: ZMQMonitorEvents(rawValue: event), value: value, endpoint: String(decoding: frames[1], as: UTF8.self)
+        )
     }
 
     /// Waits for the next event that is one of `events`, skipping others. Throws ``TimeoutError``
@@ -128,7 +130,9 @@ public final class ZMQMonitor: AsyncSequence, @unchecked Sendable {
         let monitor: ZMQMonitor
         /// The next event, or nil once the monitor is closed.
         public mutating func next() async throws -> ZMQMonitorEvent? {
-            do { return try await monitor.next() } catch let error as ZMQError where error.code == ENOTSOCK { return nil }
+            do { return try await monitor.next() } catch let error as ZMQError where error.code == ENOTSOCK {
+                return nil
+            }
         }
     }
 

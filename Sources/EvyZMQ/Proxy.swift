@@ -35,8 +35,12 @@ public final class ZMQProxy: @unchecked Sendable {
     public func start() {
         guard forwarders.isEmpty else { return }
         forwarders = [
-            spawn(name: "proxy frontend→backend") { [self] in try await forwardReportingErrors(from: frontend, to: backend) },
-            spawn(name: "proxy backend→frontend") { [self] in try await forwardReportingErrors(from: backend, to: frontend) },
+            spawn(name: "proxy frontend→backend") { [self] in
+                try await forwardReportingErrors(from: frontend, to: backend)
+            },
+            spawn(name: "proxy backend→frontend") { [self] in
+                try await forwardReportingErrors(from: backend, to: frontend)
+            },
         ]
     }
 

@@ -142,7 +142,8 @@ extension ZMQSocket.Option where Value == Int64 {
 extension ZMQSocket.Option where Value == Bool {
     /// An on/off option (an integer 1 or 0), by libzmq's number.
     public init(_ name: Int32) {
-        self.init(name: name, set: { try $0.setOption(name, Int32($1 ? 1 : 0)) }, get: { try $0.scalar(name) as Int32 == 1 })
+        self.init(
+            name: name, set: { try $0.setOption(name, Int32($1 ? 1 : 0)) }, get: { try $0.scalar(name) as Int32 == 1 })
     }
 
     /// `ZMQ_ROUTER_MANDATORY`: a ROUTER fails with `EHOSTUNREACH` for unknown peers instead of
@@ -177,8 +178,9 @@ extension ZMQSocket.Option where Value == String {
     /// A text option, by libzmq's number; reading it takes at most `capacity` bytes, up to the
     /// first NUL.
     public init(_ name: Int32, capacity: Int = 256) {
-        self.init(name: name, set: { try $0.setOption(name, Array($1.utf8)) },
-                  get: { String(decoding: try $0.bytesOption(name, capacity: capacity).prefix { $0 != 0 }, as: UTF8.self) })
+        self.init(
+            name: name, set: { try $0.setOption(name, Array($1.utf8)) },
+            get: { String(decoding: try $0.bytesOption(name, capacity: capacity).prefix { $0 != 0 }, as: UTF8.self) })
     }
 
     /// `ZMQ_LAST_ENDPOINT` (read-only): the endpoint last bound, with a wildcard port resolved.
@@ -194,8 +196,9 @@ extension ZMQSocket.Option where Value == String {
 extension ZMQSocket.Option where Value == Duration {
     /// A duration option held in whole milliseconds, by libzmq's number.
     public init(_ name: Int32) {
-        self.init(name: name, set: { try $0.setOption(name, Int32($1 / .milliseconds(1))) },
-                  get: { .milliseconds(try $0.scalar(name) as Int32) })
+        self.init(
+            name: name, set: { try $0.setOption(name, Int32($1 / .milliseconds(1))) },
+            get: { .milliseconds(try $0.scalar(name) as Int32) })
     }
 
     /// `ZMQ_HEARTBEAT_IVL`: a ZMTP ping every this long (zero: no heartbeats).
@@ -211,8 +214,12 @@ extension ZMQSocket.Option where Value == Duration? {
     /// A duration option held in whole milliseconds where -1 means for ever (nil), by libzmq's
     /// number.
     public init(_ name: Int32) {
-        self.init(name: name, set: { try $0.setOption(name, $1.map { Int32($0 / .milliseconds(1)) } ?? -1) },
-                  get: { let ms: Int32 = try $0.scalar(name); return ms < 0 ? nil : .milliseconds(ms) })
+        self.init(
+            name: name, set: { try $0.setOption(name, $1.map { Int32($0 / .milliseconds(1)) } ?? -1) },
+            get: {
+                let ms: Int32 = try $0.scalar(name)
+                return ms < 0 ? nil : .milliseconds(ms)
+            })
     }
 
     /// `ZMQ_LINGER`: how long unsent messages are kept after close (nil: for ever, libzmq's default).

@@ -24,8 +24,10 @@ final class Child {
     /// Starts `command` (looked up on PATH unless it has a `/`), pinned to `cpus` (such as `0` or
     /// `0,1`) when taskset exists. `quiet` sends its standard error to /dev/null;
     /// `passOutput` gives it that handle as standard output instead of a pipe.
-    init(_ command: [String], cpus: String? = nil, seconds: Double, quiet: Bool = false,
-         passOutput: FileHandle? = nil) throws {
+    init(
+        _ command: [String], cpus: String? = nil, seconds: Double, quiet: Bool = false,
+        passOutput: FileHandle? = nil
+    ) throws {
         self.command = command
         self.seconds = seconds
         let pinned = cpus != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")
@@ -59,7 +61,8 @@ final class Child {
     func readLine(containing marker: String) -> String? {
         while true {
             if let line = unread.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-                .first(where: { $0.contains(marker) }) {
+                .first(where: { $0.contains(marker) })
+            {
                 return String(line)
             }
             guard let chunk = output?.availableData, !chunk.isEmpty else { return nil }

@@ -15,7 +15,10 @@ private let crawlScripts = URL(fileURLWithPath: FileManager.default.currentDirec
 private func jsonValue(_ output: String) -> Double? {
     for line in output.split(separator: "\n") {
         if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-           let value = object["value"] as? Double { return value }
+            let value = object["value"] as? Double
+        {
+            return value
+        }
     }
     return nil
 }
@@ -53,12 +56,16 @@ private struct Nginx {
     static func start(root: URL, cpu: Int, seconds: Double) throws -> Nginx {
         for _ in 0..<3 {
             let port = try freePort()
-            let conf = try Child.run(["python3", crawlScripts.appendingPathComponent("make_site.py").path, "--nginx-conf",
-                                      "\(port)", root.path, root.appendingPathComponent("nginx.pid").path], seconds: 30)
+            let conf = try Child.run(
+                [
+                    "python3", crawlScripts.appendingPathComponent("make_site.py").path, "--nginx-conf",
+                    "\(port)", root.path, root.appendingPathComponent("nginx.pid").path,
+                ], seconds: 30)
             let confFile = root.appendingPathComponent("nginx.conf")
             try Data(conf.utf8).write(to: confFile)
-            let child = try Child(["/usr/sbin/nginx", "-c", confFile.path, "-g", "daemon off;"], cpus: "\(cpu)",
-                                  seconds: seconds)
+            let child = try Child(
+                ["/usr/sbin/nginx", "-c", confFile.path, "-g", "daemon off;"], cpus: "\(cpu)",
+                seconds: seconds)
             if (try? waitForListener(port)) != nil, child.isRunning { return Nginx(child: child, port: port) }
             child.stop()
         }
@@ -72,7 +79,8 @@ private struct Nginx {
 private func require(_ tools: [String]) throws {
     let missing = tools.filter { !FileManager.default.isExecutableFile(atPath: $0) }
     guard missing.isEmpty else {
-        throw BenchmarkFailure("missing \(missing.joined(separator: ", ")): scripts/bench installs it (apt-get install nginx wrk)")
+        throw BenchmarkFailure(
+            "missing \(missing.joined(separator: ", ")): scripts/bench installs it (apt-get install nginx wrk)")
     }
 }
 
@@ -88,8 +96,9 @@ func crawlBenchmark(pages: Int, rounds: Int = 3) throws {
     try require(["/usr/sbin/nginx", "/usr/bin/taskset"])
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("evy-bench-site-\(getpid())")
     defer { try? FileManager.default.removeItem(at: root) }
-    _ = try Child.run(["python3", crawlScripts.appendingPathComponent("make_site.py").path, root.path, "\(pages)"],
-                      seconds: 300)
+    _ = try Child.run(
+        ["python3", crawlScripts.appendingPathComponent("make_site.py").path, root.path, "\(pages)"],
+        seconds: 300)
     // Each crawl is killed if it takes more than `crawlSeconds`; nginx outlives them all.
     let crawlSeconds = 60 + Double(pages) / 100
     let nginx = try Nginx.start(root: root, cpu: 1, seconds: crawlSeconds * Double(4 * rounds + 1))
@@ -110,25 +119,33 @@ func crawlBenchmark(pages: Int, rounds: Int = 3) throws {
     ]
     var best: [String: Double] = [:]
     for _ in 0..<rounds {
-        for crawler in crawlers { attempt("crawl", source: crawler.source) {
-            let child = try Child(crawler.command, cpus: crawler.cpus, seconds: crawlSeconds)
-            let output = try child.finish()
-            guard let rate = jsonValue(output) else {
-                // A reference that is not importable is said once, below.
-                if crawler.source.hasPrefix("gevent") { return }
-                throw BenchmarkFailure("no result (exit status \(child.status))")
+        for crawler in crawlers {
+            attempt("crawl", source: crawler.source) {
+                let child = try Child(crawler.command, cpus: crawler.cpus, seconds: crawlSeconds)
+                let output = try child.finish()
+                guard let rate = jsonValue(output) else {
+                    // A reference that is not importable is said once, below.
+                    if crawler.source.hasPrefix("gevent") { return }
+                    throw BenchmarkFailure("no result (exit status \(child.status))")
+                }
+                print(output.trimmingCharacters(in: .whitespacesAndNewlines))
+                best[crawler.source] = max(best[crawler.source] ?? 0, rate)
             }
-            print(output.trimmingCharacters(in: .whitespacesAndNewlines))
-            best[crawler.source] = max(best[crawler.source] ?? 0, rate)
-        } }
+        }
     }
     if best["gevent"] == nil || best["gevent-lxml"] == nil {
-        print(json([("name", "crawl"), ("note", "gevent or lxml not importable (pip install gevent lxml): fewer references")]))
+        print(
+            json([
+                ("name", "crawl"),
+                ("note", "gevent or lxml not importable (pip install gevent lxml): fewer references"),
+            ]))
     }
     for source in ["evy", "evy-tpool"] {
         let evy = best[source] ?? 0
-        var fields: [(String, Any)] = [("name", "crawl"), ("source", source), ("value", evy), ("unit", "pages/s"),
-                                       ("runs", rounds), ("cpus", source == "evy" ? 1 : 2)]
+        var fields: [(String, Any)] = [
+            ("name", "crawl"), ("source", source), ("value", evy), ("unit", "pages/s"),
+            ("runs", rounds), ("cpus", source == "evy" ? 1 : 2),
+        ]
         if let gevent = best["gevent"] { fields += [("ratio", evy / gevent), ("ratio_reference", "gevent")] }
         // gevent with lxml could parse in its own threads (lxml lets go of the GIL): only the
         // one-CPU Evy is held against the one-CPU run of it.
@@ -191,8 +208,12 @@ func runCrawler(base: String, poolSize: Int, limit: Int, parsers: ThreadPool? = 
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return (fetched, errors, seconds)
     }
-    print(json([("name", "crawl"), ("source", parsers == nil ? "evy-run" : "evy-tpool-run"), ("value", Double(result.0) / result.2), ("unit", "pages/s"),
-                ("pages", result.0), ("errors", result.1), ("seconds", result.2)]))
+    print(
+        json([
+            ("name", "crawl"), ("source", parsers == nil ? "evy-run" : "evy-tpool-run"),
+            ("value", Double(result.0) / result.2), ("unit", "pages/s"),
+            ("pages", result.0), ("errors", result.1), ("seconds", result.2),
+        ]))
 }
 
 /// The crawl's shared state: green threads of one hub share it without locks.
@@ -219,10 +240,11 @@ func httpServerBenchmark(seconds: Int) throws {
     try Data("Hello, World!\r\n".utf8).write(to: root.appendingPathComponent("hello.txt"))
 
     func wrk(_ port: Int, path: String) throws -> Double {
-        let output = try Child.run(["wrk", "-t1", "-c100", "-d\(seconds)s", "http://127.0.0.1:\(port)\(path)"],
-                                   cpus: "1", seconds: Double(seconds) + 30)
+        let output = try Child.run(
+            ["wrk", "-t1", "-c100", "-d\(seconds)s", "http://127.0.0.1:\(port)\(path)"],
+            cpus: "1", seconds: Double(seconds) + 30)
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }),
-              let rate = Double(line.split(separator: " ").last ?? "")
+            let rate = Double(line.split(separator: " ").last ?? "")
         else { throw BenchmarkFailure("wrk printed no rate: \(output)") }
         if output.contains("Non-2xx") || output.contains("Socket errors") {
             throw BenchmarkFailure("wrk saw errors: \(output)")
@@ -244,8 +266,11 @@ func httpServerBenchmark(seconds: Int) throws {
             let server = try ServerProcess.start([hummingbird, "0"], seconds: lifetime)
             defer { server.stop() }
             rates["hummingbird"] = try wrk(server.port, path: "/")
-            print(json([("name", "http-server"), ("source", "hummingbird"), ("value", rates["hummingbird"]!),
-                        ("unit", "req/s")]))
+            print(
+                json([
+                    ("name", "http-server"), ("source", "hummingbird"), ("value", rates["hummingbird"]!),
+                    ("unit", "req/s"),
+                ]))
         }
     }
 
@@ -253,7 +278,9 @@ func httpServerBenchmark(seconds: Int) throws {
     defer { evy.stop() }
     let rate = try wrk(evy.port, path: "/")
     var fields: [(String, Any)] = [("name", "http-server"), ("source", "evy"), ("value", rate), ("unit", "req/s")]
-    if let reference = rates["hummingbird"] { fields += [("ratio", rate / reference), ("ratio_reference", "hummingbird")] }
+    if let reference = rates["hummingbird"] {
+        fields += [("ratio", rate / reference), ("ratio_reference", "hummingbird")]
+    }
     if let nginx = rates["nginx"] { fields.append(("ratio_nginx", rate / nginx)) }
     print(json(fields))
 }
@@ -263,9 +290,11 @@ func httpServerBenchmark(seconds: Int) throws {
 private func buildHummingbird() -> String? {
     let package = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         .appendingPathComponent("Benchmarks/hummingbird-hello")
-    let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build-hummingbird")
-    let build = try? Child(["swift", "build", "-c", "release", "--package-path", package.path, "--scratch-path", scratch.path],
-                           seconds: 1800, passOutput: .standardError)
+    let scratch = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+        ".build-hummingbird")
+    let build = try? Child(
+        ["swift", "build", "-c", "release", "--package-path", package.path, "--scratch-path", scratch.path],
+        seconds: 1800, passOutput: .standardError)
     let built = (try? build?.finish()) != nil && build?.status == 0
     let binary = scratch.appendingPathComponent("release/hummingbird-hello").path
     guard built, FileManager.default.isExecutableFile(atPath: binary) else {

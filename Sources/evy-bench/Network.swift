@@ -75,10 +75,14 @@ func echoBenchmark(seconds: Double) throws {
             defer { server.stop() }
             let result = try loadgen(load, port: server.port, connections: 100, seconds: seconds, lines: lines)
             let rps = result["rps"] ?? 0
-            var fields: [(String, Any)] = [("name", "echo"), ("source", source), ("value", rps), ("unit", "req/s"),
-                                           ("p50_us", result["p50_us"] ?? 0), ("p99_us", result["p99_us"] ?? 0),
-                                           ("connections", 100)]
-            if source == "c-epoll" { reference = rps } else if let reference, reference > 0 {
+            var fields: [(String, Any)] = [
+                ("name", "echo"), ("source", source), ("value", rps), ("unit", "req/s"),
+                ("p50_us", result["p50_us"] ?? 0), ("p99_us", result["p99_us"] ?? 0),
+                ("connections", 100),
+            ]
+            if source == "c-epoll" {
+                reference = rps
+            } else if let reference, reference > 0 {
                 fields += [("ratio", rps / reference), ("ratio_reference", "c-epoll")]
             }
             print(json(fields))
@@ -95,39 +99,44 @@ func idleConnectionsBenchmark(count: Int) throws {
         ("evy", [CommandLine.arguments[0], "--echo-server", "lines"]),
     ]
     // A server that stops answering is killed at its deadline, which ends the reads below.
-    for (source, command) in servers { attempt("idle-connections", source: source) {
-        let server = try ServerProcess.start(command, seconds: 180)
-        defer { server.stop() }
-        usleep(200_000)  // let the server settle before the baseline reading (a benchmark, not a test)
-        let before = server.residentBytes
-        var fds: [Int32] = []
-        defer { for fd in fds { close(fd) } }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            let ok = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    for (source, command) in servers {
+        attempt("idle-connections", source: source) {
+            let server = try ServerProcess.start(command, seconds: 180)
+            defer { server.stop() }
+            usleep(200_000)  // let the server settle before the baseline reading (a benchmark, not a test)
+            let before = server.residentBytes
+            var fds: [Int32] = []
+            defer { for fd in fds { close(fd) } }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            for _ in 0..<count {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                let ok = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
                 }
+                guard fd >= 0, ok == 0 else { break }
+                fds.append(fd)
             }
-            guard fd >= 0, ok == 0 else { break }
-            fds.append(fd)
+            // Every connection sends a line and reads it back, so each has been accepted and served.
+            var byte: [UInt8] = Array("x\n".utf8)
+            for fd in fds { _ = write(fd, &byte, 2) }
+            var reply = [UInt8](repeating: 0, count: 2)
+            for fd in fds { _ = read(fd, &reply, 2) }
+            let after = server.residentBytes
+            let perConnection = Double(after - before) / Double(max(fds.count, 1))
+            // The kernel's socket buffers are not in a process's resident memory, so the C server
+            // shows what a connection costs in user space at the minimum: no ratio is meaningful.
+            print(
+                json([
+                    ("name", "idle-connections"), ("source", source), ("value", perConnection), ("unit", "bytes"),
+                    ("n", fds.count), ("note", source == "c-epoll" ? "user-space floor" : "target < 4096"),
+                ]))
         }
-        // Every connection sends a line and reads it back, so each has been accepted and served.
-        var byte: [UInt8] = Array("x\n".utf8)
-        for fd in fds { _ = write(fd, &byte, 2) }
-        var reply = [UInt8](repeating: 0, count: 2)
-        for fd in fds { _ = read(fd, &reply, 2) }
-        let after = server.residentBytes
-        let perConnection = Double(after - before) / Double(max(fds.count, 1))
-        // The kernel's socket buffers are not in a process's resident memory, so the C server
-        // shows what a connection costs in user space at the minimum: no ratio is meaningful.
-        print(json([("name", "idle-connections"), ("source", source), ("value", perConnection), ("unit", "bytes"),
-                    ("n", fds.count), ("note", source == "c-epoll" ? "user-space floor" : "target < 4096")]))
-    } }
+    }
 }
 
 /// `tls-handshake`: full TLS 1.3 handshakes per second over loopback, server and clients green in
@@ -136,36 +145,44 @@ func tlsHandshakeBenchmark(seconds: Double) throws {
     let directory = NSTemporaryDirectory() + "evy-bench-tls-\(getpid())"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let (certificate, key) = (directory + "/cert.pem", directory + "/key.pem")
-    _ = try Child.run([
-        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-    ], seconds: 30, quiet: true)
-    let rate = try Hub.run { try await withTimeout(.seconds(seconds + 30), label: "tls-handshake") { () async throws -> Double in
-        let server = try TLSContext.server(certificateFile: certificate, keyFile: key)
-        let client = try TLSContext.client(verifyPeer: false)
-        let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0), backlog: 1024)
-        spawnN { try await serveTLS(listener, context: server) { tls, _ in try await tls.sendAll("k") } }
-        let address = listener.localAddress!
-        let done = Counter()
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
-        let workers = (0..<20).map { _ in
-            spawn {
-                while ContinuousClock.now < deadline {
-                    let tls = try await wrapTLS(try await connect(to: address), context: client, serverName: "localhost")
-                    _ = try await tls.receive(maxLength: 1)
-                    tls.close()
-                    done.value += 1
+    _ = try Child.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
+        ], seconds: 30, quiet: true)
+    let rate = try Hub.run {
+        try await withTimeout(.seconds(seconds + 30), label: "tls-handshake") { () async throws -> Double in
+            let server = try TLSContext.server(certificateFile: certificate, keyFile: key)
+            let client = try TLSContext.client(verifyPeer: false)
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0), backlog: 1024)
+            spawnN { try await serveTLS(listener, context: server) { tls, _ in try await tls.sendAll("k") } }
+            let address = listener.localAddress!
+            let done = Counter()
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
+            let workers = (0..<20).map { _ in
+                spawn {
+                    while ContinuousClock.now < deadline {
+                        let tls = try await wrapTLS(
+                            try await connect(to: address), context: client, serverName: "localhost")
+                        _ = try await tls.receive(maxLength: 1)
+                        tls.close()
+                        done.value += 1
+                    }
                 }
             }
+            let start = ContinuousClock.now
+            for worker in workers { try await worker.wait() }
+            let elapsed = start.duration(to: .now)
+            listener.close()
+            return Double(done.value)
+                / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         }
-        let start = ContinuousClock.now
-        for worker in workers { try await worker.wait() }
-        let elapsed = start.duration(to: .now)
-        listener.close()
-        return Double(done.value) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-    } }
-    print(json([("name", "tls-handshake"), ("source", "evy"), ("value", rate), ("unit", "handshakes/s"),
-                ("note", "server and clients in one process on one hub")]))
+    }
+    print(
+        json([
+            ("name", "tls-handshake"), ("source", "evy"), ("value", rate), ("unit", "handshakes/s"),
+            ("note", "server and clients in one process on one hub"),
+        ]))
 }
 
 final class Counter: @unchecked Sendable {
@@ -175,21 +192,27 @@ final class Counter: @unchecked Sendable {
 /// Runs a binding peer (pinned to CPU 0) on a port the system picks, and once it has printed
 /// `ready ENDPOINT`, a connecting peer (CPU 1) to that endpoint; returns the JSON number `key`
 /// printed by whichever prints it. Each peer is killed if it runs past `seconds`.
-func runZMQPair(_ command: [String], bindRole: String, connectRole: String, count: Int, size: Int, key: String,
-                seconds: Double) throws -> Double {
-    let binder = try Child(command + [bindRole, "tcp://127.0.0.1:*", "\(count)", "\(size)"], cpus: "0", seconds: seconds)
+func runZMQPair(
+    _ command: [String], bindRole: String, connectRole: String, count: Int, size: Int, key: String,
+    seconds: Double
+) throws -> Double {
+    let binder = try Child(
+        command + [bindRole, "tcp://127.0.0.1:*", "\(count)", "\(size)"], cpus: "0", seconds: seconds)
     guard let ready = binder.readLine(containing: "ready"), let endpoint = ready.split(separator: " ").last,
-          endpoint.hasPrefix("tcp://") else {
+        endpoint.hasPrefix("tcp://")
+    else {
         _ = try? binder.finish()
         throw BenchmarkFailure("the \(bindRole) peer did not bind (exit status \(binder.status))")
     }
-    let connector = try Child(command + [connectRole, String(endpoint), "\(count)", "\(size)"], cpus: "1", seconds: seconds)
+    let connector = try Child(
+        command + [connectRole, String(endpoint), "\(count)", "\(size)"], cpus: "1", seconds: seconds)
     let binderOutput = try binder.finish()
     if binder.status != 0 { connector.stop() }
     let output = binderOutput + (try connector.finish())
     for line in output.split(separator: "\n") {
         if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-           let value = (object[key] as? NSNumber)?.doubleValue {
+            let value = (object[key] as? NSNumber)?.doubleValue
+        {
             return value
         }
     }
@@ -202,34 +225,54 @@ func zmqBenchmarks(_ name: String, count: Int) throws {
     let c = try compileC("Benchmarks/zmq/zmq_peer.c", libraries: ["-lzmq"])
     let evy = [CommandLine.arguments[0], "--zmq-peer"]
     let pushpull = name == "zmq-pushpull"
-    let (bindRole, connectRole, key, unit) = pushpull
+    let (bindRole, connectRole, key, unit) =
+        pushpull
         ? ("pull", "push", "msgs_per_s", "msgs/s") : ("rep", "req", "round_trip_us", "us")
     let messages = pushpull ? count : min(count, 20_000)
     var reference = 0.0
-    for (source, command) in [("c-libzmq", [c]), ("evy", evy)] { attempt(name, source: source) {
-        let value = try runZMQPair(command, bindRole: bindRole, connectRole: connectRole, count: messages, size: 64,
-                                   key: key, seconds: 30 + Double(messages) / 20_000)
-        var fields: [(String, Any)] = [("name", name), ("source", source), ("value", value), ("unit", unit),
-                                       ("n", messages), ("size", 64)]
-        if source == "c-libzmq" { reference = value } else if reference > 0, value > 0 {
-            fields += [("ratio", pushpull ? value / reference : reference / value), ("ratio_reference", "c-libzmq")]
+    for (source, command) in [("c-libzmq", [c]), ("evy", evy)] {
+        attempt(name, source: source) {
+            let value = try runZMQPair(
+                command, bindRole: bindRole, connectRole: connectRole, count: messages, size: 64,
+                key: key, seconds: 30 + Double(messages) / 20_000)
+            var fields: [(String, Any)] = [
+                ("name", name), ("source", source), ("value", value), ("unit", unit),
+                ("n", messages), ("size", 64),
+            ]
+            if source == "c-libzmq" {
+                reference = value
+            } else if reference > 0, value > 0 {
+                fields += [
+                    ("ratio", pushpull ? value / reference : reference / value), ("ratio_reference", "c-libzmq"),
+                ]
+            }
+            print(json(fields))
+            fflushStandardOutput()
         }
-        print(json(fields))
-        fflushStandardOutput()
-    } }
+    }
     guard pushpull else { return }
     attempt("zmq-shared-socket", source: "evy") {
-        let shared = try Hub.run { try await withTimeout(.seconds(60), label: "zmq-shared-socket") {
-            try await ZMQPeer.sharedSocket(greenThreads: 100, messages: 200_000)
-        } }
-        print(json([("name", "zmq-shared-socket"), ("source", "evy"), ("value", shared), ("unit", "msgs/s"),
-                    ("note", "100 green threads on one PUSH socket, inproc")]))
+        let shared = try Hub.run {
+            try await withTimeout(.seconds(60), label: "zmq-shared-socket") {
+                try await ZMQPeer.sharedSocket(greenThreads: 100, messages: 200_000)
+            }
+        }
+        print(
+            json([
+                ("name", "zmq-shared-socket"), ("source", "evy"), ("value", shared), ("unit", "msgs/s"),
+                ("note", "100 green threads on one PUSH socket, inproc"),
+            ]))
     }
     attempt("zmq-many-sockets", source: "evy") {
-        let many = try Hub.run { try await withTimeout(.seconds(60), label: "zmq-many-sockets") {
-            try await ZMQPeer.manySockets(pairs: 1_000, messages: 100)
-        } }
-        print(json([("name", "zmq-many-sockets"), ("source", "evy"), ("value", many), ("unit", "msgs/s"),
-                    ("note", "1,000 PUSH/PULL pairs in one process, inproc")]))
+        let many = try Hub.run {
+            try await withTimeout(.seconds(60), label: "zmq-many-sockets") {
+                try await ZMQPeer.manySockets(pairs: 1_000, messages: 100)
+            }
+        }
+        print(
+            json([
+                ("name", "zmq-many-sockets"), ("source", "evy"), ("value", many), ("unit", "msgs/s"),
+                ("note", "1,000 PUSH/PULL pairs in one process, inproc"),
+            ]))
     }
 }

@@ -5,15 +5,16 @@ import Glibc
 /// One JSON line of `fields` in their order: strings quoted and escaped, doubles to 4 significant
 /// digits, anything else as Swift prints it.
 func json(_ fields: [(String, Any)]) -> String {
-    "{" + fields.map { key, value in
-        let rendered: String
-        switch value {
-        case let text as String: rendered = quoted(text)
-        case let number as Double: rendered = String(format: "%.4g", number)
-        default: rendered = "\(value)"
-        }
-        return "\"\(key)\": \(rendered)"
-    }.joined(separator: ", ") + "}"
+    "{"
+        + fields.map { key, value in
+            let rendered: String
+            switch value {
+            case let text as String: rendered = quoted(text)
+            case let number as Double: rendered = String(format: "%.4g", number)
+            default: rendered = "\(value)"
+            }
+            return "\"\(key)\": \(rendered)"
+        }.joined(separator: ", ") + "}"
 }
 
 /// `text` as a JSON string.

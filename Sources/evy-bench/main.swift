@@ -40,8 +40,11 @@ if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(argume
     exit(0)
 }
 
-let networkScenarios = ["echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds", "crawl", "http-server"]
-guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name) else {
+let networkScenarios = [
+    "echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds", "crawl", "http-server",
+]
+guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name)
+else {
     print("usage: evy-bench NAME [N]   NAME: all, \((Scenarios.names + networkScenarios).joined(separator: ", "))")
     exit(2)
 }
@@ -85,10 +88,14 @@ func measure(_ executable: String, _ arguments: [String]) -> (value: Double, uni
     return nil
 }
 
-func line(_ name: String, _ source: String, _ result: (value: Double, unit: String), ratio: Double? = nil,
-          reference: String? = nil) -> String {
-    Measurement(name: name, value: result.value, unit: result.unit, n: n, source: source, ratio: ratio,
-                ratioReference: reference).json
+func line(
+    _ name: String, _ source: String, _ result: (value: Double, unit: String), ratio: Double? = nil,
+    reference: String? = nil
+) -> String {
+    Measurement(
+        name: name, value: result.value, unit: result.unit, n: n, source: source, ratio: ratio,
+        ratioReference: reference
+    ).json
 }
 
 let scenarios = name == "all" ? Scenarios.names : [name]

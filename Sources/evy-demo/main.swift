@@ -27,24 +27,31 @@ try Hub.run {
     var sum = 0
     for thread in threads { sum &+= try await thread.wait() }
     var elapsed = start.duration(to: .now)
-    report("spawn + wait \(greenThreads) green threads", elapsed,
-           String(format: "%.2f µs each", milliseconds(elapsed) * 1e3 / Double(greenThreads)) + " (sum \(sum))")
+    report(
+        "spawn + wait \(greenThreads) green threads", elapsed,
+        String(format: "%.2f µs each", milliseconds(elapsed) * 1e3 / Double(greenThreads)) + " (sum \(sum))")
 
     // 2. Pool imap: each item sleeps 1 ms; 1,000 at a time.
     start = .now
     let pool = GreenPool(size: 1_000)
-    var inOrder = true, expected = 0, count = 0
-    for try await value in pool.imap(0..<greenThreads, { i in
-        try await sleep(for: .milliseconds(1))
-        return i
-    }) {
+    var inOrder = true
+    var expected = 0
+    var count = 0
+    for try await value in pool.imap(
+        0..<greenThreads,
+        { i in
+            try await sleep(for: .milliseconds(1))
+            return i
+        })
+    {
         inOrder = inOrder && value == expected
         expected += 1
         count += 1
     }
     elapsed = start.duration(to: .now)
-    report("GreenPool(1000).imap over \(greenThreads) sleeps of 1 ms", elapsed,
-           "\(count) results, in order: \(inOrder)")
+    report(
+        "GreenPool(1000).imap over \(greenThreads) sleeps of 1 ms", elapsed,
+        "\(count) results, in order: \(inOrder)")
 
     // 3. Producer/consumer through a bounded queue.
     start = .now
@@ -61,8 +68,9 @@ try Hub.run {
     for item in 1...greenThreads { try await queue.put(item) }
     try await queue.join()
     elapsed = start.duration(to: .now)
-    report("10 consumers, bounded Queue(100), \(greenThreads) items", elapsed,
-           "sum \(consumed.value) (expected \(greenThreads * (greenThreads + 1) / 2))")
+    report(
+        "10 consumers, bounded Queue(100), \(greenThreads) items", elapsed,
+        "sum \(consumed.value) (expected \(greenThreads * (greenThreads + 1) / 2))")
 
     // 4. Timeouts and tpool.
     start = .now
@@ -87,8 +95,9 @@ try Hub.run {
     }
     try await ticker.wait()
     elapsed = start.duration(to: .now)
-    report("tpool.execute(100 ms blocking) + 10 ms ticker", elapsed,
-           "blocking call \(blocked), ticker ticked \(ticks.value)/10 meanwhile")
+    report(
+        "tpool.execute(100 ms blocking) + 10 ms ticker", elapsed,
+        "blocking call \(blocked), ticker ticked \(ticks.value)/10 meanwhile")
 }
 
 /// A counter shared by the demo's green threads (all on one hub: no lock needed).

@@ -38,7 +38,8 @@ struct DispatcherCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             let dispatcher = try Dispatcher(configuration: settings)
             for signal in [SIGTERM, SIGINT] { _ = try Hub.current.addSignalHandler(signal) { dispatcher.stop() } }
-            print("evy-dispatcher: clients \(dispatcher.boundClientEndpoint), workers \(dispatcher.boundWorkerEndpoint)")
+            print(
+                "evy-dispatcher: clients \(dispatcher.boundClientEndpoint), workers \(dispatcher.boundWorkerEndpoint)")
             fflush(nil)
             try await dispatcher.run()
         }

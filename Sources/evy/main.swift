@@ -34,7 +34,8 @@ struct EvyCommand: ParsableCommand {
 struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a job (or many, from a JSON Lines file), optionally waiting for the outcomes.",
-        discussion: "A line of --file is an object: {\"handler\": \"fetch\", \"payload\": \"http://…\", \"priority\": 5, "
+        discussion:
+            "A line of --file is an object: {\"handler\": \"fetch\", \"payload\": \"http://…\", \"priority\": 5, "
             + "\"dedupKey\": \"…\"}; a line with no handler uses HANDLER.")
     @OptionGroup var endpoints: Endpoints
     @Argument(help: "The handler to run.") var handler: String
@@ -67,15 +68,23 @@ struct Submit: ParsableCommand {
             let started = ContinuousClock.now
             let ids = try await client.submitMany(jobs, window: window)
             let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
-            if ids.count == 1 { print(ids[0]) } else {
-                print("submitted \(ids.count) jobs in \(String(format: "%.2f", seconds)) s (\(Int(Double(ids.count) / max(seconds, 0.001)))/s)")
+            if ids.count == 1 {
+                print(ids[0])
+            } else {
+                print(
+                    "submitted \(ids.count) jobs in \(String(format: "%.2f", seconds)) s (\(Int(Double(ids.count) / max(seconds, 0.001)))/s)"
+                )
             }
             guard wait else { return }
             let progress = ProgressLine(total: Set(ids).count)
             var failed = 0
             for try await outcome in client.outcomes(of: Array(Set(ids))) {
                 if outcome.status != .succeeded { failed += 1 }
-                if ids.count == 1 { print("\(outcome.status): \(outcome.text)") } else { progress.advance(failed: failed) }
+                if ids.count == 1 {
+                    print("\(outcome.status): \(outcome.text)")
+                } else {
+                    progress.advance(failed: failed)
+                }
             }
             progress.finish()
         }
@@ -83,7 +92,8 @@ struct Submit: ParsableCommand {
 
     private func readJobs(options: JobOptions) throws -> [(handler: String, payload: [UInt8], options: JobOptions)] {
         guard let file else {
-            let bytes: [UInt8] = payload == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array((payload ?? "").utf8)
+            let bytes: [UInt8] =
+                payload == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array((payload ?? "").utf8)
             return [(handler, bytes, options)]
         }
         let text = try String(contentsOfFile: file, encoding: .utf8)
@@ -116,9 +126,11 @@ final class ProgressLine: @unchecked Sendable {
         done += 1
         let rate = Double(done) / max(0.001, Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
         if terminal {
-            let width = 30, filled = total == 0 ? width : width * done / total
-            print("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
-                  + "  \(failed) failed  \(Int(rate))/s", terminator: "")
+            let width = 30
+            let filled = total == 0 ? width : width * done / total
+            print(
+                "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
+                    + "  \(failed) failed  \(Int(rate))/s", terminator: "")
             fflush(nil)
         } else if done * 10 / max(total, 1) > lastDecile {
             lastDecile = done * 10 / max(total, 1)
@@ -143,18 +155,23 @@ struct Status: ParsableCommand {
 }
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Jobs running (active), waiting for their time (scheduled) or dead.")
+    static let configuration = CommandConfiguration(
+        abstract: "Jobs running (active), waiting for their time (scheduled) or dead.")
     @OptionGroup var endpoints: Endpoints
     @Argument(help: "active, scheduled or dead.") var what: String
     @Option(help: "At most this many.") var limit: UInt32 = 100
 
     func validate() throws {
-        guard ["active", "scheduled", "dead"].contains(what) else { throw ValidationError("inspect active|scheduled|dead") }
+        guard ["active", "scheduled", "dead"].contains(what) else {
+            throw ValidationError("inspect active|scheduled|dead")
+        }
     }
 
     func run() throws {
         let (what, limit) = (self.what, self.limit)
-        try endpoints.withClient { client in print(String(decoding: try await client.query(what, limit: limit), as: UTF8.self)) }
+        try endpoints.withClient { client in
+            print(String(decoding: try await client.query(what, limit: limit), as: UTF8.self))
+        }
     }
 }
 
@@ -170,7 +187,8 @@ struct Cancel: ParsableCommand {
 }
 
 struct Results: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Recorded results, oldest first (JSON Lines with --json).")
+    static let configuration = CommandConfiguration(
+        abstract: "Recorded results, oldest first (JSON Lines with --json).")
     @OptionGroup var endpoints: Endpoints
     @Option(help: "Start after this sequence number.") var after: UInt64 = 0
     @ArgumentParser.Flag(help: "Keep printing new results as they are recorded.") var follow = false
@@ -186,9 +204,14 @@ struct Results: ParsableCommand {
                 let results = object["results"] as? [[String: Any]] ?? []
                 for result in results {
                     if json {
-                        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+                        print(
+                            String(
+                                decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]),
+                                as: UTF8.self))
                     } else {
-                        print("\(result["job"] ?? "?")\t\(result["status"] ?? "?")\t\(result["handler"] ?? "?")\t\(result["result"] ?? "")")
+                        print(
+                            "\(result["job"] ?? "?")\t\(result["status"] ?? "?")\t\(result["handler"] ?? "?")\t\(result["result"] ?? "")"
+                        )
                     }
                 }
                 after = (object["next"] as? UInt64) ?? UInt64((object["next"] as? Int) ?? Int(after))

@@ -1,7 +1,7 @@
 import Evy
 import EvyHTTP
-import XCTest
 import EvyTestSupport
+import XCTest
 
 /// What a hostile or sloppy server sends must not crash the client, leak what the caller gave it,
 /// repeat a POST, or leave a response behind for the next request (cases found in review).
@@ -21,7 +21,9 @@ final class ClientHardeningTests: XCTestCase {
                         let reader = connection.buffered()
                         while let line = try? await reader.readLine(timeout: .seconds(5)), !line.isEmpty {
                             var head = line
-                            while let header = try? await reader.readLine(timeout: .seconds(5)), !header.isEmpty { head += "\n" + header }
+                            while let header = try? await reader.readLine(timeout: .seconds(5)), !header.isEmpty {
+                                head += "\n" + header
+                            }
                             requests.append(head)
                             for piece in replies(head) {
                                 if piece == "CLOSE" {
@@ -47,19 +49,31 @@ final class ClientHardeningTests: XCTestCase {
                 return ["HTTP/1.1 200 OK\r\nContent-Length: \(auth ? 6 : 5)\r\n\r\n\(auth ? "leaked" : "clean")"]
             }
             let first = try Scripted { head in
-                if head.contains(" /mailto ") { return ["HTTP/1.1 302 Found\r\nLocation: mailto:x@example.org\r\nContent-Length: 0\r\n\r\n"] }
-                if head.contains(" /ftp ") { return ["HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1:21/x\r\nContent-Length: 0\r\n\r\n"] }
-                if head.contains(" /away ") { return ["HTTP/1.1 302 Found\r\nLocation: \(other.base)/x\r\nContent-Length: 0\r\n\r\n"] }
-                if head.hasPrefix("POST /form ") { return ["HTTP/1.1 303 See Other\r\nLocation: /form\r\nContent-Length: 0\r\n\r\n"] }
+                if head.contains(" /mailto ") {
+                    return ["HTTP/1.1 302 Found\r\nLocation: mailto:x@example.org\r\nContent-Length: 0\r\n\r\n"]
+                }
+                if head.contains(" /ftp ") {
+                    return ["HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1:21/x\r\nContent-Length: 0\r\n\r\n"]
+                }
+                if head.contains(" /away ") {
+                    return ["HTTP/1.1 302 Found\r\nLocation: \(other.base)/x\r\nContent-Length: 0\r\n\r\n"]
+                }
+                if head.hasPrefix("POST /form ") {
+                    return ["HTTP/1.1 303 See Other\r\nLocation: /form\r\nContent-Length: 0\r\n\r\n"]
+                }
                 return ["HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nform"]
             }
             let client = HTTPClient()
             for path in ["/mailto", "/ftp"] {
-                do { _ = try await client.get(first.base + path); XCTFail("\(path) must fail") } catch let error as HTTPClientError {
+                do {
+                    _ = try await client.get(first.base + path)
+                    XCTFail("\(path) must fail")
+                } catch let error as HTTPClientError {
                     guard case .invalidURL = error else { return XCTFail("\(error)") }
                 }
             }
-            let away = try await client.get(first.base + "/away", headers: [("Authorization", "Bearer secret"), ("Cookie", "id=1")])
+            let away = try await client.get(
+                first.base + "/away", headers: [("Authorization", "Bearer secret"), ("Cookie", "id=1")])
             XCTAssertEqual(away.text, "clean", "credentials were not sent to another origin")
             // Post, then redirect to the same URL with GET: the usual pattern, not a loop.
             let posted = try await client.request("POST", first.base + "/form", body: Array("a=1".utf8))
@@ -73,8 +87,10 @@ final class ClientHardeningTests: XCTestCase {
         try green {
             let server = try Scripted { head in
                 if head.contains(" /hints ") {
-                    return ["HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
-                            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"]
+                    return [
+                        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+                        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal",
+                    ]
                 }
                 if head.contains(" /304 ") { return ["HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n"] }
                 return ["HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"]
@@ -105,7 +121,10 @@ final class ClientHardeningTests: XCTestCase {
             _ = try await client.get(server.base + "/")
             _ = try await server.hungUp.wait(timeout: .seconds(5))
             // The pooled connection is dead: the POST sees that before sending and opens another.
-            do { _ = try await client.request("POST", server.base + "/pay", body: Array("1".utf8)); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.request("POST", server.base + "/pay", body: Array("1".utf8))
+                XCTFail()
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .incompleteResponse)
             }
             XCTAssertEqual(server.requests.filter { $0.hasPrefix("POST") }.count, 1, "the POST went out once")
@@ -118,8 +137,10 @@ final class ClientHardeningTests: XCTestCase {
             let server = try Scripted { head in
                 if head.contains(" /late ") {
                     // Answers, then times the idle connection out with a 408 of its own.
-                    return ["HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate",
-                            "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "CLOSE"]
+                    return [
+                        "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate",
+                        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "CLOSE",
+                    ]
                 }
                 if head.contains(" /upgrade ") {
                     return ["HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\nConnection: Upgrade\r\n\r\n"]
@@ -142,7 +163,9 @@ final class ClientHardeningTests: XCTestCase {
 
     func testIdleConnectionsAreCapped() throws {
         try green {
-            let servers = try (0..<3).map { _ in try Scripted { _ in ["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"] } }
+            let servers = try (0..<3).map { _ in
+                try Scripted { _ in ["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"] }
+            }
             var configuration = HTTPClient.Configuration()
             configuration.maxIdleConnections = 2
             let client = HTTPClient(configuration: configuration)

@@ -1,12 +1,13 @@
 import Evy
 import EvyHTTP
+import EvyTestSupport
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// `text` compressed with the gzip tool, made at test time.
 func gzipped(_ text: String) async throws -> [UInt8] {
-    let (status, output, _) = try await ChildProcess.run(["gzip", "-c"], input: Array(text.utf8), timeout: .seconds(10))
+    let (status, output, _) = try await ChildProcess.run(
+        ["gzip", "-c"], input: Array(text.utf8), timeout: .seconds(10))
     guard status.succeeded else { throw HTTPClientError.badCompression("gzip tool failed") }
     return output
 }
@@ -17,9 +18,11 @@ final class HTTPClientTests: XCTestCase {
             let compressed = try await gzipped(String(repeating: "compressed body ", count: 100))
             let (server, address) = try startServer { request, _ in
                 switch request.path {
-                case "/chunked": return HTTPResponse { writer in for word in ["a", "b", "c"] { try await writer.write(word) } }
+                case "/chunked":
+                    return HTTPResponse { writer in for word in ["a", "b", "c"] { try await writer.write(word) } }
                 case "/gzip": return HTTPResponse(headers: [("Content-Encoding", "gzip")], body: compressed)
-                case "/truncated": return HTTPResponse(headers: [("Content-Encoding", "gzip")], body: Array(compressed.prefix(20)))
+                case "/truncated":
+                    return HTTPResponse(headers: [("Content-Encoding", "gzip")], body: Array(compressed.prefix(20)))
                 case "/feed":
                     if request.header("If-None-Match") == "\"v1\"" { return HTTPResponse(status: 304) }
                     return HTTPResponse(headers: [("ETag", "\"v1\"")], body: Array("<rss/>".utf8))
@@ -37,7 +40,10 @@ final class HTTPClientTests: XCTestCase {
             XCTAssertEqual(chunked.text, "abc")
             let gzip = try await client.get("\(base)/gzip")
             XCTAssertEqual(gzip.text, String(repeating: "compressed body ", count: 100))
-            do { _ = try await client.get("\(base)/truncated"); XCTFail("a truncated gzip body must fail") } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("\(base)/truncated")
+                XCTFail("a truncated gzip body must fail")
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .badCompression("truncated data"))
             }
             let feed = try await client.get("\(base)/feed")
@@ -71,10 +77,16 @@ final class HTTPClientTests: XCTestCase {
             let end = try await client.get("\(base)/start")
             XCTAssertEqual(end.text, "GET /end")
             XCTAssertEqual(end.url.path, "/end")
-            do { _ = try await client.get("\(base)/loop-a"); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("\(base)/loop-a")
+                XCTFail()
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .redirectLoop("\(base)/loop-a"))
             }
-            do { _ = try await client.get("\(base)/chain0"); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("\(base)/chain0")
+                XCTFail()
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .tooManyRedirects(limit: 3))
             }
             let posted = try await client.request("POST", "\(base)/post", body: Array("x".utf8))
@@ -94,11 +106,20 @@ final class HTTPClientTests: XCTestCase {
             configuration.maxBodyBytes = 1000
             let client = HTTPClient(configuration: configuration)
             let base = "http://127.0.0.1:\(address.port)"
-            do { _ = try await client.get("\(base)/slow"); XCTFail() } catch is TimeoutError {}
-            do { _ = try await client.get("\(base)/big"); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("\(base)/slow")
+                XCTFail()
+            } catch is TimeoutError {}
+            do {
+                _ = try await client.get("\(base)/big")
+                XCTFail()
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .bodyTooLarge(limit: 1000))
             }
-            do { _ = try await client.get("ftp://example.org/"); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("ftp://example.org/")
+                XCTFail()
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .invalidURL("ftp://example.org/"))
             }
             // A server that answers garbage, and one that closes mid-body.
@@ -114,10 +135,16 @@ final class HTTPClientTests: XCTestCase {
                 second.close()
             }
             let rogueBase = "http://127.0.0.1:\(rogue.localAddress!.port)"
-            do { _ = try await client.get("\(rogueBase)/"); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("\(rogueBase)/")
+                XCTFail()
+            } catch let error as HTTPClientError {
                 guard case .malformedResponse = error else { return XCTFail("\(error)") }
             }
-            do { _ = try await client.get("\(rogueBase)/"); XCTFail() } catch let error as HTTPClientError {
+            do {
+                _ = try await client.get("\(rogueBase)/")
+                XCTFail()
+            } catch let error as HTTPClientError {
                 XCTAssertEqual(error, .incompleteResponse)
             }
             rogue.close()
@@ -157,11 +184,12 @@ final class HTTPSTests: XCTestCase {
             let directory = NSTemporaryDirectory() + "evy-https-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let (certificate, key) = (directory + "/cert.pem", directory + "/key.pem")
-            let (status, _, _) = try await ChildProcess.run([
-                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            ], timeout: .seconds(30))
+            let (status, _, _) = try await ChildProcess.run(
+                [
+                    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                ], timeout: .seconds(30))
             XCTAssertTrue(status.succeeded)
             var configuration = HTTPServer.Configuration()
             configuration.accessLog = false
@@ -178,7 +206,10 @@ final class HTTPSTests: XCTestCase {
             let again = try await client.get(url)
             XCTAssertEqual(again.text, "secure /hello")
             XCTAssertEqual(client.connectionsOpened, 1, "TLS connections are kept alive too")
-            do { _ = try await HTTPClient().get(url); XCTFail("an unknown CA must not verify") } catch is TLSError {}
+            do {
+                _ = try await HTTPClient().get(url)
+                XCTFail("an unknown CA must not verify")
+            } catch is TLSError {}
             client.close()
             await server.stop()
         }

@@ -1,7 +1,7 @@
 import Evy
 import EvyHTTP
-import XCTest
 import EvyTestSupport
+import XCTest
 
 /// Request bodies reach the handler as they arrive, not after the whole upload.
 final class RequestBodyTests: XCTestCase {
@@ -20,7 +20,8 @@ final class RequestBodyTests: XCTestCase {
                 }
                 return .text("\(total)")
             case "/all": return HTTPResponse(body: try await request.body.readAll())
-            case "/echo": return HTTPResponse { writer in for try await piece in request.body { try await writer.write(piece) } }
+            case "/echo":
+                return HTTPResponse { writer in for try await piece in request.body { try await writer.write(piece) } }
             default: return .text("ignored", status: 401)
             }
         }
@@ -53,7 +54,8 @@ final class RequestBodyTests: XCTestCase {
             let socket = try await connect(to: address)
             defer { socket.close() }
             let reader = socket.buffered()
-            try await socket.sendAll("POST /all HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            try await socket.sendAll(
+                "POST /all HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
             let interim = try await reader.readLine(timeout: .seconds(5))
             let blank = try await reader.readLine(timeout: .seconds(5))
             XCTAssertEqual([interim, blank], ["HTTP/1.1 100 Continue", ""])
@@ -62,7 +64,8 @@ final class RequestBodyTests: XCTestCase {
             XCTAssertEqual(response?.body, "hello")
 
             // A streamed response that reads the body as it writes: the 100 comes before its head.
-            try await socket.sendAll("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+            try await socket.sendAll(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
             let streamedInterim = try await reader.readLine(timeout: .seconds(5))
             _ = try await reader.readLine(timeout: .seconds(5))
             XCTAssertEqual(streamedInterim, "HTTP/1.1 100 Continue")
@@ -72,7 +75,8 @@ final class RequestBodyTests: XCTestCase {
 
             // A handler that answers without reading sends no 100 and closes the connection,
             // since the client may never send the body it holds back.
-            try await socket.sendAll("POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            try await socket.sendAll(
+                "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
             let refused = try await readResponse(reader)
             XCTAssertEqual(refused?.status, 401)
             XCTAssertEqual(refused?.headers["connection"], "close")
@@ -89,8 +93,9 @@ final class RequestBodyTests: XCTestCase {
             defer { socket.close() }
             let reader = socket.buffered()
             let body = String(repeating: "x", count: 100_000)
-            try await socket.sendAll("POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-                + "POST /all HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            try await socket.sendAll(
+                "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                    + "POST /all HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
             let first = try await readResponse(reader)
             let second = try await readResponse(reader)
             XCTAssertEqual(first?.status, 401)
@@ -116,9 +121,11 @@ final class RequestBodyTests: XCTestCase {
             XCTAssertEqual(declared?.status, 413)
             // Chunked past the limit while the handler streams it.
             let chunk = "3e8\r\n\(String(repeating: "y", count: 1000))\r\n"
-            let streamed = try await exchange("POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(chunk)\(chunk)")
+            let streamed = try await exchange(
+                "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(chunk)\(chunk)")
             XCTAssertEqual(streamed?.status, 413)
-            let broken = try await exchange("POST /all HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n")
+            let broken = try await exchange(
+                "POST /all HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n")
             XCTAssertEqual(broken?.status, 400)
             // Half the body, then silence: the read times out and the client gets its 408.
             let slow = try await exchange("POST /all HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")

@@ -1,7 +1,7 @@
 import Evy
 import EvyHTTP
-import XCTest
 import EvyTestSupport
+import XCTest
 
 /// What a hostile or sloppy client sends must not reach a handler it should not, nor cost other
 /// requests their answers (cases found in review).
@@ -19,7 +19,10 @@ final class ServerHardeningTests: XCTestCase {
         try startServer({ configure(&$0) }) { request, _ in
             seen.paths.append(request.path)
             switch request.path {
-            case "/ws": return .takeOver { stream, leftover in try await stream.sendAll(Array("switched:".utf8) + leftover, timeout: nil) }
+            case "/ws":
+                return .takeOver { stream, leftover in
+                    try await stream.sendAll(Array("switched:".utf8) + leftover, timeout: nil)
+                }
             case "/all":
                 seen.reading.set()
                 return HTTPResponse(body: try await request.body.readAll())
@@ -34,8 +37,9 @@ final class ServerHardeningTests: XCTestCase {
             let (server, address) = try Self.start(seen) { $0.maxBodyBytes = 1000 }
             let socket = try await connect(to: address)
             defer { socket.close() }
-            try await socket.sendAll("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n"
-                + "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await socket.sendAll(
+                "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n"
+                    + "GET /admin HTTP/1.1\r\nHost: x\r\n\r\n")
             let reader = socket.buffered()
             let response = try await readResponse(reader)
             XCTAssertEqual(response?.status, 413)
@@ -71,8 +75,9 @@ final class ServerHardeningTests: XCTestCase {
             let socket = try await connect(to: address)
             defer { socket.close() }
             let reader = socket.buffered()
-            try await socket.sendAll("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-                + "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nFRAMES")
+            try await socket.sendAll(
+                "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nFRAMES")
             let first = try await readResponse(reader)
             XCTAssertEqual(first?.body, "ok /a")
             var rest: [UInt8] = []
@@ -89,12 +94,14 @@ final class ServerHardeningTests: XCTestCase {
             let socket = try await connect(to: address)
             defer { socket.close() }
             // What `curl --http2 http://…` sends: the server may ignore the upgrade and answer.
-            try await socket.sendAll("GET /page HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-                + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+            try await socket.sendAll(
+                "GET /page HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                    + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
             let reader = socket.buffered()
             let response = try await readResponse(reader)
             XCTAssertEqual(response?.body, "ok /page")
-            XCTAssertEqual(response?.headers["connection"], "close", "the parser stopped at the upgrade: the client must know")
+            XCTAssertEqual(
+                response?.headers["connection"], "close", "the parser stopped at the upgrade: the client must know")
             await server.stop(grace: .zero)
         }
     }

@@ -1,8 +1,8 @@
 import Evy
 import EvyHTTP
+import EvyTestSupport
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// A response as a test client reads it.
 struct RawResponse {
@@ -26,7 +26,10 @@ func readResponse(_ stream: BufferedStream, head: Bool = false) async throws -> 
         body = try await stream.readExactly(length, timeout: .seconds(5))
     } else if headers["transfer-encoding"] == "chunked" {
         while let sizeLine = try await stream.readLine(timeout: .seconds(5)), let size = Int(sizeLine, radix: 16) {
-            if size == 0 { _ = try await stream.readLine(timeout: .seconds(5)); break }
+            if size == 0 {
+                _ = try await stream.readLine(timeout: .seconds(5))
+                break
+            }
             body += try await stream.readExactly(size, timeout: .seconds(5))
             _ = try await stream.readLine(timeout: .seconds(5))
         }
@@ -37,7 +40,9 @@ func readResponse(_ stream: BufferedStream, head: Bool = false) async throws -> 
 }
 
 /// A server on a free port; returns it and its address.
-func startServer(_ configure: (inout HTTPServer.Configuration) -> Void = { _ in }, _ handler: @escaping HTTPHandler) throws -> (HTTPServer, SocketAddress) {
+func startServer(_ configure: (inout HTTPServer.Configuration) -> Void = { _ in }, _ handler: @escaping HTTPHandler)
+    throws -> (HTTPServer, SocketAddress)
+{
     var configuration = HTTPServer.Configuration()
     configuration.accessLog = false
     configure(&configuration)
@@ -57,7 +62,8 @@ final class HTTPServerTests: XCTestCase {
             let stream = client.buffered()
             // Two requests in one write: answered in order on the same connection.
             try await client.sendAll("GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n")
-            let first = try await readResponse(stream), second = try await readResponse(stream)
+            let first = try await readResponse(stream)
+            let second = try await readResponse(stream)
             XCTAssertEqual(first?.body, "GET /a q=x=1")
             XCTAssertEqual(second?.body, "GET /b q=-")
             try await client.sendAll("HEAD /c HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -90,7 +96,9 @@ final class HTTPServerTests: XCTestCase {
                     return .text("hooked")
                 case "/fail": throw CancellationError()
                 case "/raw":
-                    return .takeOver { stream, _ in try await stream.sendAll(Array("RAW CONNECTION\n".utf8), timeout: nil) }
+                    return .takeOver { stream, _ in
+                        try await stream.sendAll(Array("RAW CONNECTION\n".utf8), timeout: nil)
+                    }
                 default: return .text("missing", status: 404)
                 }
             }
@@ -99,7 +107,8 @@ final class HTTPServerTests: XCTestCase {
             try await client.sendAll("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
             let echoed = try await readResponse(stream)
             XCTAssertEqual(echoed?.body, "hello")
-            try await client.sendAll("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            try await client.sendAll(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
             let chunked = try await readResponse(stream)
             XCTAssertEqual(chunked?.body, "abcde")
             try await client.sendAll("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -153,7 +162,8 @@ final class HTTPServerTests: XCTestCase {
             mixed.close()
             let huge = try await exchange("GET / HTTP/1.1\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n")
             XCTAssertEqual(huge?.status, 431)
-            let fat = try await exchange("POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "b", count: 1000))
+            let fat = try await exchange(
+                "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "b", count: 1000))
             XCTAssertEqual(fat?.status, 413)
             let slow = try await exchange("GET / HTTP/1.1\r\nHost: slow")  // then nothing: slowloris
             XCTAssertEqual(slow?.status, 408)
@@ -185,7 +195,10 @@ final class HTTPServerTests: XCTestCase {
             try await stopping.wait(timeout: .seconds(5))
             let idleEnd = try await idle.receive(timeout: .seconds(5))
             XCTAssertTrue(idleEnd.isEmpty, "idle connections are closed by stop()")
-            do { _ = try await connect(to: address, timeout: .seconds(2)); XCTFail("still accepting") } catch is SocketError {}
+            do {
+                _ = try await connect(to: address, timeout: .seconds(2))
+                XCTFail("still accepting")
+            } catch is SocketError {}
             busy.close()
             idle.close()
         }

@@ -38,13 +38,18 @@ final class WebSocketCodecTests: XCTestCase {
     // MARK: Encoding (RFC 6455 §5.7)
 
     func testGoldenFramesFromTheRFC() {
-        XCTAssertEqual(WebSocketFrame(opcode: .text, payload: hello).encode(), [0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
+        XCTAssertEqual(
+            WebSocketFrame(opcode: .text, payload: hello).encode(), [0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
         XCTAssertEqual(
             WebSocketFrame(opcode: .text, payload: hello).encode(maskKey: rfcKey),
             [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
-        XCTAssertEqual(WebSocketFrame(fin: false, opcode: .text, payload: Array("Hel".utf8)).encode(), [0x01, 0x03, 0x48, 0x65, 0x6C])
-        XCTAssertEqual(WebSocketFrame(opcode: .continuation, payload: Array("lo".utf8)).encode(), [0x80, 0x02, 0x6C, 0x6F])
-        XCTAssertEqual(WebSocketFrame(opcode: .ping, payload: hello).encode(), [0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
+        XCTAssertEqual(
+            WebSocketFrame(fin: false, opcode: .text, payload: Array("Hel".utf8)).encode(),
+            [0x01, 0x03, 0x48, 0x65, 0x6C])
+        XCTAssertEqual(
+            WebSocketFrame(opcode: .continuation, payload: Array("lo".utf8)).encode(), [0x80, 0x02, 0x6C, 0x6F])
+        XCTAssertEqual(
+            WebSocketFrame(opcode: .ping, payload: hello).encode(), [0x89, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
         XCTAssertEqual(
             WebSocketFrame(opcode: .pong, payload: hello).encode(maskKey: rfcKey),
             [0x8A, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58])
@@ -58,8 +63,10 @@ final class WebSocketCodecTests: XCTestCase {
     }
 
     func testLengthEncodingBoundaries() {
-        for (count, header) in [(125, [0x82, 125]), (126, [0x82, 126, 0, 126]), (65535, [0x82, 126, 0xFF, 0xFF]),
-                                (65536, [0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0])] as [(Int, [UInt8])] {
+        for (count, header) in [
+            (125, [0x82, 125]), (126, [0x82, 126, 0, 126]), (65535, [0x82, 126, 0xFF, 0xFF]),
+            (65536, [0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+        ] as [(Int, [UInt8])] {
             let bytes = WebSocketFrame(opcode: .binary, payload: [UInt8](repeating: 1, count: count)).encode()
             XCTAssertEqual(Array(bytes.prefix(header.count)), header, "\(count)")
             XCTAssertEqual(bytes.count, header.count + count)
@@ -80,7 +87,8 @@ final class WebSocketCodecTests: XCTestCase {
         XCTAssertNil(try server.next())
         var client = WebSocketFrameDecoder(expectsMaskedFrames: false, maxPayloadBytes: 1 << 20)
         let big = [UInt8]((0..<65536).map { UInt8($0 % 251) })
-        client.feed([0x01, 0x03, 0x48, 0x65, 0x6C, 0x89, 0x00] + WebSocketFrame(opcode: .binary, payload: big).encode())
+        client.feed(
+            [0x01, 0x03, 0x48, 0x65, 0x6C, 0x89, 0x00] + WebSocketFrame(opcode: .binary, payload: big).encode())
         XCTAssertEqual(try client.next(), WebSocketFrame(fin: false, opcode: .text, payload: Array("Hel".utf8)))
         XCTAssertEqual(try client.next(), WebSocketFrame(opcode: .ping))
         XCTAssertEqual(try client.next(), WebSocketFrame(opcode: .binary, payload: big))
@@ -90,7 +98,8 @@ final class WebSocketCodecTests: XCTestCase {
     /// A stream of frames of every length class, masked, decodes the same in pieces of every size.
     func testDecodingInPiecesOfEverySizeEqualsDecodingWhole() {
         let frames = [
-            WebSocketFrame(opcode: .text, payload: []), WebSocketFrame(fin: false, opcode: .binary, payload: [1, 2, 3]),
+            WebSocketFrame(opcode: .text, payload: []),
+            WebSocketFrame(fin: false, opcode: .binary, payload: [1, 2, 3]),
             WebSocketFrame(opcode: .ping, payload: [UInt8](repeating: 9, count: 125)),
             WebSocketFrame(opcode: .continuation, payload: [UInt8](repeating: 7, count: 126)),
             WebSocketFrame(opcode: .binary, payload: [UInt8]((0..<300).map { UInt8($0 & 0xFF) })),
@@ -114,7 +123,9 @@ final class WebSocketCodecTests: XCTestCase {
         let bytes = big.encode(maskKey: rfcKey)
         let whole = decodeAll(bytes, masked: true)
         XCTAssertEqual(whole.count, 1)
-        for piece in [1, 2, 9, 10, 14, 1000, 65536] { XCTAssertEqual(decodeAll(bytes, masked: true, piece: piece), whole) }
+        for piece in [1, 2, 9, 10, 14, 1000, 65536] {
+            XCTAssertEqual(decodeAll(bytes, masked: true, piece: piece), whole)
+        }
     }
 
     /// Fed exactly what it asks for, the decoder never needs a byte past the frame, and asks for
@@ -148,14 +159,18 @@ final class WebSocketCodecTests: XCTestCase {
     func testEveryProtocolErrorOfTheDecoder() {
         XCTAssertEqual(decodeError([0xC1, 0x80]), .reservedBitsSet)
         XCTAssertEqual(decodeError([0x91, 0x80]), .reservedBitsSet)
-        XCTAssertEqual(decodeError([0xA1, 0x00], masked: false), .reservedBitsSet, "reserved bits come before the mask")
+        XCTAssertEqual(
+            decodeError([0xA1, 0x00], masked: false), .reservedBitsSet, "reserved bits come before the mask")
         XCTAssertEqual(decodeError([0x81, 0x02, 0x68, 0x69]), .unmaskedFrameFromClient)
         XCTAssertEqual(decodeError([0x81, 0x80, 1, 2, 3, 4], masked: false), .maskedFrameFromServer)
         XCTAssertEqual(decodeError([0x09, 0x80, 1, 2, 3, 4]), .invalidControlFrame, "a fragmented ping")
         XCTAssertEqual(decodeError([0x88, 0xFE, 0x00, 0x7E]), .invalidControlFrame, "126 bytes of close")
-        XCTAssertEqual(decodeError([0x8B, 0xFE, 0x00, 0x7E]), .invalidControlFrame, "a reserved control opcode is still a control frame")
+        XCTAssertEqual(
+            decodeError([0x8B, 0xFE, 0x00, 0x7E]), .invalidControlFrame,
+            "a reserved control opcode is still a control frame")
         XCTAssertEqual(decodeError([0x82, 0x8B], limit: 10), .messageTooLarge(limit: 10))
-        XCTAssertEqual(decodeError([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0]), .messageTooLarge(limit: 1 << 20), "2^63 bytes")
+        XCTAssertEqual(
+            decodeError([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0]), .messageTooLarge(limit: 1 << 20), "2^63 bytes")
         XCTAssertNil(decodeError([0x82, 0x8A], limit: 10), "at the limit: waits for the rest")
         XCTAssertEqual(decodeError([0x83, 0x81, 1, 2, 3, 4, 5]), .unknownOpcode(3))
         XCTAssertEqual(decodeError([0x8F, 0x80, 1, 2, 3, 4]), .unknownOpcode(15))
@@ -170,7 +185,9 @@ final class WebSocketCodecTests: XCTestCase {
         decoder.feed([0x00])
         XCTAssertNil(try decoder.next())
         decoder.feed([0x0B])
-        XCTAssertThrowsError(try decoder.next()) { XCTAssertEqual($0 as? WebSocketProtocolError, .messageTooLarge(limit: 10)) }
+        XCTAssertThrowsError(try decoder.next()) {
+            XCTAssertEqual($0 as? WebSocketProtocolError, .messageTooLarge(limit: 10))
+        }
         XCTAssertThrowsError(try decoder.next(), "the error is final") {
             XCTAssertEqual($0 as? WebSocketProtocolError, .messageTooLarge(limit: 10))
         }
@@ -201,7 +218,10 @@ final class WebSocketCodecTests: XCTestCase {
         XCTAssertTrue(try WebSocketFrame.closeStatus(of: []) == (1005, ""))
         XCTAssertTrue(try WebSocketFrame.closeStatus(of: [0x0F, 0xA0, 0x68]) == (4000, "h"))
         func error(_ payload: [UInt8]) -> WebSocketProtocolError? {
-            do { _ = try WebSocketFrame.closeStatus(of: payload); return nil } catch { return error }
+            do {
+                _ = try WebSocketFrame.closeStatus(of: payload)
+                return nil
+            } catch { return error }
         }
         XCTAssertEqual(error([0x03]), .oneByteClosePayload)
         for code: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 2999, 5000] {

@@ -1,8 +1,8 @@
 import Evy
 import EvyHTTP
+import EvyTestSupport
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// The path of `example-NAME`, built beside the test bundle.
 func exampleBinary(_ example: String) -> String {
@@ -49,12 +49,16 @@ final class WebSocketExampleTests: XCTestCase {
 
             let data = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/data")
             for i in 0..<3 {
-                guard case .text(let line)? = try await data.receive(timeout: .seconds(5)) else { return XCTFail("no line") }
+                guard case .text(let line)? = try await data.receive(timeout: .seconds(5)) else {
+                    return XCTFail("no line")
+                }
                 let fields = line.split(separator: " ")
                 XCTAssertEqual(fields.count, 3, line)
                 XCTAssertEqual(fields.first, "0")
                 XCTAssertEqual(fields.dropFirst().first.flatMap { Int($0) }, i)
-                XCTAssertTrue((0..<1).contains(Double(fields.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1), line)
+                XCTAssertTrue(
+                    (0..<1).contains(Double(fields.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1),
+                    line)
             }
             // Both sockets are still open: stopping closes them after the grace period.
             try await stopExample(server, output)
@@ -87,17 +91,23 @@ final class WebSocketExampleTests: XCTestCase {
 
     /// A real browser loads the chat page, runs its script, opens the WebSocket and speaks.
     func testChatExampleWithHeadlessChromium() throws {
-        guard let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }) else { return XCTFail("chromium is not installed: scripts/setup (run by scripts/test) installs it") }
+        guard
+            let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else { return XCTFail("chromium is not installed: scripts/setup (run by scripts/test) installs it") }
         try green {
             let (server, output, port) = try await startExample("websocket-chat")
             defer { try? server.kill(SIGKILL) }
             let listener = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat")
             let profile = FileManager.default.temporaryDirectory.appendingPathComponent("evy-chromium-\(getpid())").path
             let browser = try ChildProcess(
-                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                 "--user-data-dir=\(profile)", "--remote-debugging-port=0", "http://127.0.0.1:\(port)/?name=chromium"],
+                [
+                    chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-dev-shm-usage",
+                    "--user-data-dir=\(profile)", "--remote-debugging-port=0",
+                    "http://127.0.0.1:\(port)/?name=chromium",
+                ],
                 standardInput: .discard, standardOutput: .discard, standardError: .discard)
             defer {
                 try? browser.kill(SIGKILL)

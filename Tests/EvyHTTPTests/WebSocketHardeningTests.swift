@@ -1,8 +1,8 @@
 import Evy
 import EvyHTTP
+import EvyTestSupport
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// WebSocket edge cases found in review: timeouts inside messages and frames, closing while
 /// another green thread reads, close codes, a peer that stops reading, handshake details.
@@ -26,7 +26,8 @@ final class WebSocketHardeningTests: XCTestCase {
                 while true {
                     do {
                         // `/outer` times out from outside: the receive is cancelled rather than timed out.
-                        let message = request.path == "/outer"
+                        let message =
+                            request.path == "/outer"
                             ? try await withTimeout(.milliseconds(100)) { try await socket.receive() }
                             : try await socket.receive(timeout: .milliseconds(100))
                         guard let message else {
@@ -52,12 +53,15 @@ final class WebSocketHardeningTests: XCTestCase {
     }
 
     /// A raw client after a valid handshake, and its reader.
-    private static func rawClient(_ port: Int, path: String = "/timeouts", version: String = "13", connection: String = "Upgrade")
+    private static func rawClient(
+        _ port: Int, path: String = "/timeouts", version: String = "13", connection: String = "Upgrade"
+    )
         async throws -> (Socket, BufferedStream, String)
     {
         let raw = try await connect(to: SocketAddress(ip: "127.0.0.1", port: port))
-        try await raw.sendAll("GET \(path) HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: \(connection)\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: \(version)\r\n\r\n")
+        try await raw.sendAll(
+            "GET \(path) HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: \(connection)\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: \(version)\r\n\r\n")
         let reader = raw.buffered()
         let status = try await reader.readLine(timeout: .seconds(5)) ?? ""
         while let line = try await reader.readLine(timeout: .seconds(5)), !line.isEmpty {}
@@ -81,7 +85,9 @@ final class WebSocketHardeningTests: XCTestCase {
             try await raw.sendAll([0x81, 0x85, 1, 2])
             _ = try await probe.done.wait(timeout: .seconds(5))
             let results = probe.results.filter { $0 != "timeout" }
-            XCTAssertEqual(results.first, "\(WebSocket.Message.text("hello"))", "the message survived the timeout between its fragments")
+            XCTAssertEqual(
+                results.first, "\(WebSocket.Message.text("hello"))",
+                "the message survived the timeout between its fragments")
             XCTAssertEqual(results.last, "broken 1006", "a frame cut by a timeout ends the connection")
             XCTAssertTrue(probe.results.dropFirst().contains("timeout"))
             raw.close()
@@ -178,7 +184,10 @@ final class WebSocketHardeningTests: XCTestCase {
             let seen = try await reader.wait(timeout: .seconds(5))
             XCTAssertEqual(seen, ["\(WebSocket.Message.text("one"))"], "one reader, nothing lost or misread")
             XCTAssertEqual(socket.closeStatus?.code, 1000)
-            do { try await socket.send("too late"); XCTFail() } catch let error as WebSocketError {
+            do {
+                try await socket.send("too late")
+                XCTFail()
+            } catch let error as WebSocketError {
                 XCTAssertEqual(error, .closed)
             }
             await server.stop(grace: .zero)

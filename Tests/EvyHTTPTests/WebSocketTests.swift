@@ -1,8 +1,8 @@
 import Evy
 import EvyHTTP
+import EvyTestSupport
 import Foundation
 import XCTest
-import EvyTestSupport
 
 final class WebSocketTests: XCTestCase {
     /// A WebSocket echo server; `/chat` only for an allowed origin, `/small` with a 16-byte limit.
@@ -10,8 +10,10 @@ final class WebSocketTests: XCTestCase {
         let (server, address) = try startServer { request, _ in
             switch request.path {
             case "/echo", "/chat", "/small":
-                return .webSocket(request, allowedOrigins: request.path == "/chat" ? ["http://good.example"] : nil,
-                                  maxMessageBytes: request.path == "/small" ? 16 : 1 << 20) { socket in
+                return .webSocket(
+                    request, allowedOrigins: request.path == "/chat" ? ["http://good.example"] : nil,
+                    maxMessageBytes: request.path == "/small" ? 16 : 1 << 20
+                ) { socket in
                     while let message = try await socket.receive() { try await socket.send(message) }
                 }
             default: return .text("plain page")
@@ -44,11 +46,18 @@ final class WebSocketTests: XCTestCase {
     func testHandshakeOriginSizeLimitAndMaskingRules() throws {
         try green {
             let (server, port) = try Self.start()
-            do { _ = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat", origin: "http://evil.example"); XCTFail() }
-            catch let error as WebSocketError { XCTAssertEqual(error, .handshake("the server did not switch protocols")) }
+            do {
+                _ = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat", origin: "http://evil.example")
+                XCTFail()
+            } catch let error as WebSocketError {
+                XCTAssertEqual(error, .handshake("the server did not switch protocols"))
+            }
             let allowed = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/chat", origin: "http://good.example")
             await allowed.close()
-            do { _ = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/plain"); XCTFail() } catch is WebSocketError {}
+            do {
+                _ = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/plain")
+                XCTFail()
+            } catch is WebSocketError {}
 
             let small = try await WebSocket.connect(to: "ws://127.0.0.1:\(port)/small")
             try await small.send(String(repeating: "x", count: 100))
@@ -58,14 +67,17 @@ final class WebSocketTests: XCTestCase {
 
             // A raw client that does not mask its frame: the server refuses with 1002.
             let raw = try await connect(to: SocketAddress(ip: "127.0.0.1", port: port))
-            try await raw.sendAll("GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            try await raw.sendAll(
+                "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
             let stream = raw.buffered()
             let status = try await stream.readLine(timeout: .seconds(5))
             XCTAssertEqual(status, "HTTP/1.1 101 Switching Protocols")
             var accept = ""
             while let line = try await stream.readLine(timeout: .seconds(5)), !line.isEmpty {
-                if line.lowercased().hasPrefix("sec-websocket-accept") { accept = String(line.split(separator: " ").last!) }
+                if line.lowercased().hasPrefix("sec-websocket-accept") {
+                    accept = String(line.split(separator: " ").last!)
+                }
             }
             XCTAssertEqual(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "RFC 6455's example key")
             try await raw.sendAll([0x81, 0x02, 0x68, 0x69])  // "hi", unmasked
@@ -93,8 +105,9 @@ final class WebSocketTests: XCTestCase {
                 }
             }
             let client = try await connect(to: address)
-            try await client.sendAll("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            try await client.sendAll(
+                "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
             try await client.sendAll([0x81, 0x85, 1, 2, 3, 4, 0x61])  // 5 bytes announced, 1 sent
             client.close()
             let result = try await outcome.wait(timeout: .seconds(5))
@@ -107,13 +120,15 @@ final class WebSocketTests: XCTestCase {
         try green {
             let (server, port) = try Self.start()
             let raw = try await connect(to: SocketAddress(ip: "127.0.0.1", port: port))
-            try await raw.sendAll("GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            try await raw.sendAll(
+                "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
             let stream = raw.buffered()
             while let line = try await stream.readLine(timeout: .seconds(5)), !line.isEmpty {}
             func masked(_ first: UInt8, _ payload: [UInt8]) -> [UInt8] {
                 let key: [UInt8] = [1, 2, 3, 4]
-                return [first, 0x80 | UInt8(payload.count)] + key + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
+                return [first, 0x80 | UInt8(payload.count)] + key
+                    + payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
             }
             // "hel" (text, not final), a ping in between, then "lo" (continuation, final).
             try await raw.sendAll(masked(0x01, Array("hel".utf8)) + masked(0x89, [7]) + masked(0x80, Array("lo".utf8)))

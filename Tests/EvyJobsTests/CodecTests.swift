@@ -76,8 +76,10 @@ final class CodecTests: XCTestCase {
     }
 
     func testWrongSignature() {
-        for signature in [[], Array("EVY".utf8), Array("EVY10".utf8), Array("evy1".utf8), Array("ZWS1".utf8),
-                          Array("EVYx".utf8)] {
+        for signature in [
+            [], Array("EVY".utf8), Array("EVY10".utf8), Array("evy1".utf8), Array("ZWS1".utf8),
+            Array("EVYx".utf8),
+        ] {
             var frames = MessageCodec.encode(.heartbeat)
             frames[0] = signature
             assertRefused(frames, .malformed, "bad signature")
@@ -122,14 +124,16 @@ final class CodecTests: XCTestCase {
 
     func testBadBool() {
         let header = MessageCodec.encode(.submitted(request: 1, job: 2, duplicate: false))[2]
-        assertRefused(frames(.submitted(request: 1, job: 2, duplicate: false), header: header.dropLast() + [2]),
-                      .malformed, "bad bool 2")
+        assertRefused(
+            frames(.submitted(request: 1, job: 2, duplicate: false), header: header.dropLast() + [2]),
+            .malformed, "bad bool 2")
     }
 
     func testBadEnumRawValues() {
         let cancelled = Message.cancelled(request: 1, job: 2, outcome: .removed)
-        assertRefused(frames(cancelled, header: MessageCodec.encode(cancelled)[2].dropLast() + [9]), .malformed,
-                      "bad CancelOutcome value 9")
+        assertRefused(
+            frames(cancelled, header: MessageCodec.encode(cancelled)[2].dropLast() + [9]), .malformed,
+            "bad CancelOutcome value 9")
         let error = Message.error(request: 1, code: .busy, reason: "")
         var header = MessageCodec.encode(error)[2]
         header[8...9] = [0x03, 0xE7]  // 999
@@ -139,8 +143,9 @@ final class CodecTests: XCTestCase {
         header[0] = 0
         assertRefused(frames(ready, header: header), .malformed, "bad PeerRole value 0")
         let done = Message.done([Completion(lease: Lease(job: 1, attempt: 1), status: .failed)])
-        assertRefused(frames(done, header: MessageCodec.encode(done)[2].dropLast() + [4]), .malformed,
-                      "bad JobStatus value 4")
+        assertRefused(
+            frames(done, header: MessageCodec.encode(done)[2].dropLast() + [4]), .malformed,
+            "bad JobStatus value 4")
     }
 
     func testInvalidUTF8() {
@@ -152,14 +157,17 @@ final class CodecTests: XCTestCase {
 
     func testHugeCountsAreRefusedBeforeAllocating() {
         let wait = Message.wait(request: 1, jobs: [])
-        assertRefused(frames(wait, header: MessageCodec.encode(wait)[2].dropLast(4) + [0xFF, 0xFF, 0xFF, 0xFF]),
-                      .malformed, "truncated header: count 4294967295")
+        assertRefused(
+            frames(wait, header: MessageCodec.encode(wait)[2].dropLast(4) + [0xFF, 0xFF, 0xFF, 0xFF]),
+            .malformed, "truncated header: count 4294967295")
         let recorded = Message.recorded(jobs: [])
-        assertRefused(frames(recorded, header: [0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64)),
-                      .malformed, "truncated header")
+        assertRefused(
+            frames(recorded, header: [0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64)),
+            .malformed, "truncated header")
         let failed = Message.failed(Lease(job: 1, attempt: 1), retryable: true, error: "")
-        assertRefused(frames(failed, header: MessageCodec.encode(failed)[2].dropLast(4) + [0xFF, 0xFF, 0xFF, 0xF0]),
-                      .malformed, "truncated header")
+        assertRefused(
+            frames(failed, header: MessageCodec.encode(failed)[2].dropLast(4) + [0xFF, 0xFF, 0xFF, 0xF0]),
+            .malformed, "truncated header")
     }
 
     func testHeaderOverTheLimit() {
@@ -195,7 +203,8 @@ final class CodecTests: XCTestCase {
     }
 
     func testErrorDescription() {
-        XCTAssertEqual(ProtocolError(code: .malformed, reason: "truncated header").description, "truncated header (400)")
+        XCTAssertEqual(
+            ProtocolError(code: .malformed, reason: "truncated header").description, "truncated header (400)")
     }
 }
 
@@ -208,22 +217,32 @@ final class ProtocolDocumentTests: XCTestCase {
 
     func testWorkedExample() throws {
         let submit = Message.submit(request: 1, handler: "echo", options: JobOptions(), payload: Array("hi".utf8))
-        let header = hex("0000000000000001 00000004 6563686f 00 0000000000000000 ff 00000000 00000000 00000000 0000 00000000")
+        let header = hex(
+            "0000000000000001 00000004 6563686f 00 0000000000000000 ff 00000000 00000000 00000000 0000 00000000")
         XCTAssertEqual(header.count, 44)
         XCTAssertEqual(MessageCodec.encode(submit), [hex("45565931"), [0x01], header, hex("6869")])
-        XCTAssertEqual(MessageCodec.encode(.submitted(request: 1, job: 42, duplicate: false))[2],
-                       hex("0000000000000001 000000000000002a 00"))
-        let ready = Ready(role: .worker, name: "w1", host: "host", pid: 77, slots: 4, heartbeatMilliseconds: 1000,
-                          handlers: ["echo"], held: [])
-        XCTAssertEqual(MessageCodec.encode(.ready(ready))[2],
-                       hex("01 00000002 7731 00000004 686f7374 0000004d 00000004 000003e8 00000001 00000004 6563686f 00000000"))
+        XCTAssertEqual(
+            MessageCodec.encode(.submitted(request: 1, job: 42, duplicate: false))[2],
+            hex("0000000000000001 000000000000002a 00"))
+        let ready = Ready(
+            role: .worker, name: "w1", host: "host", pid: 77, slots: 4, heartbeatMilliseconds: 1000,
+            handlers: ["echo"], held: [])
+        XCTAssertEqual(
+            MessageCodec.encode(.ready(ready))[2],
+            hex("01 00000002 7731 00000004 686f7374 0000004d 00000004 000003e8 00000001 00000004 6563686f 00000000"))
         XCTAssertEqual(MessageCodec.encode(.welcome(heartbeatMilliseconds: 1000, liveness: 3))[2], hex("000003e8 03"))
-        XCTAssertEqual(MessageCodec.encode(.job(Lease(job: 42, attempt: 1), handler: "echo", timeoutMilliseconds: 0,
-                                                 payload: Array("hi".utf8))),
-                       [hex("45565931"), [0x12], hex("000000000000002a 00000001 00000004 6563686f 00000000"), hex("6869")])
-        XCTAssertEqual(MessageCodec.encode(.result(Lease(job: 42, attempt: 1), handler: "echo", status: .succeeded,
-                                                    durationMicroseconds: 1500, payload: []))[2],
-                       hex("000000000000002a 00000001 00000004 6563686f 00 00000000000005dc"))
+        XCTAssertEqual(
+            MessageCodec.encode(
+                .job(
+                    Lease(job: 42, attempt: 1), handler: "echo", timeoutMilliseconds: 0,
+                    payload: Array("hi".utf8))),
+            [hex("45565931"), [0x12], hex("000000000000002a 00000001 00000004 6563686f 00000000"), hex("6869")])
+        XCTAssertEqual(
+            MessageCodec.encode(
+                .result(
+                    Lease(job: 42, attempt: 1), handler: "echo", status: .succeeded,
+                    durationMicroseconds: 1500, payload: []))[2],
+            hex("000000000000002a 00000001 00000004 6563686f 00 00000000000005dc"))
         XCTAssertEqual(MessageCodec.encode(.credit(slots: 1))[2], hex("00000001"))
     }
 }

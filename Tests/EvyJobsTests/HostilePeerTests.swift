@@ -12,12 +12,17 @@ final class HostilePeerTests: XCTestCase {
         let directory = NSTemporaryDirectory() + "evy-hostile-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try green(deadline: .seconds(60)) {
-            let system = try EmbeddedSystem(directory: directory, workers: 1, heartbeat: .milliseconds(100), tune: { dispatcher, _ in
-                dispatcher.maxPayloadBytes = 1000
-            }) { worker in worker.handle("echo") { job in job.payload } }
+            let system = try EmbeddedSystem(
+                directory: directory, workers: 1, heartbeat: .milliseconds(100),
+                tune: { dispatcher, _ in
+                    dispatcher.maxPayloadBytes = 1000
+                }
+            ) { worker in worker.handle("echo") { job in job.payload } }
             let peer = try ZMQSocket(.dealer)
             try peer.connect(system.dispatcher.boundClientEndpoint)
-            func reply() async throws -> Message { try MessageCodec.decode(try await peer.receiveMultipart(timeout: .seconds(5))) }
+            func reply() async throws -> Message {
+                try MessageCodec.decode(try await peer.receiveMultipart(timeout: .seconds(5)))
+            }
 
             try await peer.sendMultipart([Array("garbage".utf8)])
             guard case .error(_, .malformed, _) = try await reply() else { return XCTFail("garbage is malformed") }
@@ -28,16 +33,22 @@ final class HostilePeerTests: XCTestCase {
             try await peer.sendMultipart(truncated)
             guard case .error(let request, .malformed, _) = try await reply() else { return XCTFail("truncated") }
             XCTAssertEqual(request, 7, "the error names the request it could read")
-            try await peer.sendMultipart(MessageCodec.encode(
-                .submit(request: 8, handler: "echo", options: JobOptions(), payload: [UInt8](repeating: 1, count: 1001))))
+            try await peer.sendMultipart(
+                MessageCodec.encode(
+                    .submit(
+                        request: 8, handler: "echo", options: JobOptions(), payload: [UInt8](repeating: 1, count: 1001))
+                ))
             guard case .error(8, .tooLarge, _) = try await reply() else { return XCTFail("payload over the limit") }
             try await peer.sendMultipart(MessageCodec.encode(.credit(slots: 5)))
-            guard case .error(_, .conflict, _) = try await reply() else { return XCTFail("a worker message from a client") }
+            guard case .error(_, .conflict, _) = try await reply() else {
+                return XCTFail("a worker message from a client")
+            }
 
             // A worker-side peer that never said READY.
             let stranger = try ZMQSocket(.dealer)
             try stranger.connect(system.dispatcher.boundWorkerEndpoint)
-            try await stranger.sendMultipart(MessageCodec.encode(.failed(Lease(job: 1, attempt: 1), retryable: true, error: "x")))
+            try await stranger.sendMultipart(
+                MessageCodec.encode(.failed(Lease(job: 1, attempt: 1), retryable: true, error: "x")))
             let answer = try MessageCodec.decode(try await stranger.receiveMultipart(timeout: .seconds(5)))
             guard case .error(_, .conflict, _) = answer else { return XCTFail("READY first") }
 

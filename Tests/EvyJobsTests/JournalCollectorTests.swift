@@ -1,7 +1,8 @@
 import Evy
-@testable import EvyJobs
 import EvyTestSupport
 import XCTest
+
+@testable import EvyJobs
 
 final class JournalCollectorTests: XCTestCase {
     private var directory: TemporaryDirectory!
@@ -14,7 +15,9 @@ final class JournalCollectorTests: XCTestCase {
         try green {
             let store = try CollectorStore(directory: path, hub: Hub.current)
             defer { store.close() }
-            let first = try await completed { store.record([result(1), result(2, status: .failed, "boom")], completion: $0) }
+            let first = try await completed {
+                store.record([result(1), result(2, status: .failed, "boom")], completion: $0)
+            }
             XCTAssertEqual(first, [true, true])
             let second = try await completed {
                 store.record([result(1, attempt: 2, "late"), result(3), result(3, attempt: 2)], completion: $0)
@@ -40,11 +43,15 @@ final class JournalCollectorTests: XCTestCase {
         try green {
             let store = try CollectorStore(directory: path, hub: Hub.current)
             defer { store.close() }
-            _ = try await completed { store.record([result(5), result(6, attempt: 2, status: .failed)], completion: $0) }
-            XCTAssertEqual(try store.unacknowledged(), [
-                Completion(lease: Lease(job: 5, attempt: 1), status: .succeeded),
-                Completion(lease: Lease(job: 6, attempt: 2), status: .failed),
-            ])
+            _ = try await completed {
+                store.record([result(5), result(6, attempt: 2, status: .failed)], completion: $0)
+            }
+            XCTAssertEqual(
+                try store.unacknowledged(),
+                [
+                    Completion(lease: Lease(job: 5, attempt: 1), status: .succeeded),
+                    Completion(lease: Lease(job: 6, attempt: 2), status: .failed),
+                ])
             try await completed { store.markAcknowledged(jobs: [5], completion: $0) }
             XCTAssertEqual(try store.unacknowledged().map(\.lease.job), [6])
         }
@@ -72,7 +79,10 @@ final class JournalCollectorTests: XCTestCase {
 }
 
 /// A result of `job`'s `attempt`, its payload `text`.
-private func result(_ job: UInt64, attempt: UInt32 = 1, status: JobStatus = .succeeded, _ text: String = "ok") -> StoredResult {
-    StoredResult(job: job, attempt: attempt, handler: "echo", status: status, payload: Array(text.utf8),
-                 durationMicroseconds: 1234, recordedAt: 1_700_000_000_001)
+private func result(_ job: UInt64, attempt: UInt32 = 1, status: JobStatus = .succeeded, _ text: String = "ok")
+    -> StoredResult
+{
+    StoredResult(
+        job: job, attempt: attempt, handler: "echo", status: status, payload: Array(text.utf8),
+        durationMicroseconds: 1234, recordedAt: 1_700_000_000_001)
 }

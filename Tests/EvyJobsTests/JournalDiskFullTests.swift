@@ -1,8 +1,9 @@
 import Evy
-@testable import EvyJobs
 import EvyTestSupport
 import Foundation
 import XCTest
+
+@testable import EvyJobs
 
 /// A full disk: a 2 MB tmpfs when this process may mount one (root), else SQLite's
 /// `max_page_count` as a stand-in (then "freeing space" raises the limit).
@@ -21,7 +22,8 @@ final class JournalDiskFullTests: XCTestCase {
     }
 
     func testAFullDiskFailsSubmitsLosesNoAcceptedJobAndRecovers() throws {
-        let path = directory.path, mounted = self.mounted
+        let path = directory.path
+        let mounted = self.mounted
         let filler = path + "/filler"
         if mounted {
             XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: 512 * 1024)))
@@ -50,7 +52,9 @@ final class JournalDiskFullTests: XCTestCase {
             }
             XCTAssertTrue(failure.description.contains("dispatcher.sqlite3"), failure.description)
             // Free space: later submits succeed again.
-            if mounted { try FileManager.default.removeItem(atPath: filler) } else {
+            if mounted {
+                try FileManager.default.removeItem(atPath: filler)
+            } else {
                 try journal.execute("PRAGMA max_page_count = 100000")
             }
             for outcome in try await submitRound(journal, round: 1000) {
@@ -79,7 +83,8 @@ final class JournalDiskFullTests: XCTestCase {
 }
 
 /// Submits 50 jobs of 2 KB at once and waits for all their outcomes.
-private func submitRound(_ journal: DispatcherJournal, round: Int) async throws -> [Result<SubmitOutcome, JournalError>] {
+private func submitRound(_ journal: DispatcherJournal, round: Int) async throws -> [Result<SubmitOutcome, JournalError>]
+{
     let outcomes = Box<[Result<SubmitOutcome, JournalError>]>([])
     let all = Flag()
     for index in 0..<50 {

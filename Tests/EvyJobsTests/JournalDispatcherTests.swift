@@ -1,7 +1,8 @@
 import Evy
-@testable import EvyJobs
 import EvyTestSupport
 import XCTest
+
+@testable import EvyJobs
 
 final class JournalDispatcherTests: XCTestCase {
     private var directory: TemporaryDirectory!

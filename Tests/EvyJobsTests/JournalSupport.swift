@@ -1,6 +1,7 @@
 import Evy
-@testable import EvyJobs
 import Foundation
+
+@testable import EvyJobs
 
 /// A fresh directory under the temporary directory; `remove()` deletes it and what it holds.
 struct TemporaryDirectory {
@@ -30,7 +31,8 @@ func newJob(_ handler: String = "echo", dedupKey: String = "", payload: [UInt8]?
     options.priority = 7
     options.concurrencyKey = "k"
     options.concurrencyLimit = 3
-    return NewJob(handler: handler, options: options, payload: payload ?? Array(handler.utf8), submittedAt: 1_700_000_000_000)
+    return NewJob(
+        handler: handler, options: options, payload: payload ?? Array(handler.utf8), submittedAt: 1_700_000_000_000)
 }
 
 extension SubmitOutcome {

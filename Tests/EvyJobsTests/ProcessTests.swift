@@ -43,20 +43,23 @@ final class ProcessTests: XCTestCase {
             defer { for process in processes { try? process.kill(SIGKILL) } }
             let (dispatcher, dispatcherLine) = try await Self.start([
                 dispatcherBinary, "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint", "tcp://127.0.0.1:*",
-                "--data-dir", directory + "/dispatcher", "--heartbeat-ms", "200"])
+                "--data-dir", directory + "/dispatcher", "--heartbeat-ms", "200",
+            ])
             processes.append(dispatcher)
             let dispatcherEndpoints = Self.endpoints(in: dispatcherLine)
             XCTAssertEqual(dispatcherEndpoints.count, 2, dispatcherLine)
             let (collector, collectorLine) = try await Self.start([
                 collectorBinary, "--result-endpoint", "tcp://127.0.0.1:*", "--client-endpoint", "tcp://127.0.0.1:*",
-                "--dispatcher", dispatcherEndpoints[1], "--data-dir", directory + "/collector"])
+                "--dispatcher", dispatcherEndpoints[1], "--data-dir", directory + "/collector",
+            ])
             processes.append(collector)
             let collectorEndpoints = Self.endpoints(in: collectorLine)
             XCTAssertEqual(collectorEndpoints.count, 2, collectorLine)
             for _ in 0..<2 {
                 let (worker, _) = try await Self.start([
                     workerBinary, "--dispatcher", dispatcherEndpoints[1], "--collector", collectorEndpoints[0],
-                    "--handlers", "noop,sleep,fail", "--heartbeat-ms", "200"])
+                    "--handlers", "noop,sleep,fail", "--heartbeat-ms", "200",
+                ])
                 processes.append(worker)
             }
             let (example, _) = try await Self.start([exampleBinary, dispatcherEndpoints[1], collectorEndpoints[0]])
@@ -64,9 +67,10 @@ final class ProcessTests: XCTestCase {
 
             let client = try JobClient(dispatcher: dispatcherEndpoints[0], collector: collectorEndpoints[1])
             defer { client.close() }
-            let ids = try await client.submitMany((0..<300).map { index in
-                (index % 3 == 0 ? "sleep" : "noop", Array("1".utf8), JobOptions())
-            })
+            let ids = try await client.submitMany(
+                (0..<300).map { index in
+                    (index % 3 == 0 ? "sleep" : "noop", Array("1".utf8), JobOptions())
+                })
             var outcomes = 0
             for try await outcome in client.outcomes(of: ids) {
                 XCTAssertEqual(outcome.status, .succeeded)
@@ -82,7 +86,8 @@ final class ProcessTests: XCTestCase {
             var status: [String: Any]?
             let deadline = ContinuousClock.now + .seconds(10)
             repeat {
-                status = try JSONSerialization.jsonObject(with: Data(try await client.query("status"))) as? [String: Any]
+                status =
+                    try JSONSerialization.jsonObject(with: Data(try await client.query("status"))) as? [String: Any]
                 if status?["done"] as? Int == 301 { break }
                 try await sleep(for: .milliseconds(20))
             } while ContinuousClock.now < deadline

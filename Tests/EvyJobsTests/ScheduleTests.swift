@@ -1,9 +1,12 @@
-@testable import EvyJobs
 import XCTest
+
+@testable import EvyJobs
 
 /// The dispatcher's scheduling rules, without sockets or a journal.
 final class ScheduleTests: XCTestCase {
-    private func job(_ id: UInt64, _ handler: String = "h", _ configure: (inout JobOptions) -> Void = { _ in }) -> ScheduledJob {
+    private func job(_ id: UInt64, _ handler: String = "h", _ configure: (inout JobOptions) -> Void = { _ in })
+        -> ScheduledJob
+    {
         var options = JobOptions()
         configure(&options)
         return ScheduledJob(id: id, handler: handler, options: options, payload: [], attempts: 0, lost: 0, lease: nil)
@@ -33,7 +36,13 @@ final class ScheduleTests: XCTestCase {
 
     func testAKeyAtItsLimitWaitsWithoutHoldingUpOthers() {
         var schedule = Schedule()
-        for id: UInt64 in 1...2 { schedule.add(job(id) { $0.concurrencyKey = "host"; $0.concurrencyLimit = 1 }, now: 0) }
+        for id: UInt64 in 1...2 {
+            schedule.add(
+                job(id) {
+                    $0.concurrencyKey = "host"
+                    $0.concurrencyLimit = 1
+                }, now: 0)
+        }
         schedule.add(job(3), now: 0)
         XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 1)
         XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 3, "job 2 waits for its key, job 3 goes")
@@ -44,7 +53,13 @@ final class ScheduleTests: XCTestCase {
 
     func testKeySpacingBetweenStarts() {
         var schedule = Schedule()
-        for id: UInt64 in 1...2 { schedule.add(job(id) { $0.concurrencyKey = "host"; $0.spacingMilliseconds = 200 }, now: 0) }
+        for id: UInt64 in 1...2 {
+            schedule.add(
+                job(id) {
+                    $0.concurrencyKey = "host"
+                    $0.spacingMilliseconds = 200
+                }, now: 0)
+        }
         XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 1)
         schedule.remove(1)
         XCTAssertNil(schedule.lease(for: ["h"], to: worker, now: 150), "inside the spacing")

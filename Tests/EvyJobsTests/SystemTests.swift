@@ -22,17 +22,22 @@ final class SystemTests: XCTestCase {
     /// handlers `extra` adds, heartbeats every 100 ms.
     private func withSystem(
         workers: Int = 2, slots: Int = 10,
-        tune: @escaping @Sendable (inout Dispatcher.Configuration, inout EvyJobs.Collector.Configuration) -> Void = { _, _ in },
+        tune: @escaping @Sendable (inout Dispatcher.Configuration, inout EvyJobs.Collector.Configuration) -> Void = {
+            _, _ in
+        },
         extra: @escaping @Sendable (Worker) -> Void = { _ in },
         _ body: @escaping @Sendable (EmbeddedSystem, JobClient) async throws -> Void
     ) throws {
         let directory = self.directory
         try green(deadline: .seconds(60)) {
-            let system = try EmbeddedSystem(directory: directory, workers: workers, slots: slots,
-                                            heartbeat: .milliseconds(100), tune: { dispatcher, collector in
-                dispatcher.retryDelay = .milliseconds(10)
-                tune(&dispatcher, &collector)
-            }) { worker in
+            let system = try EmbeddedSystem(
+                directory: directory, workers: workers, slots: slots,
+                heartbeat: .milliseconds(100),
+                tune: { dispatcher, collector in
+                    dispatcher.retryDelay = .milliseconds(10)
+                    tune(&dispatcher, &collector)
+                }
+            ) { worker in
                 worker.handle("echo") { job in job.payload }
                 worker.handle("fail") { job in throw JobFailure("no", retryable: job.text == "retryable") }
                 worker.handle("block") { _ in
@@ -112,15 +117,18 @@ final class SystemTests: XCTestCase {
 
     func testAWorkerNeverHoldsMoreJobsThanItsSlots() throws {
         let peak = Box((now: 0, max: 0))
-        try withSystem(workers: 1, slots: 3, extra: { worker in
-            worker.handle("count") { _ in
-                peak.value.now += 1
-                peak.value.max = max(peak.value.max, peak.value.now)
-                try await sleep(for: .milliseconds(5))
-                peak.value.now -= 1
-                return []
+        try withSystem(
+            workers: 1, slots: 3,
+            extra: { worker in
+                worker.handle("count") { _ in
+                    peak.value.now += 1
+                    peak.value.max = max(peak.value.max, peak.value.now)
+                    try await sleep(for: .milliseconds(5))
+                    peak.value.now -= 1
+                    return []
+                }
             }
-        }) { _, client in
+        ) { _, client in
             let ids = try await client.submitMany((0..<30).map { _ in ("count", [], JobOptions()) })
             for try await _ in client.outcomes(of: ids) {}
             XCTAssertEqual(peak.value.max, 3)
@@ -130,18 +138,22 @@ final class SystemTests: XCTestCase {
     func testAHigherPriorityRunsFirst() throws {
         let order = Box<[String]>([])
         let gate = Flag()
-        try withSystem(workers: 1, slots: 1, extra: { worker in
-            worker.handle("gate") { _ in
-                try await gate.wait()
-                return []
+        try withSystem(
+            workers: 1, slots: 1,
+            extra: { worker in
+                worker.handle("gate") { _ in
+                    try await gate.wait()
+                    return []
+                }
+                worker.handle("note") { job in
+                    order.value.append(job.text)
+                    return []
+                }
             }
-            worker.handle("note") { job in
-                order.value.append(job.text)
-                return []
-            }
-        }) { _, client in
+        ) { _, client in
             let first = try await client.submit("gate")  // occupies the only slot
-            var low = JobOptions(), high = JobOptions()
+            var low = JobOptions()
+            var high = JobOptions()
             low.priority = 1
             high.priority = 9
             let ids = [
@@ -173,12 +185,15 @@ final class SystemTests: XCTestCase {
     /// Two workers, one key with limit 1 and 200 ms spacing: the starts are at least 200 ms apart.
     func testAConcurrencyKeyHoldsAcrossWorkers() throws {
         let starts = Box<[ContinuousClock.Instant]>([])
-        try withSystem(workers: 2, extra: { worker in
-            worker.handle("polite") { _ in
-                starts.value.append(.now)
-                return []
+        try withSystem(
+            workers: 2,
+            extra: { worker in
+                worker.handle("polite") { _ in
+                    starts.value.append(.now)
+                    return []
+                }
             }
-        }) { system, client in
+        ) { system, client in
             var options = JobOptions()
             options.concurrencyKey = "a.example"
             options.concurrencyLimit = 1
@@ -195,14 +210,19 @@ final class SystemTests: XCTestCase {
 
     /// A worker that stops answering (killed) loses its lease; the job runs again elsewhere.
     func testALostWorkersJobRunsAgainOnAnother() throws {
-        try withSystem(workers: 1, slots: 1, extra: { worker in
-            worker.handle("slow-once") { job in
-                if job.attempt == 1 { try await sleep(for: .seconds(3600)) }
-                return Array("attempt \(job.attempt)".utf8)
+        try withSystem(
+            workers: 1, slots: 1,
+            extra: { worker in
+                worker.handle("slow-once") { job in
+                    if job.attempt == 1 { try await sleep(for: .seconds(3600)) }
+                    return Array("attempt \(job.attempt)".utf8)
+                }
             }
-        }) { system, client in
+        ) { system, client in
             let id = try await client.submit("slow-once")
-            try await waitUntil("the first attempt runs") { system.workers[0].completed == 0 && system.dispatcher.counters.leased == 1 }
+            try await waitUntil("the first attempt runs") {
+                system.workers[0].completed == 0 && system.dispatcher.counters.leased == 1
+            }
             system.workers[0].stop()  // gone without a word, as after kill -9
             let lostAt = ContinuousClock.now
             system.addWorker()

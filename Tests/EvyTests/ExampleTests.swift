@@ -1,6 +1,6 @@
+import EvyTestSupport
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// Runs the quick examples of `Examples/` and checks what they print.
 final class ExampleTests: XCTestCase {
@@ -36,8 +36,10 @@ final class ExampleTests: XCTestCase {
 
     func testEventLoop() throws {
         let output = try run("event-loop")
-        for line in ["call_soon", "call_at +10 ms", "call_later 20 ms", "SIGUSR1 handled", "call_from_thread",
-                     "run() returned"] {
+        for line in [
+            "call_soon", "call_at +10 ms", "call_later 20 ms", "SIGUSR1 handled", "call_from_thread",
+            "run() returned",
+        ] {
             XCTAssertTrue(output.contains(line), "missing \(line) in \(output)")
         }
         XCTAssertFalse(output.contains("never printed"))
@@ -46,7 +48,8 @@ final class ExampleTests: XCTestCase {
     func testQueueWorkersAndTaskLocal() throws {
         XCTAssertTrue(try run("queue-workers").contains("all 20 items processed by 4 workers"))
         let local = try run("task-local")
-        XCTAssertTrue(local.contains("green thread 3 sees 3") && local.contains("main green thread still sees 1"), local)
+        XCTAssertTrue(
+            local.contains("green thread 3 sees 3") && local.contains("main green thread still sees 1"), local)
     }
 
     func testThreadPoolCopy() throws {

@@ -1,21 +1,28 @@
+import EvyTestSupport
 import Foundation
 import Glibc
 import Synchronization
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 final class FutureTests: XCTestCase {
     func testTaskPoolExecutorSubmitResultAndErrors() throws {
         try green {
             let executor = TaskPoolExecutor(maxWorkers: 2)
-            let ok = try executor.submit { try await sleep(for: .milliseconds(2)); return "ok" }
+            let ok = try executor.submit {
+                try await sleep(for: .milliseconds(2))
+                return "ok"
+            }
             let bad = try executor.submit { () async throws -> String in throw Boom(code: 2) }
             let value = try await ok.result(timeout: .seconds(5))
             XCTAssertEqual(value, "ok")
             let error = try await bad.error()
             XCTAssertEqual(error as? Boom, Boom(code: 2))
-            do { _ = try await bad.result(); XCTFail() } catch is Boom {}
+            do {
+                _ = try await bad.result()
+                XCTFail()
+            } catch is Boom {}
             XCTAssertTrue(ok.isDone && bad.isDone)
         }
     }
@@ -31,7 +38,10 @@ final class FutureTests: XCTestCase {
             XCTAssertFalse(first.cancel(), "running work cannot be cancelled")
             XCTAssertTrue(second.cancel())
             XCTAssertTrue(second.isCancelled && second.isDone)
-            do { _ = try await second.result(); XCTFail() } catch is CancellationError {}
+            do {
+                _ = try await second.result()
+                XCTFail()
+            } catch is CancellationError {}
             gate.set()
             _ = try await first.result()
             try await executor.shutdown()
@@ -41,10 +51,19 @@ final class FutureTests: XCTestCase {
     func testResultTimeoutAndDoneCallbacks() throws {
         try green {
             let executor = TaskPoolExecutor()
-            let slow = try executor.submit { try await sleep(for: .milliseconds(30)); return 1 }
-            do { _ = try await slow.result(timeout: .milliseconds(3)); XCTFail() } catch is TimeoutError {}
+            let slow = try executor.submit {
+                try await sleep(for: .milliseconds(30))
+                return 1
+            }
+            do {
+                _ = try await slow.result(timeout: .milliseconds(3))
+                XCTFail()
+            } catch is TimeoutError {}
             let called = Flag()
-            slow.addDoneCallback { future in XCTAssertTrue(future.isDone); called.set() }
+            slow.addDoneCallback { future in
+                XCTAssertTrue(future.isDone)
+                called.set()
+            }
             _ = try await slow.result()
             try await called.wait(timeout: .seconds(1))
             XCTAssertTrue(called.isSet)
@@ -67,7 +86,12 @@ final class FutureTests: XCTestCase {
     func testWaitConditionsAndCompletedOrder() throws {
         try green {
             let executor = TaskPoolExecutor()
-            let futures = try [30, 5, 15].map { ms in try executor.submit { try await sleep(for: .milliseconds(Int64(ms))); return ms } }
+            let futures = try [30, 5, 15].map { ms in
+                try executor.submit {
+                    try await sleep(for: .milliseconds(Int64(ms)))
+                    return ms
+                }
+            }
             let (firstDone, firstPending) = try await Future.wait(for: futures, returnWhen: .firstCompleted)
             XCTAssertEqual(firstDone.count, 1)
             XCTAssertEqual(firstPending.count, 2)
@@ -79,8 +103,12 @@ final class FutureTests: XCTestCase {
             XCTAssertTrue(notDone.isEmpty)
 
             let failing = try executor.submit { () async throws -> Int in throw Boom() }
-            let slow = try executor.submit { try await sleep(for: .seconds(60)); return 0 }
-            let (withError, _) = try await Future.wait(for: [slow, failing], timeout: .seconds(5), returnWhen: .firstException)
+            let slow = try executor.submit {
+                try await sleep(for: .seconds(60))
+                return 0
+            }
+            let (withError, _) = try await Future.wait(
+                for: [slow, failing], timeout: .seconds(5), returnWhen: .firstException)
             XCTAssertTrue(withError.contains { $0 === failing })
             let (none, pending) = try await Future.wait(for: [slow], timeout: .milliseconds(5))
             XCTAssertTrue(none.isEmpty)
@@ -97,14 +125,28 @@ final class FutureTests: XCTestCase {
         try green {
             let executor = ThreadPoolExecutor(maxWorkers: 4)
             let futures = try (0..<8).map { i in
-                try executor.submit { () -> Bool in usleep(20_000); return !Hub.main.isOnHubThread && i >= 0 }
+                try executor.submit { () -> Bool in
+                    usleep(20_000)
+                    return !Hub.main.isOnHubThread && i >= 0
+                }
             }
             let ticks = Box(0)
-            spawnN { for _ in 0..<5 { try await sleep(for: .milliseconds(5)); ticks.value += 1 } }
-            for future in futures { let offHub = try await future.result(timeout: .seconds(10)); XCTAssertTrue(offHub) }
+            spawnN {
+                for _ in 0..<5 {
+                    try await sleep(for: .milliseconds(5))
+                    ticks.value += 1
+                }
+            }
+            for future in futures {
+                let offHub = try await future.result(timeout: .seconds(10))
+                XCTAssertTrue(offHub)
+            }
             XCTAssertGreaterThanOrEqual(ticks.value, 3, "the hub kept running green threads meanwhile")
             let failing = try executor.submit { () throws -> Int in throw Boom(code: 6) }
-            do { _ = try await failing.result(); XCTFail() } catch let error as Boom { XCTAssertEqual(error.code, 6) }
+            do {
+                _ = try await failing.result()
+                XCTFail()
+            } catch let error as Boom { XCTAssertEqual(error.code, 6) }
             try await executor.shutdown()
         }
     }
@@ -122,7 +164,10 @@ final class ThreadPoolTests: XCTestCase {
                     worst.value = max(worst.value, before.duration(to: .now) - .milliseconds(10))
                 }
             }
-            let value = try await tpool.execute { () -> Int in usleep(200_000); return 99 }
+            let value = try await tpool.execute { () -> Int in
+                usleep(200_000)
+                return 99
+            }
             try await ticker.wait()
             return (value, worst.value)
         }
@@ -146,13 +191,16 @@ final class ThreadPoolTests: XCTestCase {
     func testManyConcurrentCallsAreBoundedByPoolSize() throws {
         try green {
             let pool = ThreadPool(size: 3)
-            let active = Atomic<Int>(0), peak = Atomic<Int>(0)
+            let active = Atomic<Int>(0)
+            let peak = Atomic<Int>(0)
             let calls = (0..<12).map { _ in
                 spawn {
                     try await pool.execute {
                         let now = active.add(1, ordering: .relaxed).newValue
                         var seen = peak.load(ordering: .relaxed)
-                        while now > seen, !peak.compareExchange(expected: seen, desired: now, ordering: .relaxed).exchanged {
+                        while now > seen,
+                            !peak.compareExchange(expected: seen, desired: now, ordering: .relaxed).exchanged
+                        {
                             seen = peak.load(ordering: .relaxed)
                         }
                         usleep(5_000)
@@ -170,7 +218,10 @@ final class ThreadPoolTests: XCTestCase {
         try green {
             let start = ContinuousClock.now
             let result = try await withTimeout(.milliseconds(20), orElse: -1) {
-                try await tpool.execute { () -> Int in usleep(2_000_000); return 1 }
+                try await tpool.execute { () -> Int in
+                    usleep(2_000_000)
+                    return 1
+                }
             }
             XCTAssertEqual(result, -1)
             XCTAssertLessThan(start.duration(to: .now), .seconds(1), "not waiting for the 2 s call")

@@ -1,9 +1,10 @@
+import EvyTestSupport
 import Foundation
 import Logging
 import Synchronization
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 final class GreenThreadTests: XCTestCase {
     func testWaitReturnsValueOrRethrowsError() throws {
@@ -34,7 +35,10 @@ final class GreenThreadTests: XCTestCase {
 
     func testWaitWithTimeoutThrowsTimeoutErrorAndThreadKeepsRunning() throws {
         try green {
-            let slow = spawn { try await sleep(for: .milliseconds(30)); return "done" }
+            let slow = spawn {
+                try await sleep(for: .milliseconds(30))
+                return "done"
+            }
             do {
                 _ = try await slow.wait(timeout: .milliseconds(5))
                 XCTFail("expected a timeout")
@@ -46,7 +50,8 @@ final class GreenThreadTests: XCTestCase {
 
     func testKillARunningThreadInterruptsItsWait() throws {
         try green {
-            let started = Box(false), cleanedUp = Box(false)
+            let started = Box(false)
+            let cleanedUp = Box(false)
             let sleeper = spawn { () async throws -> Int in
                 defer { cleanedUp.value = true }
                 started.value = true
@@ -79,7 +84,10 @@ final class GreenThreadTests: XCTestCase {
     func testLinkCallbacksRunOnCompletionAndUnlinkRemovesThem() throws {
         try green {
             let seen = Box<[String]>([])
-            let thread = spawn { try await sleep(for: .milliseconds(2)); return 7 }
+            let thread = spawn {
+                try await sleep(for: .milliseconds(2))
+                return 7
+            }
             thread.link { result in seen.value.append("a:\((try? result.get()) ?? -1)") }
             let token = thread.link { _ in seen.value.append("b") }
             XCTAssertTrue(thread.unlink(token))
@@ -127,8 +135,9 @@ final class GreenThreadTests: XCTestCase {
             try await waitUntil("all hundred ran") { count.value == 100 }
             XCTAssertEqual(count.value, 100)
         }
-        XCTAssertTrue(TestLog.messages.contains { $0.contains("doomed") && $0.contains("Boom") },
-                      "logged: \(TestLog.messages)")
+        XCTAssertTrue(
+            TestLog.messages.contains { $0.contains("doomed") && $0.contains("Boom") },
+            "logged: \(TestLog.messages)")
     }
 
     func testSleepZeroLetsOthersRun() throws {
@@ -156,10 +165,20 @@ final class GreenThreadTests: XCTestCase {
     func testLocalStorageIsPerGreenThread() throws {
         try green {
             let local = GreenLocal<String>()
-            let a = spawn { local.value = "a"; try await sleep(for: .milliseconds(2)); return local.value }
-            let b = spawn { local.value = "b"; try await sleep(for: .milliseconds(1)); return local.value }
+            let a = spawn {
+                local.value = "a"
+                try await sleep(for: .milliseconds(2))
+                return local.value
+            }
+            let b = spawn {
+                local.value = "b"
+                try await sleep(for: .milliseconds(1))
+                return local.value
+            }
             let c = spawn { local.value }
-            let valueA = try await a.wait(), valueB = try await b.wait(), valueC = try await c.wait()
+            let valueA = try await a.wait()
+            let valueB = try await b.wait()
+            let valueC = try await c.wait()
             XCTAssertEqual(valueA, "a")
             XCTAssertEqual(valueB, "b")
             XCTAssertNil(valueC)

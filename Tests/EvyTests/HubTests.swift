@@ -1,8 +1,9 @@
+import EvyTestSupport
 import Foundation
 import Glibc
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 final class HubTests: XCTestCase {
     func testRunReturnsBodyValueAndError() throws {
@@ -110,7 +111,12 @@ final class HubTests: XCTestCase {
     func testEachThreadRunsItsOwnHub() throws {
         let values = onNewThread { () -> [Int] in
             (try? Hub.run {
-                let threads = (0..<3).map { i in spawn { try await sleep(for: .milliseconds(1)); return i } }
+                let threads = (0..<3).map { i in
+                    spawn {
+                        try await sleep(for: .milliseconds(1))
+                        return i
+                    }
+                }
                 var values: [Int] = []
                 for thread in threads { values.append(try await thread.wait()) }
                 return values
@@ -123,7 +129,10 @@ final class HubTests: XCTestCase {
         let received = try green {
             var fds: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&fds), 0)
-            defer { close(fds[0]); close(fds[1]) }
+            defer {
+                close(fds[0])
+                close(fds[1])
+            }
             let hub = Hub.current
             let gotData = Event<String>()
             let writable = Flag()
@@ -152,10 +161,17 @@ final class HubTests: XCTestCase {
     func testSignalHandlersSeveralPerSignalAndIndividuallyRemovable() throws {
         let (first, second) = try green {
             let hub = Hub.current
-            let first = Box(0), second = Box(0)
+            let first = Box(0)
+            let second = Box(0)
             let got = Flag()
-            let h1 = try hub.addSignalHandler(SIGUSR1) { first.value += 1; got.set() }
-            try hub.addSignalHandler(SIGUSR1) { second.value += 1; got.set() }
+            let h1 = try hub.addSignalHandler(SIGUSR1) {
+                first.value += 1
+                got.set()
+            }
+            try hub.addSignalHandler(SIGUSR1) {
+                second.value += 1
+                got.set()
+            }
             kill(getpid(), SIGUSR1)
             try await got.wait(timeout: .seconds(5))
             try await waitUntil("both handlers ran") { first.value > 0 && second.value > 0 }
@@ -188,7 +204,8 @@ final class HubTests: XCTestCase {
         XCTAssertNil(BlockingDetector.threshold(fromEnvironment: [:]))
         XCTAssertNil(BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "off"]))
         XCTAssertNil(BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "0"]))
-        XCTAssertEqual(BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "150"]), .milliseconds(150))
+        XCTAssertEqual(
+            BlockingDetector.threshold(fromEnvironment: ["EVY_BLOCKING_DETECTOR_MS": "150"]), .milliseconds(150))
     }
 
     func testBlockingDetectorQuietWhenGreenThreadsYield() throws {
@@ -231,7 +248,10 @@ final class TrampolineTests: XCTestCase {
             var pair: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&pair), 0)
             let fds = pair
-            defer { close(fds[0]); close(fds[1]) }
+            defer {
+                close(fds[0])
+                close(fds[1])
+            }
             let hub = Hub.current
             let reader = spawn { () async throws -> String in
                 try await hub.wait(for: .readable, on: fds[0], timeout: .seconds(5))
@@ -257,7 +277,10 @@ final class TrampolineTests: XCTestCase {
             var pair: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&pair), 0)
             let fds = pair
-            defer { close(fds[0]); close(fds[1]) }
+            defer {
+                close(fds[0])
+                close(fds[1])
+            }
             let hub = Hub.current
             do {
                 try await hub.wait(for: .readable, on: fds[0], timeout: .milliseconds(5))
@@ -280,7 +303,10 @@ final class DescriptorLifecycleTests: XCTestCase {
             var pair: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&pair), 0)
             let fds = pair
-            defer { close(fds[0]); close(fds[1]) }
+            defer {
+                close(fds[0])
+                close(fds[1])
+            }
             let hub = Hub.current
             let which = Event<String>()
             try hub.addReader(fds[0]) { try? which.send("old") }
@@ -303,14 +329,21 @@ final class DescriptorLifecycleTests: XCTestCase {
             try await waitUntil("the waiter waits") { hub.hasWaiter(on: fds[0]) }
             hub.notifyClose(fds[0])
             close(fds[0])
-            do { try await waiter.wait(timeout: .seconds(5)); XCTFail("expected an error") } catch let error as WatchError {
+            do {
+                try await waiter.wait(timeout: .seconds(5))
+                XCTFail("expected an error")
+            } catch let error as WatchError {
                 XCTAssertEqual(error, .descriptorClosed(fd: fds[0]))
             }
             // The number is reused by the next pipe; watching it works.
             var next: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&next), 0)
             let again = next
-            defer { close(again[0]); close(again[1]); close(fds[1]) }
+            defer {
+                close(again[0])
+                close(again[1])
+                close(fds[1])
+            }
             try await hub.wait(for: .writable, on: again[1], timeout: .seconds(5))
         }
     }

@@ -1,8 +1,9 @@
 import EvyConformance
+import EvyTestSupport
 import Foundation
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 /// The conformance scenarios in both hub modes.
 final class ModeTests: XCTestCase {

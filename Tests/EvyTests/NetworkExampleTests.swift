@@ -1,8 +1,9 @@
+import EvyTestSupport
 import Foundation
 import Glibc
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 /// A running example program whose output is read line by line without blocking the hub.
 final class ExampleProcess: @unchecked Sendable {
@@ -83,7 +84,10 @@ final class NetworkExampleTests: XCTestCase {
             try await alice.sendAll("hi bob\n")
             let heard = try await bob.buffered().readLine(timeout: .seconds(5))
             XCTAssertEqual(heard, "hi bob")
-            do { _ = try await alice.receive(timeout: .milliseconds(50)); XCTFail("no echo to the sender") } catch is TimeoutError {}
+            do {
+                _ = try await alice.receive(timeout: .milliseconds(50))
+                XCTFail("no echo to the sender")
+            } catch is TimeoutError {}
             alice.close()
             bob.close()
         }
@@ -95,9 +99,10 @@ final class NetworkExampleTests: XCTestCase {
             let echoPort = echo.localAddress!.port
             let forwarder = try ExampleProcess("forwarder", ["0", "127.0.0.1:\(echoPort)"])
             defer { forwarder.stop() }
-            let port = port(in: try await withTimeout(.seconds(10)) {
-                try await forwarder.waitFor("forwarding port")
-            }.components(separatedBy: " to ")[0])
+            let port = port(
+                in: try await withTimeout(.seconds(10)) {
+                    try await forwarder.waitFor("forwarding port")
+                }.components(separatedBy: " to ")[0])
             let client = try await connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
             try await client.sendAll("through the forwarder")
             let reply = try await client.buffered().readExactly(21, timeout: .seconds(5))
@@ -125,7 +130,8 @@ final class NetworkExampleTests: XCTestCase {
             defer { server.stop() }
             let port = port(in: try await withTimeout(.seconds(30)) { try await server.waitFor("listening on port") })
             let socket = try await connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
-            let tls = try await wrapTLS(socket, context: try TLSContext.client(verifyPeer: false), serverName: "localhost")
+            let tls = try await wrapTLS(
+                socket, context: try TLSContext.client(verifyPeer: false), serverName: "localhost")
             let stream = tls.buffered()
             try await stream.write("secret\n")
             try await stream.flush()

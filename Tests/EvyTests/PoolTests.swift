@@ -1,6 +1,7 @@
-import XCTest
-@testable import Evy
 import EvyTestSupport
+import XCTest
+
+@testable import Evy
 
 final class GreenPoolTests: XCTestCase {
     func testSpawnWaitsForAFreeSlot() throws {
@@ -30,12 +31,18 @@ final class GreenPoolTests: XCTestCase {
             let pool = GreenPool(size: 10)
             let finished = Box(0)
             for i in 0..<25 {
-                try await pool.spawnN { try await sleep(for: .milliseconds(i % 5)); finished.value += 1 }
+                try await pool.spawnN {
+                    try await sleep(for: .milliseconds(i % 5))
+                    finished.value += 1
+                }
             }
             try await pool.waitAll()
             XCTAssertEqual(finished.value, 25)
             let inside = try await pool.spawn { () async throws -> Bool in
-                do { try await pool.waitAll(); return false } catch GreenPoolError.waitAllFromInside { return true }
+                do {
+                    try await pool.waitAll()
+                    return false
+                } catch GreenPoolError.waitAllFromInside { return true }
             }
             let refused = try await inside.wait()
             XCTAssertTrue(refused)
@@ -98,10 +105,13 @@ final class GreenPoolTests: XCTestCase {
             let pool = GreenPool(size: 4)
             var seen: [Int] = []
             do {
-                for try await value in pool.imap(0..<10, { i in
-                    if i == 5 { throw Boom(code: i) }
-                    return i
-                }) { seen.append(value) }
+                for try await value in pool.imap(
+                    0..<10,
+                    { i in
+                        if i == 5 { throw Boom(code: i) }
+                        return i
+                    })
+                { seen.append(value) }
                 XCTFail("expected the error")
             } catch let error as Boom {
                 XCTAssertEqual(error.code, 5)
@@ -114,7 +124,10 @@ final class GreenPoolTests: XCTestCase {
         try green {
             let pool = GreenPool(size: 5)
             let produced = Box(0)
-            var iterator = pool.imap(0..<1_000_000) { i in produced.value += 1; return i }.makeAsyncIterator()
+            var iterator = pool.imap(0..<1_000_000) { i in
+                produced.value += 1
+                return i
+            }.makeAsyncIterator()
             var consumed = 0
             for _ in 0..<20 {
                 _ = try await iterator.next()

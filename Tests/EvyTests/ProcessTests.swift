@@ -1,13 +1,15 @@
+import EvyTestSupport
 import Foundation
 import Glibc
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 final class ProcessTests: XCTestCase {
     func testRunCapturesOutputErrorAndStatus() throws {
         let (status, output, error) = try green {
-            try await ChildProcess.run(["sh", "-c", "cat; echo oops >&2; exit 3"], input: Array("piped in\n".utf8), timeout: .seconds(10))
+            try await ChildProcess.run(
+                ["sh", "-c", "cat; echo oops >&2; exit 3"], input: Array("piped in\n".utf8), timeout: .seconds(10))
         }
         XCTAssertEqual(status, .exited(3))
         XCTAssertEqual(String(decoding: output, as: UTF8.self), "piped in\n")
@@ -26,11 +28,20 @@ final class ProcessTests: XCTestCase {
 
     func testWaitingForAChildKeepsOtherGreenThreadsRunning() throws {
         try green {
-            let child = try ChildProcess(["sleep", "0.2"], standardInput: .discard, standardOutput: .discard, standardError: .discard)
+            let child = try ChildProcess(
+                ["sleep", "0.2"], standardInput: .discard, standardOutput: .discard, standardError: .discard)
             XCTAssertGreaterThan(child.pid, 0)
             let ticks = Box(0)
-            spawnN { for _ in 0..<5 { try await sleep(for: .milliseconds(10)); ticks.value += 1 } }
-            do { try await child.wait(timeout: .milliseconds(20)); XCTFail() } catch is TimeoutError {}
+            spawnN {
+                for _ in 0..<5 {
+                    try await sleep(for: .milliseconds(10))
+                    ticks.value += 1
+                }
+            }
+            do {
+                try await child.wait(timeout: .milliseconds(20))
+                XCTFail()
+            } catch is TimeoutError {}
             let status = try await child.wait(timeout: .seconds(10))
             XCTAssertEqual(status, .exited(0))
             XCTAssertEqual(ticks.value, 5)
@@ -58,8 +69,9 @@ final class ProcessTests: XCTestCase {
             } catch let error as SocketError {
                 XCTAssertEqual(error.errno, ENOENT)
             }
-            let child = try ChildProcess(["sh", "-c", "echo $GREETING; pwd"], environment: ["GREETING": "hi", "PATH": "/usr/bin:/bin"],
-                                         workingDirectory: "/tmp")
+            let child = try ChildProcess(
+                ["sh", "-c", "echo $GREETING; pwd"], environment: ["GREETING": "hi", "PATH": "/usr/bin:/bin"],
+                workingDirectory: "/tmp")
             let (status, output, _) = try await child.communicate(timeout: .seconds(10))
             XCTAssertTrue(status.succeeded)
             XCTAssertEqual(String(decoding: output, as: UTF8.self), "hi\n/tmp\n")
@@ -67,7 +79,9 @@ final class ProcessTests: XCTestCase {
     }
 
     func testAFailedStartLeavesNoDescriptorOpen() throws {
-        @Sendable func openDescriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
+        @Sendable func openDescriptors() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        }
         try green {
             let before = try openDescriptors()
             for _ in 0..<20 {
@@ -91,7 +105,10 @@ final class ProcessTests: XCTestCase {
             XCTAssertEqual(text, "green pipes")
             do { _ = try await reader.receive(timeout: .milliseconds(1)) } catch {}  // EOF: empty, no error
             reader.close()
-            do { _ = try await reader.receive(); XCTFail() } catch let error as SocketError { XCTAssertEqual(error, .closed) }
+            do {
+                _ = try await reader.receive()
+                XCTFail()
+            } catch let error as SocketError { XCTAssertEqual(error, .closed) }
         }
     }
 

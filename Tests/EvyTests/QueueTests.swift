@@ -1,17 +1,22 @@
-import XCTest
-@testable import Evy
 import EvyTestSupport
+import XCTest
+
+@testable import Evy
 
 final class QueueTests: XCTestCase {
     func testFIFOLIFOAndPriorityOrder() throws {
         try green {
-            let fifo = Queue<Int>(), lifo = LifoQueue<Int>(), priority = PriorityQueue<Int>()
+            let fifo = Queue<Int>()
+            let lifo = LifoQueue<Int>()
+            let priority = PriorityQueue<Int>()
             for i in [3, 1, 2] {
                 try await fifo.put(i)
                 try await lifo.put(i)
                 try await priority.put(i)
             }
-            var f: [Int] = [], l: [Int] = [], p: [Int] = []
+            var f: [Int] = []
+            var l: [Int] = []
+            var p: [Int] = []
             for _ in 0..<3 {
                 f.append(try await fifo.get())
                 l.append(try await lifo.get())
@@ -45,7 +50,10 @@ final class QueueTests: XCTestCase {
             try queue.putNowait(2)
             XCTAssertTrue(queue.isFull)
             XCTAssertThrowsError(try queue.putNowait(3)) { XCTAssertTrue($0 is QueueFull) }
-            do { try await queue.put(3, timeout: .milliseconds(3)); XCTFail() } catch is QueueFull {}
+            do {
+                try await queue.put(3, timeout: .milliseconds(3))
+                XCTFail()
+            } catch is QueueFull {}
             let putter = spawn { try await queue.put(3) }
             try await waitUntil("the putter waits") { queue.waitingPutters == 1 }
             XCTAssertFalse(putter.isDone)
@@ -57,7 +65,10 @@ final class QueueTests: XCTestCase {
             XCTAssertEqual(try queue.getNowait(), 2)
             XCTAssertEqual(try queue.getNowait(), 3)
             XCTAssertThrowsError(try queue.getNowait()) { XCTAssertTrue($0 is QueueEmpty) }
-            do { _ = try await queue.get(timeout: .milliseconds(3)); XCTFail() } catch is QueueEmpty {}
+            do {
+                _ = try await queue.get(timeout: .milliseconds(3))
+                XCTFail()
+            } catch is QueueEmpty {}
         }
     }
 

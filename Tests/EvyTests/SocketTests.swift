@@ -1,8 +1,9 @@
+import EvyTestSupport
 import Foundation
 import Glibc
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 /// An echo server on a free loopback port; returns its listener.
 func startEchoServer(concurrency: Int = 100, host: String = "127.0.0.1") throws -> Socket {
@@ -32,7 +33,9 @@ final class SocketTests: XCTestCase {
                     defer { client.close() }
                     try await client.sendAll("hello \(i)")
                     let stream = client.buffered()
-                    return String(decoding: try await stream.readExactly("hello \(i)".utf8.count, timeout: .seconds(5)), as: UTF8.self)
+                    return String(
+                        decoding: try await stream.readExactly("hello \(i)".utf8.count, timeout: .seconds(5)),
+                        as: UTF8.self)
                 }
             }
             let replies = try await pile.collect()
@@ -92,9 +95,15 @@ final class SocketTests: XCTestCase {
             let address = listener.localAddress!
             let client = try await connect(to: address, timeout: .seconds(5))
             // A peer that connects and sends nothing: the read times out.
-            do { _ = try await client.receive(timeout: .milliseconds(20)); XCTFail() } catch is TimeoutError {}
+            do {
+                _ = try await client.receive(timeout: .milliseconds(20))
+                XCTFail()
+            } catch is TimeoutError {}
             client.timeout = .milliseconds(10)
-            do { _ = try await client.receive(); XCTFail() } catch is TimeoutError {}
+            do {
+                _ = try await client.receive()
+                XCTFail()
+            } catch is TimeoutError {}
             listener.close()
             client.close()
             // Nobody listens any more: refused, not hung.
@@ -154,10 +163,16 @@ final class SocketTests: XCTestCase {
             let reader = spawn { try await client.receive() }
             try await waitUntil("the reader waits") { Hub.current.hasWaiter(on: client.fd) }
             client.close()
-            do { _ = try await reader.wait(timeout: .seconds(5)); XCTFail() } catch let error as SocketError {
+            do {
+                _ = try await reader.wait(timeout: .seconds(5))
+                XCTFail()
+            } catch let error as SocketError {
                 XCTAssertEqual(error, .closed)
             }
-            do { try await client.sendAll("x"); XCTFail() } catch let error as SocketError {
+            do {
+                try await client.sendAll("x")
+                XCTFail()
+            } catch let error as SocketError {
                 XCTAssertEqual(error, .closed)
             }
             listener.close()
@@ -210,7 +225,8 @@ final class BufferedStreamTests: XCTestCase {
             let client = try await connect(to: listener.localAddress!, timeout: .seconds(5))
             let server = try await acceptor.wait()
             let stream = server.buffered(chunkSize: 7)  // small chunks: lines span reads
-            try await client.sendAll("first line\r\nsecond\nABCDEF--END--tail" + String(repeating: "x", count: 100) + "\npartial")
+            try await client.sendAll(
+                "first line\r\nsecond\nABCDEF--END--tail" + String(repeating: "x", count: 100) + "\npartial")
             let first = try await stream.readLine(timeout: .seconds(5))
             XCTAssertEqual(first, "first line")
             let second = try await stream.readLine(timeout: .seconds(5))
@@ -219,7 +235,10 @@ final class BufferedStreamTests: XCTestCase {
             XCTAssertEqual(exact, Array("ABC".utf8))
             let upTo = try await stream.readUntil(Array("--END--".utf8), timeout: .seconds(5))
             XCTAssertEqual(upTo.map { String(decoding: $0, as: UTF8.self) }, "DEF--END--")
-            do { _ = try await stream.readLine(maxLength: 50, timeout: .seconds(5)); XCTFail() } catch let error as SocketError {
+            do {
+                _ = try await stream.readLine(maxLength: 50, timeout: .seconds(5))
+                XCTFail()
+            } catch let error as SocketError {
                 XCTAssertEqual(error, .tooLong(limit: 51))
             }
             client.close()
@@ -241,7 +260,10 @@ final class BufferedStreamTests: XCTestCase {
             let stream = server.buffered()
             let complete = try await stream.readLine(timeout: .seconds(5))
             XCTAssertEqual(complete, "complete")
-            do { _ = try await stream.readLine(timeout: .seconds(5)); XCTFail() } catch let error as SocketError {
+            do {
+                _ = try await stream.readLine(timeout: .seconds(5))
+                XCTFail()
+            } catch let error as SocketError {
                 XCTAssertEqual(error, .unexpectedEOF)
             }
             // Nothing is lost: the partial line is still there for a plain read.
@@ -278,7 +300,10 @@ final class ServeTests: XCTestCase {
 
             let failing = spawn { try await serve(listener) { _, _ in throw Boom(code: 21) } }
             let victim = try await connect(to: address, timeout: .seconds(5))
-            do { try await failing.wait(timeout: .seconds(5)); XCTFail() } catch let error as Boom {
+            do {
+                try await failing.wait(timeout: .seconds(5))
+                XCTFail()
+            } catch let error as Boom {
                 XCTAssertEqual(error.code, 21)
             }
             victim.close()
@@ -289,7 +314,8 @@ final class ServeTests: XCTestCase {
     func testConcurrencyLimitStopsAccepting() throws {
         try green {
             let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
-            let active = Box(0), peak = Box(0)
+            let active = Box(0)
+            let peak = Box(0)
             let release = Flag()
             spawnN {
                 try await serve(listener, concurrency: 3) { client, _ in
@@ -336,7 +362,10 @@ final class DescriptorExhaustionTests: XCTestCase {
         var original = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &original)
         let saved = original
-        defer { var restore = saved; setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore) }
+        defer {
+            var restore = saved
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &restore)
+        }
         try green {
             let listener = try startEchoServer()
             let address = listener.localAddress!
@@ -375,7 +404,10 @@ final class SocketReviewRegressionTests: XCTestCase {
             let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
             let handling = Flag()
             let server = spawn {
-                try await serve(listener, concurrency: 1) { _, _ in handling.set(); try await sleep(for: .seconds(60)) }
+                try await serve(listener, concurrency: 1) { _, _ in
+                    handling.set()
+                    try await sleep(for: .seconds(60))
+                }
             }
             let busy = try await connect(to: listener.localAddress!)
             try await handling.wait(timeout: .seconds(5))
@@ -387,12 +419,18 @@ final class SocketReviewRegressionTests: XCTestCase {
 
     func testBadPortsAndAddressesAreErrorsNotCrashes() throws {
         try green {
-            do { _ = try await connect(host: "127.0.0.1", port: 70000); XCTFail() } catch let error as SocketError {
+            do {
+                _ = try await connect(host: "127.0.0.1", port: 70000)
+                XCTFail()
+            } catch let error as SocketError {
                 XCTAssertEqual(error, .invalidAddress("port 70000 out of range"))
             }
             let udp = try Socket(family: AF_UNIX, type: Int32(Glibc.SOCK_DGRAM.rawValue))
             let long = SocketAddress(unixPath: String(repeating: "x", count: 200))
-            do { try await udp.send([1], to: long, timeout: .seconds(1)); XCTFail() } catch is SocketError {}
+            do {
+                try await udp.send([1], to: long, timeout: .seconds(1))
+                XCTFail()
+            } catch is SocketError {}
             udp.close()
         }
     }
@@ -402,7 +440,10 @@ final class SocketReviewRegressionTests: XCTestCase {
             var pair: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&pair), 0)
             let fds = pair
-            defer { close(fds[0]); close(fds[1]) }
+            defer {
+                close(fds[0])
+                close(fds[1])
+            }
             let hub = Hub.current
             let first = spawn { try await hub.wait(for: .readable, on: fds[0]) }
             try await waitUntil("the first waits") { hub.hasWaiter(on: fds[0]) }

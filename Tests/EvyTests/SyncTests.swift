@@ -1,6 +1,7 @@
-import XCTest
-@testable import Evy
 import EvyTestSupport
+import XCTest
+
+@testable import Evy
 
 final class EventTests: XCTestCase {
     func testManyWaitersGetTheValueAndLateWaitersGetItAtOnce() throws {
@@ -10,7 +11,10 @@ final class EventTests: XCTestCase {
             try await waitUntil("five waiters") { event.waitingCount == 5 }
             XCTAssertFalse(event.isReady)
             try event.send("go")
-            for waiter in waiters { let value = try await waiter.wait(); XCTAssertEqual(value, "go") }
+            for waiter in waiters {
+                let value = try await waiter.wait()
+                XCTAssertEqual(value, "go")
+            }
             let late = try await event.wait()
             XCTAssertEqual(late, "go")
             XCTAssertThrowsError(try event.send("again")) { XCTAssertEqual($0 as? SynchronizationError, .alreadySent) }
@@ -26,7 +30,10 @@ final class EventTests: XCTestCase {
         try green {
             let event = Event<Int>()
             spawnN { try event.send(error: Boom(code: 5)) }
-            do { _ = try await event.wait(); XCTFail("expected an error") } catch let error as Boom {
+            do {
+                _ = try await event.wait()
+                XCTFail("expected an error")
+            } catch let error as Boom {
                 XCTAssertEqual(error.code, 5)
             }
             XCTAssertTrue(event.hasError)
@@ -36,11 +43,17 @@ final class EventTests: XCTestCase {
     func testWaitTimeoutAndCancellation() throws {
         try green {
             let event = Event<Int>()
-            do { _ = try await event.wait(timeout: .milliseconds(5)); XCTFail() } catch is TimeoutError {}
+            do {
+                _ = try await event.wait(timeout: .milliseconds(5))
+                XCTFail()
+            } catch is TimeoutError {}
             let waiter = spawn { try await event.wait() }
             try await waitUntil("the waiter waits") { event.waitingCount == 1 }
             await waiter.kill()
-            do { _ = try await waiter.wait(); XCTFail() } catch is CancellationError {}
+            do {
+                _ = try await waiter.wait()
+                XCTFail()
+            } catch is CancellationError {}
             try event.send(1)  // a cancelled waiter does not swallow the value
             let value = try await event.wait()
             XCTAssertEqual(value, 1)
@@ -68,7 +81,8 @@ final class SemaphoreAndLockTests: XCTestCase {
     func testSemaphoreLimitsConcurrency() throws {
         let peak = try green {
             let semaphore = Semaphore(3)
-            let active = Box(0), peak = Box(0)
+            let active = Box(0)
+            let peak = Box(0)
             let threads = (0..<20).map { _ in
                 spawn {
                     try await semaphore.withPermit {
@@ -90,7 +104,12 @@ final class SemaphoreAndLockTests: XCTestCase {
         try green {
             let semaphore = Semaphore(0)
             let order = Box<[Int]>([])
-            for i in 0..<3 { spawnN { try await semaphore.acquire(); order.value.append(i) } }
+            for i in 0..<3 {
+                spawnN {
+                    try await semaphore.acquire()
+                    order.value.append(i)
+                }
+            }
             try await waitUntil("three acquirers wait") { semaphore.balance == -3 }
             XCTAssertEqual(semaphore.balance, -3)
             XCTAssertFalse(semaphore.tryAcquire())
@@ -119,7 +138,9 @@ final class SemaphoreAndLockTests: XCTestCase {
             let semaphore = BoundedSemaphore(2)
             try await semaphore.acquire()
             try semaphore.release()
-            XCTAssertThrowsError(try semaphore.release()) { XCTAssertEqual($0 as? SynchronizationError, .releasedTooOften) }
+            XCTAssertThrowsError(try semaphore.release()) {
+                XCTAssertEqual($0 as? SynchronizationError, .releasedTooOften)
+            }
             XCTAssertEqual(semaphore.value, 2)
         }
     }
@@ -204,7 +225,10 @@ final class SemaphoreAndLockTests: XCTestCase {
         try green {
             let condition = Condition(lock: Lock())
             XCTAssertThrowsError(try condition.notify()) { XCTAssertEqual($0 as? SynchronizationError, .notOwner) }
-            do { _ = try await condition.wait(); XCTFail() } catch let error as SynchronizationError {
+            do {
+                _ = try await condition.wait()
+                XCTFail()
+            } catch let error as SynchronizationError {
                 XCTAssertEqual(error, .notOwner)
             }
             try await condition.acquire()
@@ -247,9 +271,18 @@ final class ChannelTests: XCTestCase {
         try green {
             let channel = Channel<Int>()
             spawnN { try await channel.send(error: Boom(code: 8)) }
-            do { _ = try await channel.receive(); XCTFail() } catch let error as Boom { XCTAssertEqual(error.code, 8) }
-            do { _ = try await channel.receive(timeout: .milliseconds(3)); XCTFail() } catch is TimeoutError {}
-            do { try await channel.send(1, timeout: .milliseconds(3)); XCTFail() } catch is TimeoutError {}
+            do {
+                _ = try await channel.receive()
+                XCTFail()
+            } catch let error as Boom { XCTAssertEqual(error.code, 8) }
+            do {
+                _ = try await channel.receive(timeout: .milliseconds(3))
+                XCTFail()
+            } catch is TimeoutError {}
+            do {
+                try await channel.send(1, timeout: .milliseconds(3))
+                XCTFail()
+            } catch is TimeoutError {}
             XCTAssertEqual(channel.balance, 0, "timed-out parties are gone")
             // A killed receiver does not take a value.
             let receiver = spawn { try await channel.receive() }
@@ -282,7 +315,9 @@ final class GreenActorTests: XCTestCase {
 
     func testConcurrencyAndErrorsDoNotStopTheActor() throws {
         try green {
-            let active = Box(0), peak = Box(0), done = Box(0)
+            let active = Box(0)
+            let peak = Box(0)
+            let done = Box(0)
             let actor = GreenActor<Int>(concurrency: 3) { message in
                 active.value += 1
                 peak.value = max(peak.value, active.value)
@@ -334,7 +369,10 @@ final class ResourcePoolTests: XCTestCase {
             let a = try await pool.get()
             let b = try await pool.get()
             XCTAssertEqual(Set([a, b]), [1, 2])
-            do { _ = try await pool.get(timeout: .milliseconds(5)); XCTFail("all items are out") } catch is TimeoutError {}
+            do {
+                _ = try await pool.get(timeout: .milliseconds(5))
+                XCTFail("all items are out")
+            } catch is TimeoutError {}
             let waiter = spawn { try await pool.get() }
             try await waitUntil("the getter waits") { pool.waiting == 1 }
             XCTAssertEqual(pool.waiting, 1)
@@ -359,7 +397,10 @@ final class ResourcePoolTests: XCTestCase {
             }
             let first = try await pool.get()
             pool.discard(first)
-            do { _ = try await pool.get(); XCTFail() } catch let error as Boom { XCTAssertEqual(error.code, 2) }
+            do {
+                _ = try await pool.get()
+                XCTFail()
+            } catch let error as Boom { XCTAssertEqual(error.code, 2) }
             let third = try await pool.get()
             XCTAssertEqual(third, "item3")
             XCTAssertEqual(pool.currentSize, 1)
@@ -373,11 +414,18 @@ final class CancelIfNotStartedTests: XCTestCase {
             let ran = Box(false)
             let unstarted = spawn { ran.value = true }
             XCTAssertTrue(unstarted.cancelIfNotStarted())
-            do { try await unstarted.wait(); XCTFail() } catch is CancellationError {}
+            do {
+                try await unstarted.wait()
+                XCTFail()
+            } catch is CancellationError {}
             XCTAssertFalse(ran.value)
 
             let started = Box(false)
-            let running = spawn { started.value = true; try await sleep(for: .milliseconds(5)); return 1 }
+            let running = spawn {
+                started.value = true
+                try await sleep(for: .milliseconds(5))
+                return 1
+            }
             try await waitUntil("it started") { started.value }
             XCTAssertFalse(running.cancelIfNotStarted())
             let value = try await running.wait()
@@ -419,7 +467,8 @@ final class ReviewRegressionTests: XCTestCase {
     func testTwoConditionsOverOneLock() throws {
         try green {
             let lock = Lock()
-            let notEmpty = Condition(lock: lock), notFull = Condition(lock: lock)
+            let notEmpty = Condition(lock: lock)
+            let notFull = Condition(lock: lock)
             try await notEmpty.withLock {
                 try notFull.notify()  // the same lock: this green thread holds it
                 let timedOut = try await notEmpty.wait(timeout: .milliseconds(2))
@@ -445,7 +494,10 @@ final class ReviewRegressionTests: XCTestCase {
     func testActorStopReleasesWaitUntilIdle() throws {
         try green {
             let handling = Box(false)
-            let actor = GreenActor<Int> { _ in handling.value = true; try await sleep(for: .seconds(10)) }
+            let actor = GreenActor<Int> { _ in
+                handling.value = true
+                try await sleep(for: .seconds(10))
+            }
             for i in 0..<5 { actor.cast(i) }
             try await waitUntil("the first message is handled") { handling.value }
             actor.stop()
@@ -468,7 +520,10 @@ final class ReviewRegressionTests: XCTestCase {
             pool.discard(first)  // the waiter gets the freed place...
             let latecomer = spawn { try await pool.get(timeout: .milliseconds(20)) }  // ...not this one
             _ = try await waiter.wait()
-            do { _ = try await latecomer.wait(); XCTFail("the pool had no room") } catch is TimeoutError {}
+            do {
+                _ = try await latecomer.wait()
+                XCTFail("the pool had no room")
+            } catch is TimeoutError {}
             XCTAssertEqual(pool.currentSize, 1)
             XCTAssertEqual(created.value, 2)
         }
@@ -481,11 +536,24 @@ final class ReviewRegressionTests: XCTestCase {
             var pair: [Int32] = [0, 0]
             XCTAssertEqual(pipe(&pair), 0)
             let fds = pair
-            defer { close(fds[0]); close(fds[1]) }
+            defer {
+                close(fds[0])
+                close(fds[1])
+            }
             let warmUp = try await pool.execute { 1 }  // one idle thread now
             XCTAssertEqual(warmUp, 1)
-            let reader = spawn { try await pool.execute { () -> Int in var byte: UInt8 = 0; return read(fds[0], &byte, 1) } }
-            let writer = spawn { try await pool.execute { () -> Int in var byte: UInt8 = 1; return write(fds[1], &byte, 1) } }
+            let reader = spawn {
+                try await pool.execute { () -> Int in
+                    var byte: UInt8 = 0
+                    return read(fds[0], &byte, 1)
+                }
+            }
+            let writer = spawn {
+                try await pool.execute { () -> Int in
+                    var byte: UInt8 = 1
+                    return write(fds[1], &byte, 1)
+                }
+            }
             let wrote = try await writer.wait(timeout: .seconds(5))
             let readCount = try await reader.wait(timeout: .seconds(5))
             XCTAssertEqual(wrote, 1)

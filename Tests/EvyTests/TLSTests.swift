@@ -1,8 +1,9 @@
+import EvyTestSupport
 import Foundation
 import Glibc
 import XCTest
+
 @testable import Evy
-import EvyTestSupport
 
 /// A throw-away self-signed certificate for localhost and 127.0.0.1, made with the openssl tool.
 enum TestCertificate {
@@ -15,11 +16,12 @@ enum TestCertificate {
         let directory = NSTemporaryDirectory() + "evy-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let files = Files(certificate: directory + "/cert.pem", key: directory + "/key.pem")
-        let (status, _, error) = try await ChildProcess.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", files.key, "-out", files.certificate, "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ], timeout: .seconds(30))
+        let (status, _, error) = try await ChildProcess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", files.key, "-out", files.certificate, "-days", "2", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ], timeout: .seconds(30))
         guard status.succeeded else { throw TLSError.configuration(String(decoding: error, as: UTF8.self)) }
         return files
     }
@@ -27,8 +29,11 @@ enum TestCertificate {
 
 final class TLSTests: XCTestCase {
     /// A TLS echo server on a free port.
-    private static func startTLSEcho(_ files: TestCertificate.Files, handshakeTimeout: Duration = .seconds(5)) throws -> Socket {
-        let context = try TLSContext.server(certificateFile: files.certificate, keyFile: files.key, alpn: ["h2", "http/1.1"])
+    private static func startTLSEcho(_ files: TestCertificate.Files, handshakeTimeout: Duration = .seconds(5)) throws
+        -> Socket
+    {
+        let context = try TLSContext.server(
+            certificateFile: files.certificate, keyFile: files.key, alpn: ["h2", "http/1.1"])
         let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
         spawnN {
             try await serveTLS(listener, context: context, handshakeTimeout: handshakeTimeout) { tls, _ in
@@ -54,7 +59,8 @@ final class TLSTests: XCTestCase {
             tls.close()
 
             // By IP address, verified against the certificate's IP entry.
-            let byIP = try await wrapTLS(try await connect(to: listener.localAddress!), context: context, serverName: "127.0.0.1")
+            let byIP = try await wrapTLS(
+                try await connect(to: listener.localAddress!), context: context, serverName: "127.0.0.1")
             try await byIP.sendAll("ip")
             let reply = try await byIP.receive(timeout: .seconds(5))
             XCTAssertEqual(reply, Array("ip".utf8))
@@ -70,7 +76,8 @@ final class TLSTests: XCTestCase {
             let address = listener.localAddress!
             // The system store does not know our self-signed certificate.
             do {
-                _ = try await wrapTLS(try await connect(to: address), context: try TLSContext.client(), serverName: "localhost")
+                _ = try await wrapTLS(
+                    try await connect(to: address), context: try TLSContext.client(), serverName: "localhost")
                 XCTFail("expected a verification failure")
             } catch let error as TLSError {
                 XCTAssertTrue("\(error)".contains("verif"), "\(error)")
@@ -84,7 +91,9 @@ final class TLSTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("verif") || "\(error)".contains("hostname"), "\(error)")
             }
             // Verification off: connects.
-            let lax = try await wrapTLS(try await connect(to: address), context: try TLSContext.client(verifyPeer: false), serverName: "localhost")
+            let lax = try await wrapTLS(
+                try await connect(to: address), context: try TLSContext.client(verifyPeer: false),
+                serverName: "localhost")
             try await lax.sendAll("ok")
             let reply = try await lax.receive(timeout: .seconds(5))
             XCTAssertEqual(reply, Array("ok".utf8))
@@ -127,8 +136,9 @@ final class TLSTests: XCTestCase {
             let hold = spawn { try await listener.accept() }
             let socket = try await connect(to: listener.localAddress!)
             do {
-                _ = try await TLSStream.connect(socket, context: try TLSContext.client(), serverName: "localhost",
-                                                handshakeTimeout: .milliseconds(50))
+                _ = try await TLSStream.connect(
+                    socket, context: try TLSContext.client(), serverName: "localhost",
+                    handshakeTimeout: .milliseconds(50))
                 XCTFail("expected a timeout")
             } catch is TimeoutError {}
             socket.close()
@@ -153,8 +163,9 @@ final class TLSReviewRegressionTests: XCTestCase {
                 try await tls.sendAll("last words")
                 tls.socket.close()  // no close-notify: a ragged end
             }
-            let tls = try await wrapTLS(try await connect(to: listener.localAddress!),
-                                        context: try TLSContext.client(caFile: files.certificate), serverName: "localhost")
+            let tls = try await wrapTLS(
+                try await connect(to: listener.localAddress!),
+                context: try TLSContext.client(caFile: files.certificate), serverName: "localhost")
             let words = try await tls.buffered().readExactly(10, timeout: .seconds(5))
             XCTAssertEqual(String(decoding: words, as: UTF8.self), "last words")
             let end = try await tls.receive(timeout: .seconds(5))

@@ -1,6 +1,7 @@
-import XCTest
-@testable import Evy
 import EvyTestSupport
+import XCTest
+
+@testable import Evy
 
 final class TimeoutTests: XCTestCase {
     func testTimeoutInterruptsTheBodyAndNamesItself() throws {
@@ -25,13 +26,21 @@ final class TimeoutTests: XCTestCase {
     }
 
     func testNilDurationSetsNoTimer() throws {
-        let value = try green { try await withTimeout(nil) { try await sleep(for: .milliseconds(5)); return 3 } }
+        let value = try green {
+            try await withTimeout(nil) {
+                try await sleep(for: .milliseconds(5))
+                return 3
+            }
+        }
         XCTAssertEqual(value, 3)
     }
 
     func testSuppressedTimeoutReturnsTheFallback() throws {
         let value = try green {
-            try await withTimeout(.milliseconds(5), orElse: -1) { try await sleep(for: .seconds(60)); return 1 }
+            try await withTimeout(.milliseconds(5), orElse: -1) {
+                try await sleep(for: .seconds(60))
+                return 1
+            }
         }
         XCTAssertEqual(value, -1)
     }
@@ -58,7 +67,10 @@ final class TimeoutTests: XCTestCase {
             }
             // An inner suppressed timeout swallows only its own expiry.
             let value = try await withTimeout(.seconds(10), label: "outer") {
-                try await withTimeout(.milliseconds(5), orElse: "fallback") { try await sleep(for: .seconds(60)); return "body" }
+                try await withTimeout(.milliseconds(5), orElse: "fallback") {
+                    try await sleep(for: .seconds(60))
+                    return "body"
+                }
             }
             XCTAssertEqual(value, "fallback")
         }
@@ -77,17 +89,24 @@ final class TimeoutTests: XCTestCase {
 
     func testKillingTheCallerCancelsTheBody() throws {
         try green {
-            let bodyStarted = Box(false), bodyCancelled = Box(false)
+            let bodyStarted = Box(false)
+            let bodyCancelled = Box(false)
             let caller = spawn {
                 try await withTimeout(.seconds(60)) {
                     bodyStarted.value = true
-                    do { try await sleep(for: .seconds(60)) } catch { bodyCancelled.value = true; throw error }
+                    do { try await sleep(for: .seconds(60)) } catch {
+                        bodyCancelled.value = true
+                        throw error
+                    }
                 }
             }
             try await waitUntil("the body sleeps") { bodyStarted.value }
             await caller.kill()
             XCTAssertTrue(bodyCancelled.value)
-            do { try await caller.wait(); XCTFail("killed") } catch is CancellationError {} catch is TimeoutError {
+            do {
+                try await caller.wait()
+                XCTFail("killed")
+            } catch is CancellationError {} catch is TimeoutError {
                 XCTFail("a kill is not a timeout")
             }
         }

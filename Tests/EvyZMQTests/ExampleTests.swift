@@ -1,8 +1,8 @@
 import Evy
+import EvyTestSupport
 import EvyZMQ
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// The green ZeroMQ examples, run to completion.
 final class ZMQExampleTests: XCTestCase {
@@ -19,7 +19,8 @@ final class ZMQExampleTests: XCTestCase {
     func testPipelineWithGreenAndProcessWorkers() throws {
         let output = try run("zmq-pipeline", ["40", "2", "2"])
         XCTAssertTrue(output.contains("40 tasks"), output)
-        XCTAssertTrue(output.contains("green 0:") && output.contains("process "), "both kinds of worker took tasks: \(output)")
+        XCTAssertTrue(
+            output.contains("green 0:") && output.contains("process "), "both kinds of worker took tasks: \(output)")
     }
 
     func testRequestReplyPublishSubscribeAndBroker() throws {
@@ -36,7 +37,8 @@ final class ZMQExampleTests: XCTestCase {
         let received = try green { () -> Int in
             let sink = try ZMQSocket(.pull)
             try sink.bind("tcp://127.0.0.1:*")
-            let (status, _, errors) = try await ChildProcess.run([binary, "ventilator", sink.lastEndpoint!, "200"], timeout: .seconds(30))
+            let (status, _, errors) = try await ChildProcess.run(
+                [binary, "ventilator", sink.lastEndpoint!, "200"], timeout: .seconds(30))
             XCTAssertEqual(status, .exited(0), errors.text)
             var count = 0
             while (try? await sink.receive(timeout: .seconds(2))) != nil { count += 1 }

@@ -1,8 +1,8 @@
 import Evy
+import EvyTestSupport
 import EvyZMQ
 import Foundation
 import XCTest
-import EvyTestSupport
 
 /// Messages exchanged with an independent peer: a Python pyzmq process.
 final class PyZMQInteropTests: XCTestCase {
@@ -13,18 +13,19 @@ final class PyZMQInteropTests: XCTestCase {
             let fromPython = try ZMQSocket(.pull)
             try fromPython.bind("tcp://127.0.0.1:*")
             let script = """
-            import sys, zmq
-            context = zmq.Context()
-            pull = context.socket(zmq.PULL); pull.connect(sys.argv[1])
-            push = context.socket(zmq.PUSH); push.connect(sys.argv[2])
-            for _ in range(3):
-                parts = pull.recv_multipart()
-                push.send_multipart([b"python saw"] + parts)
-            push.send(b"done")
-            push.close(linger=1000); pull.close(); context.term()
-            """
-            let python = try ChildProcess(["python3", "-c", script, toPython.lastEndpoint!, fromPython.lastEndpoint!],
-                                          standardInput: .discard)
+                import sys, zmq
+                context = zmq.Context()
+                pull = context.socket(zmq.PULL); pull.connect(sys.argv[1])
+                push = context.socket(zmq.PUSH); push.connect(sys.argv[2])
+                for _ in range(3):
+                    parts = pull.recv_multipart()
+                    push.send_multipart([b"python saw"] + parts)
+                push.send(b"done")
+                push.close(linger=1000); pull.close(); context.term()
+                """
+            let python = try ChildProcess(
+                ["python3", "-c", script, toPython.lastEndpoint!, fromPython.lastEndpoint!],
+                standardInput: .discard)
             for i in 0..<3 { try await toPython.sendMultipart([Array("from swift".utf8), Array("\(i)".utf8)]) }
             var replies: [String] = []
             for _ in 0..<4 {
@@ -37,6 +38,7 @@ final class PyZMQInteropTests: XCTestCase {
             return (replies, status, errors.text)
         }
         XCTAssertTrue(status.succeeded, "python3 with pyzmq (installed by scripts/setup) failed: \(errors)")
-        XCTAssertEqual(replies, ["python saw|from swift|0", "python saw|from swift|1", "python saw|from swift|2", "done"])
+        XCTAssertEqual(
+            replies, ["python saw|from swift|0", "python saw|from swift|1", "python saw|from swift|2", "done"])
     }
 }

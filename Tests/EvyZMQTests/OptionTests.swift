@@ -28,7 +28,10 @@ final class ZMQOptionTests: XCTestCase {
             try socket.bind("tcp://127.0.0.1:*")
             XCTAssertEqual(try socket.option(.lastEndpoint), socket.lastEndpoint)
             XCTAssertTrue(socket.lastEndpoint?.hasPrefix("tcp://127.0.0.1:") ?? false)
-            do { try socket.setOption(.lastEndpoint, "x"); XCTFail("read-only") } catch let error as ZMQError {
+            do {
+                try socket.setOption(.lastEndpoint, "x")
+                XCTFail("read-only")
+            } catch let error as ZMQError {
                 XCTAssertEqual(error.code, EINVAL)
             }
             socket.close(linger: .zero)

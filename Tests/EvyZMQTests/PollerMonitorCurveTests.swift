@@ -1,9 +1,9 @@
 import Evy
+import EvyTestSupport
 import EvyZMQ
 import Foundation
 import Glibc
 import XCTest
-import EvyTestSupport
 
 final class ZMQPollerTests: XCTestCase {
     func testPollsSocketsAndDescriptorsTogether() throws {
@@ -21,12 +21,18 @@ final class ZMQPollerTests: XCTestCase {
             poller.register(descriptor: reader.fd)
             let nothing = try await poller.poll(timeout: .milliseconds(20))
             XCTAssertTrue(nothing.isEmpty, "nothing is ready yet")
-            spawnN { try await sleep(for: .milliseconds(5)); try await pushB.send("for b") }
+            spawnN {
+                try await sleep(for: .milliseconds(5))
+                try await pushB.send("for b")
+            }
             let first = try await poller.poll(timeout: .seconds(5))
             XCTAssertEqual(first.map(\.item), [.socket(b)])
             let forB = try await b.receiveString()
             XCTAssertEqual(forB, "for b")
-            spawnN { try await sleep(for: .milliseconds(5)); try await writer.sendAll([1]) }
+            spawnN {
+                try await sleep(for: .milliseconds(5))
+                try await writer.sendAll([1])
+            }
             let second = try await poller.poll(timeout: .seconds(5))
             XCTAssertEqual(second.map(\.item), [.descriptor(reader.fd)])
             XCTAssertEqual(second.first?.events, .readable)
@@ -62,7 +68,8 @@ final class ZMQCurveTests: XCTestCase {
         XCTAssertTrue(ZMQCurve.isAvailable, "Debian's libzmq is built with CURVE")
         try green {
             let serverKeys = try ZMQCurve.generateKeyPair()
-            let known = try ZMQCurve.generateKeyPair(), stranger = try ZMQCurve.generateKeyPair()
+            let known = try ZMQCurve.generateKeyPair()
+            let stranger = try ZMQCurve.generateKeyPair()
             XCTAssertEqual(serverKeys.publicKey.count, 40)
             let auth = try ZAPAuthenticator(allowing: [known.publicKey])
             auth.start()
@@ -85,7 +92,10 @@ final class ZMQCurveTests: XCTestCase {
             try? await bad.send("let me in", timeout: .milliseconds(500))
             let refused = try await monitor.next(oneOf: [.handshakeFailedAuth], timeout: .seconds(10))
             XCTAssertEqual(refused.event, .handshakeFailedAuth)
-            do { _ = try await server.receive(timeout: .milliseconds(200)); XCTFail("the stranger got through") } catch is TimeoutError {}
+            do {
+                _ = try await server.receive(timeout: .milliseconds(200))
+                XCTFail("the stranger got through")
+            } catch is TimeoutError {}
             XCTAssertGreaterThanOrEqual(auth.accepted, 1)
             XCTAssertGreaterThanOrEqual(auth.refused, 1)
             monitor.close()
@@ -99,11 +109,15 @@ final class ZMQProxyTests: XCTestCase {
     func testProxyForwardsCapturesPausesAndStops() throws {
         try green {
             let (front, back, capture) = (inproc("front"), inproc("back"), inproc("capture"))
-            let frontend = try ZMQSocket(.pull), backend = try ZMQSocket(.push), tap = try ZMQSocket(.push)
+            let frontend = try ZMQSocket(.pull)
+            let backend = try ZMQSocket(.push)
+            let tap = try ZMQSocket(.push)
             try frontend.bind(front)
             try backend.bind(back)
             try tap.bind(capture)
-            let producer = try ZMQSocket(.push), consumer = try ZMQSocket(.pull), captured = try ZMQSocket(.pull)
+            let producer = try ZMQSocket(.push)
+            let consumer = try ZMQSocket(.pull)
+            let captured = try ZMQSocket(.pull)
             try producer.connect(front)
             try consumer.connect(back)
             try captured.connect(capture)
@@ -115,13 +129,19 @@ final class ZMQProxyTests: XCTestCase {
             XCTAssertEqual([one, copy], ["one", "one"])
             proxy.pause()
             try await producer.send("two")
-            do { _ = try await consumer.receive(timeout: .milliseconds(50)); XCTFail("paused") } catch is TimeoutError {}
+            do {
+                _ = try await consumer.receive(timeout: .milliseconds(50))
+                XCTFail("paused")
+            } catch is TimeoutError {}
             proxy.resume()
             let two = try await consumer.receiveString(timeout: .seconds(5))
             XCTAssertEqual(two, "two")
             await proxy.stop()
             try await producer.send("three")
-            do { _ = try await consumer.receive(timeout: .milliseconds(50)); XCTFail("stopped") } catch is TimeoutError {}
+            do {
+                _ = try await consumer.receive(timeout: .milliseconds(50))
+                XCTFail("stopped")
+            } catch is TimeoutError {}
             XCTAssertEqual(proxy.forwarded, 2)
             for socket in [frontend, backend, tap, producer, consumer, captured] { socket.close(linger: .zero) }
         }
@@ -155,7 +175,10 @@ final class ZMQReviewRegressionTests: XCTestCase {
             let pull = try ZMQSocket(.pull, context: context)
             try pull.bind(inproc())
             let receiver = spawn { () async throws -> Int32 in
-                do { _ = try await pull.receive(); return 0 } catch let error as ZMQError {
+                do {
+                    _ = try await pull.receive()
+                    return 0
+                } catch let error as ZMQError {
                     pull.close(linger: .zero)  // what a worker does on ETERM, letting terminate finish
                     return error.code
                 }

@@ -1,9 +1,9 @@
 import Evy
+import EvyTestSupport
 import EvyZMQ
 import Foundation
 import Glibc
 import XCTest
-import EvyTestSupport
 
 final class ZMQPatternTests: XCTestCase {
     func testPushPullOverInprocAndTCPWithManyGreenThreads() throws {
@@ -160,21 +160,39 @@ final class ZMQFaultTests: XCTestCase {
         try green {
             let pull = try ZMQSocket(.pull)
             try pull.bind(inproc())
-            do { _ = try await pull.receive(timeout: .milliseconds(20)); XCTFail() } catch is TimeoutError {}
+            do {
+                _ = try await pull.receive(timeout: .milliseconds(20))
+                XCTFail()
+            } catch is TimeoutError {}
             pull.receiveTimeout = .milliseconds(10)
-            do { _ = try await pull.receive(); XCTFail() } catch is TimeoutError {}
-            do { _ = try pull.receiveNowait(); XCTFail() } catch let error as ZMQError { XCTAssertTrue(error.wouldBlock) }
+            do {
+                _ = try await pull.receive()
+                XCTFail()
+            } catch is TimeoutError {}
+            do {
+                _ = try pull.receiveNowait()
+                XCTFail()
+            } catch let error as ZMQError { XCTAssertTrue(error.wouldBlock) }
             pull.receiveTimeout = nil
             let waiter = spawn { try await pull.receive() }
             try await sleep(for: .milliseconds(5))
             await waiter.kill()
-            do { _ = try await waiter.wait(); XCTFail() } catch is CancellationError {}
+            do {
+                _ = try await waiter.wait()
+                XCTFail()
+            } catch is CancellationError {}
             let fallback = try await withTimeout(.milliseconds(10), orElse: [UInt8]()) { try await pull.receive() }
             XCTAssertEqual(fallback, [])
             // A PUSH with no peer cannot send: it waits, so a timeout fires.
             let push = try ZMQSocket(.push)
-            do { try await push.send("nobody", timeout: .milliseconds(20)); XCTFail() } catch is TimeoutError {}
-            do { try push.sendNowait([1]); XCTFail() } catch let error as ZMQError { XCTAssertTrue(error.wouldBlock) }
+            do {
+                try await push.send("nobody", timeout: .milliseconds(20))
+                XCTFail()
+            } catch is TimeoutError {}
+            do {
+                try push.sendNowait([1])
+                XCTFail()
+            } catch let error as ZMQError { XCTAssertTrue(error.wouldBlock) }
             push.close(linger: .zero)
             pull.close()
         }
@@ -188,11 +206,17 @@ final class ZMQFaultTests: XCTestCase {
             try await sleep(for: .milliseconds(5))
             pull.close()
             for waiter in waiters {
-                do { _ = try await waiter.wait(timeout: .seconds(5)); XCTFail() } catch let error as ZMQError {
+                do {
+                    _ = try await waiter.wait(timeout: .seconds(5))
+                    XCTFail()
+                } catch let error as ZMQError {
                     XCTAssertEqual(error.code, ENOTSOCK)
                 }
             }
-            do { try await pull.send("x"); XCTFail() } catch let error as ZMQError { XCTAssertEqual(error.code, ENOTSOCK) }
+            do {
+                try await pull.send("x")
+                XCTFail()
+            } catch let error as ZMQError { XCTAssertEqual(error.code, ENOTSOCK) }
             XCTAssertTrue(pull.isClosed)
             pull.close()  // idempotent
         }
@@ -264,7 +288,10 @@ final class ZMQFaultTests: XCTestCase {
             try await good.send("fine")
             let first = try await pull.receiveString(timeout: .seconds(5))
             XCTAssertEqual(first, "fine")
-            do { _ = try await pull.receive(timeout: .milliseconds(100)); XCTFail("the oversized message arrived") } catch is TimeoutError {}
+            do {
+                _ = try await pull.receive(timeout: .milliseconds(100))
+                XCTFail("the oversized message arrived")
+            } catch is TimeoutError {}
             garbage.close()
             for socket in [big, good, pull] { socket.close(linger: .zero) }
         }

@@ -5,11 +5,12 @@
 // violated invariant (fatalError below) is a finding. Empty chunks are skipped as the server does
 // (to http_parser, zero bytes mean end of input).
 import Evy
-import Foundation
-@testable import EvyCrawl
-import EvyTestSupport
-@testable import EvyHTTP
 import EvyJobs
+import EvyTestSupport
+import Foundation
+
+@testable import EvyCrawl
+@testable import EvyHTTP
 
 /// A peer that sends the fuzz input in pieces of a size the input picks, then closes.
 private func scripted(_ bytes: [UInt8], piece: Int? = nil) -> ScriptedStream {
@@ -63,8 +64,9 @@ private func fuzzWebSocketDecoder(_ bytes: [UInt8]) {
     let whole = decodeFrames(bytes, piece: max(1, bytes.count))
     let inPieces = decodeFrames(bytes, piece: 1 + Int(bytes.first ?? 0) % 64)
     if inPieces.frames != whole.frames || inPieces.error != whole.error {
-        fatalError("pieces and whole differ: \(inPieces.frames.count) frames, \(String(describing: inPieces.error)) "
-            + "against \(whole.frames.count), \(String(describing: whole.error))")
+        fatalError(
+            "pieces and whole differ: \(inPieces.frames.count) frames, \(String(describing: inPieces.error)) "
+                + "against \(whole.frames.count), \(String(describing: whole.error))")
     }
     for frame in whole.frames {
         if frame.payload.count > 1024 { fatalError("a frame over the limit: \(frame.payload.count)") }
@@ -116,8 +118,11 @@ private func parse(_ chunks: [ArraySlice<UInt8>]) -> String {
     } catch {
         return "error after \(requests.count + parser.takeCompleted().count) requests"
     }
-    for request in requests where request.body.bytesReceived > 8192 { fatalError("body over the limit: \(request.body.bytesReceived)") }
-    return requests.map { "\($0.method) \($0.target) \($0.headers.count) \($0.body.buffered) \($0.keepAlive)" }.joined(separator: "\n")
+    for request in requests where request.body.bytesReceived > 8192 {
+        fatalError("body over the limit: \(request.body.bytesReceived)")
+    }
+    return requests.map { "\($0.method) \($0.target) \($0.headers.count) \($0.body.buffered) \($0.keepAlive)" }.joined(
+        separator: "\n")
 }
 
 /// Reads the input as the frames of an EvyJobs message: each frame is a u16 big-endian length and
@@ -192,7 +197,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 @_silgen_name("LLVMFuzzerRunDriver")
 private func runFuzzerDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
 ) -> CInt
 

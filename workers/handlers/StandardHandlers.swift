@@ -41,8 +41,9 @@ public enum StandardHandlers {
                     return Array("{\"status\": \(response.status), \"bytes\": \(response.body.count)}".utf8)
                 }
             default:
-                throw JobFailure("no handler named \(name); there are \(StandardHandlers.names.joined(separator: ", "))",
-                                 retryable: false)
+                throw JobFailure(
+                    "no handler named \(name); there are \(StandardHandlers.names.joined(separator: ", "))",
+                    retryable: false)
             }
         }
     }

@@ -62,7 +62,8 @@ public final class TaskPoolExecutor: @unchecked Sendable {
     /// Submits `transform` for every input and yields the results in input order. With a
     /// `timeout`, iteration throws ``TimeoutError`` once that much time has passed since this call.
     public func map<Inputs: Sequence, Output: Sendable>(
-        _ inputs: Inputs, timeout: Duration? = nil, _ transform: @escaping @Sendable (Inputs.Element) async throws -> Output
+        _ inputs: Inputs, timeout: Duration? = nil,
+        _ transform: @escaping @Sendable (Inputs.Element) async throws -> Output
     ) throws -> FutureResults<Output> where Inputs.Element: Sendable {
         let futures = try inputs.map { input in try submit { try await transform(input) } }
         return FutureResults(futures: futures, deadline: hub.deadline(after: timeout), hub: hub)

@@ -121,17 +121,19 @@ extension Future {
     /// let (done, pending) = try await Future.wait(for: futures, timeout: .seconds(1), returnWhen: .firstCompleted)
     /// ```
     public static func wait(
-        for futures: [Future<Value>], timeout: Duration? = nil, returnWhen condition: FutureWaitCondition = .allCompleted
+        for futures: [Future<Value>], timeout: Duration? = nil,
+        returnWhen condition: FutureWaitCondition = .allCompleted
     ) async throws -> (done: [Future<Value>], notDone: [Future<Value>]) {
         func satisfied() -> Bool {
             switch condition {
             case .allCompleted: return futures.allSatisfy(\.isDone)
             case .firstCompleted: return futures.isEmpty || futures.contains(where: \.isDone)
             case .firstException:
-                return futures.allSatisfy(\.isDone) || futures.contains { future in
-                    if case .failure = future.currentOutcome, !future.isCancelled { return true }
-                    return false
-                }
+                return futures.allSatisfy(\.isDone)
+                    || futures.contains { future in
+                        if case .failure = future.currentOutcome, !future.isCancelled { return true }
+                        return false
+                    }
             }
         }
         let hub = Hub.current

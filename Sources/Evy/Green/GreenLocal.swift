@@ -16,7 +16,8 @@ public final class GreenLocal<Value>: @unchecked Sendable {
 
     private var context: GreenContext {
         guard let context = GreenContext.current else {
-            preconditionFailure("GreenLocal is used outside a green thread started by Evy (spawn, spawnN, a pool, Hub.run)")
+            preconditionFailure(
+                "GreenLocal is used outside a green thread started by Evy (spawn, spawnN, a pool, Hub.run)")
         }
         return context
     }

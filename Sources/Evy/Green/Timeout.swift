@@ -66,11 +66,12 @@ private func runWithTimeout<Value: Sendable>(
     }
     defer { timer.cancel() }
     do {
-        return .finished(try await withTaskCancellationHandler {
-            try await child.value
-        } onCancel: {
-            child.cancel()
-        })
+        return .finished(
+            try await withTaskCancellationHandler {
+                try await child.value
+            } onCancel: {
+                child.cancel()
+            })
     } catch is CancellationError where fired && !Task.isCancelled {
         // Our timer cancelled the body. Any other error, an inner timeout's included, is the
         // body's own and propagates.

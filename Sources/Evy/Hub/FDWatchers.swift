@@ -69,13 +69,15 @@ extension Hub {
         assertOnHubThread(readable ? "Hub.addReader" : "Hub.addWriter")
         let watcher = try watcher(for: fd)
         var handleRef: Handle?
-        let handle = Handle(hub: self, onCancel: { [unowned self] in
-            guard let watcher = self.watchers[fd] else { return }
-            if readable, watcher.reader === handleRef { watcher.reader = nil }
-            if !readable, watcher.writer === handleRef { watcher.writer = nil }
-            handleRef = nil
-            self.updatePoll(watcher)
-        }, callback)
+        let handle = Handle(
+            hub: self,
+            onCancel: { [unowned self] in
+                guard let watcher = self.watchers[fd] else { return }
+                if readable, watcher.reader === handleRef { watcher.reader = nil }
+                if !readable, watcher.writer === handleRef { watcher.writer = nil }
+                handleRef = nil
+                self.updatePoll(watcher)
+            }, callback)
         handleRef = handle
         // Install the new handle before cancelling the old one, so the poll handle stays open.
         let replaced = readable ? watcher.reader : watcher.writer
@@ -135,7 +137,8 @@ extension Hub {
     func beginWait(for readiness: IOReadiness, on fd: Int32) throws -> FDWatcher {
         assertOnHubThread("Hub.wait(for:on:)")
         let watcher = try watcher(for: fd)
-        let busy = readiness == .readable
+        let busy =
+            readiness == .readable
             ? watcher.reader != nil || watcher.readWaiter?.isWaiting == true
             : watcher.writer != nil || watcher.writeWaiter?.isWaiting == true
         guard !busy else {
@@ -180,7 +183,8 @@ extension Hub {
         uv_poll_stop(watcher.poll)
         watchers[watcher.fd] = nil
         watcher.poll.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
-            uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_poll_t.self, capacity: 1) { $0.deallocate() } }
+            uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_poll_t.self, capacity: 1) { $0.deallocate() }
+            }
         }
     }
 

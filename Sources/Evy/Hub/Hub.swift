@@ -1,8 +1,8 @@
 import CLibUV
+import Foundation
 import Glibc
 import HeapModule
 import Synchronization
-import Foundation
 
 /// The event loop that runs green threads: one libuv loop, bound to one thread.
 ///
@@ -158,8 +158,9 @@ public final class Hub: @unchecked Sendable {
 
     @usableFromInline
     func hubThreadViolation(_ what: String) -> Never {
-        preconditionFailure("\(what) must run on its hub's thread, inside a green thread "
-            + "(spawn it with Evy's spawn or Hub.run; a plain Task started outside the hub runs elsewhere)")
+        preconditionFailure(
+            "\(what) must run on its hub's thread, inside a green thread "
+                + "(spawn it with Evy's spawn or Hub.run; a plain Task started outside the hub runs elsewhere)")
     }
 
     // MARK: Scheduling work

@@ -22,9 +22,11 @@ extension Hub {
             let signal = UnsafeMutablePointer<uv_signal_t>.allocate(capacity: 1)
             uv_signal_init(loop, signal)
             signal.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-            let status = uv_signal_start(signal, { signal, signum in
-                Hub.from(signal!.pointee.data).signalFired(signum)
-            }, signum)
+            let status = uv_signal_start(
+                signal,
+                { signal, signum in
+                    Hub.from(signal!.pointee.data).signalFired(signum)
+                }, signum)
             guard status == 0 else {
                 closeSignal(signal)
                 throw WatchError.cannotHandleSignal(signum, UVError(status))
@@ -34,12 +36,14 @@ extension Hub {
             signalWatchers[signum] = watcher
         }
         var handleRef: Handle?
-        let handle = Handle(hub: self, onCancel: { [unowned self] in
-            guard let watcher = self.signalWatchers[signum] else { return }
-            watcher.handlers.removeAll { $0 === handleRef }
-            handleRef = nil
-            if watcher.handlers.isEmpty { self.removeSignalHandlers(signum) }
-        }, callback)
+        let handle = Handle(
+            hub: self,
+            onCancel: { [unowned self] in
+                guard let watcher = self.signalWatchers[signum] else { return }
+                watcher.handlers.removeAll { $0 === handleRef }
+                handleRef = nil
+                if watcher.handlers.isEmpty { self.removeSignalHandlers(signum) }
+            }, callback)
         handleRef = handle
         watcher.handlers.append(handle)
         return handle
@@ -58,7 +62,9 @@ extension Hub {
 
     private func closeSignal(_ signal: UnsafeMutablePointer<uv_signal_t>) {
         signal.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { handle in
-            uv_close(handle) { handle in handle!.withMemoryRebound(to: uv_signal_t.self, capacity: 1) { $0.deallocate() } }
+            uv_close(handle) { handle in
+                handle!.withMemoryRebound(to: uv_signal_t.self, capacity: 1) { $0.deallocate() }
+            }
         }
     }
 

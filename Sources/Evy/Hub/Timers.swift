@@ -70,7 +70,9 @@ extension Hub {
     func armTimer() {
         while let first = timers.min, first.handle.isCancelled { _ = timers.removeMin() }
         guard let first = timers.min else { return disarmTimer() }
-        if let armed = armedDeadline, armed <= first.deadline, uv_is_active(timerHandle.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { $0 }) != 0 {
+        if let armed = armedDeadline, armed <= first.deadline,
+            uv_is_active(timerHandle.withMemoryRebound(to: uv_handle_t.self, capacity: 1) { $0 }) != 0
+        {
             return
         }
         let remaining = now.duration(to: first.deadline)
@@ -78,9 +80,11 @@ extension Hub {
         let ms = remaining <= .zero ? 0 : UInt64((remaining / .milliseconds(1)).rounded(.up))
         uv_update_time(loop)
         armedDeadline = first.deadline
-        uv_timer_start(timerHandle, { handle in
-            Hub.from(handle!.pointee.data).fireDueTimers()
-        }, ms, 0)
+        uv_timer_start(
+            timerHandle,
+            { handle in
+                Hub.from(handle!.pointee.data).fireDueTimers()
+            }, ms, 0)
     }
 
     private func fireDueTimers() {

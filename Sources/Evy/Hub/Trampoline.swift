@@ -124,7 +124,8 @@ func writeAllIO(
         let remaining = deadline.map { hub.now.duration(to: $0) }
         if let remaining, remaining <= .zero { throw TimeoutError(duration: timeout ?? .zero) }
         let start = offset
-        offset += try await retryIO(on: hub, name, .writable, timeout: remaining ?? timeout, descriptor: descriptor) { fd -> Int? in
+        offset += try await retryIO(on: hub, name, .writable, timeout: remaining ?? timeout, descriptor: descriptor) {
+            fd -> Int? in
             let n = write(fd, start)
             return n >= 0 ? n : nil
         }

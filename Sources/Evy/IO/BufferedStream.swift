@@ -59,7 +59,9 @@ public final class BufferedStream: @unchecked Sendable {
     /// returns nil if the stream was already at its end.
     /// The timeout bounds the whole call, however many reads it takes (a peer sending a byte at a
     /// time is cut off too).
-    public func readUntil(_ delimiter: [UInt8], maxLength: Int = 65536, timeout: Duration? = nil) async throws -> [UInt8]? {
+    public func readUntil(_ delimiter: [UInt8], maxLength: Int = 65536, timeout: Duration? = nil) async throws
+        -> [UInt8]?
+    {
         precondition(!delimiter.isEmpty, "an empty delimiter")
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         // Where to resume searching, relative to inputStart (filling may move the buffer).
@@ -115,7 +117,9 @@ public final class BufferedStream: @unchecked Sendable {
     public func readExactly(_ count: Int, timeout: Duration? = nil) async throws -> [UInt8] {
         let deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
         while input.count - inputStart < count {
-            guard try await fill(timeout: try remaining(until: deadline, of: timeout)) else { throw SocketError.unexpectedEOF }
+            guard try await fill(timeout: try remaining(until: deadline, of: timeout)) else {
+                throw SocketError.unexpectedEOF
+            }
         }
         return take(count)
     }

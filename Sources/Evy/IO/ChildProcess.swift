@@ -66,7 +66,8 @@ public final class ChildProcess: @unchecked Sendable {
         // The child has its own copies once spawned (and none if spawning failed).
         defer { stdio.closeChildEnds() }
         let (process, box) = try Self.launch(
-            command, environment: environment, workingDirectory: workingDirectory, stdio: stdio.childFDs, loop: hub.loop)
+            command, environment: environment, workingDirectory: workingDirectory, stdio: stdio.childFDs, loop: hub.loop
+        )
         handle = process
         pid = process.pointee.pid
         standardInput = stdio.ours[0]
@@ -117,7 +118,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// exit callback, which reports the status to the ``ExitBox`` in the handle's data and frees
     /// the handle.
     private static func processOptions(
-        argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+        argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
+        envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
         stdio: UnsafeMutableBufferPointer<uv_stdio_container_t>
     ) -> uv_process_options_t {
         var options = uv_process_options_t()
@@ -168,7 +170,9 @@ public final class ChildProcess: @unchecked Sendable {
     public func communicate(input: [UInt8] = [], timeout: Duration? = nil) async throws -> (
         status: ExitStatus, output: [UInt8], error: [UInt8]
     ) {
-        let stdin = standardInput, stdout = standardOutput, stderr = standardError
+        let stdin = standardInput
+        let stdout = standardOutput
+        let stderr = standardError
         let work = { () async throws -> (ExitStatus, [UInt8], [UInt8]) in
             var helpers: [GreenThread<Void>] = []
             // On a timeout or an error, the helpers must not outlive the call (a later
@@ -263,7 +267,10 @@ private struct ChildStdio {
             opened.append(child)
             childFDs[index] = child
             _ = fcntl(mine, F_SETFD, FD_CLOEXEC)
-            do { ours[index] = try GreenPipe(adopting: mine) } catch { Glibc.close(mine); throw error }
+            do { ours[index] = try GreenPipe(adopting: mine) } catch {
+                Glibc.close(mine)
+                throw error
+            }
         }
     }
 
@@ -272,7 +279,9 @@ private struct ChildStdio {
 }
 
 /// Calls `body` with a NULL-terminated C array of `strings` (or NULL for nil).
-private func withCStrings<T>(_ strings: [String]?, _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+private func withCStrings<T>(_ strings: [String]?, _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> T)
+    -> T
+{
     let copies = (strings ?? []).map { strdup($0) } + [nil]
     defer { for copy in copies { free(copy) } }
     var array = copies

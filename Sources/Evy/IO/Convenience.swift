@@ -28,7 +28,9 @@ public func listen(host: String, port: Int, backlog: Int32 = 128) async throws -
 
 /// Opens a connection to `address` (Eventlet's `connect`), optionally from a local `bind`
 /// address, waiting up to `timeout` for it to be established.
-public func connect(to address: SocketAddress, bind: SocketAddress? = nil, timeout: Duration? = nil) async throws -> Socket {
+public func connect(to address: SocketAddress, bind: SocketAddress? = nil, timeout: Duration? = nil) async throws
+    -> Socket
+{
     let type = Int32(Glibc.SOCK_STREAM.rawValue)
     let socket = try Socket(family: address.family, type: type)
     if let bind { try socket.bind(to: bind) }
@@ -38,7 +40,9 @@ public func connect(to address: SocketAddress, bind: SocketAddress? = nil, timeo
 
 /// Resolves `host` and connects to its addresses in turn until one accepts; `timeout` bounds the
 /// whole attempt. Throws the last address's error if none accepts.
-public func connect(host: String, port: Int, bind: SocketAddress? = nil, timeout: Duration? = nil) async throws -> Socket {
+public func connect(host: String, port: Int, bind: SocketAddress? = nil, timeout: Duration? = nil) async throws
+    -> Socket
+{
     let hub = Hub.current
     let deadline = timeout.map { hub.now.advanced(by: $0) }
     let addresses = try await resolve(host: host, port: port, timeout: timeout)

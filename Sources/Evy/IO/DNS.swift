@@ -31,30 +31,33 @@ public func resolve(
             lookup.waiter = waiter
             lookup.request = request
             request.pointee.data = Unmanaged.passRetained(lookup).toOpaque()
-            let status = uv_getaddrinfo(hub.loop, request, { request, status, result in
-                // Runs on the hub whether or not the green thread still waits; frees everything.
-                let lookup = Unmanaged<Lookup>.fromOpaque(request!.pointee.data).takeRetainedValue()
-                lookup.request = nil
-                defer {
-                    if let result { uv_freeaddrinfo(result) }
-                    request!.deallocate()
-                }
-                guard let waiter = lookup.waiter else { return }
-                if status < 0 {
-                    waiter.resume(throwing: SocketError.resolution(host: lookup.host, UVError(status).description))
-                    return
-                }
-                var addresses: [SocketAddress] = []
-                var entry = result
-                while let info = entry {
-                    if let address = SocketAddress(addrinfo: info.pointee, port: lookup.port),
-                       !addresses.contains(address) {
-                        addresses.append(address)
+            let status = uv_getaddrinfo(
+                hub.loop, request,
+                { request, status, result in
+                    // Runs on the hub whether or not the green thread still waits; frees everything.
+                    let lookup = Unmanaged<Lookup>.fromOpaque(request!.pointee.data).takeRetainedValue()
+                    lookup.request = nil
+                    defer {
+                        if let result { uv_freeaddrinfo(result) }
+                        request!.deallocate()
                     }
-                    entry = info.pointee.ai_next
-                }
-                waiter.resume(returning: addresses)
-            }, host, nil, &hints)
+                    guard let waiter = lookup.waiter else { return }
+                    if status < 0 {
+                        waiter.resume(throwing: SocketError.resolution(host: lookup.host, UVError(status).description))
+                        return
+                    }
+                    var addresses: [SocketAddress] = []
+                    var entry = result
+                    while let info = entry {
+                        if let address = SocketAddress(addrinfo: info.pointee, port: lookup.port),
+                            !addresses.contains(address)
+                        {
+                            addresses.append(address)
+                        }
+                        entry = info.pointee.ai_next
+                    }
+                    waiter.resume(returning: addresses)
+                }, host, nil, &hints)
             if status < 0 {
                 lookup.request = nil
                 Unmanaged<Lookup>.fromOpaque(request.pointee.data).release()

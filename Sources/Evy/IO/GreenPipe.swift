@@ -64,7 +64,8 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
 
     /// Writes some of `bytes`, waiting for room; returns how many were written.
     public func send(_ bytes: [UInt8], timeout: Duration? = nil) async throws -> Int {
-        try await retryIO(on: hub, "write", .writable, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd -> Int? in
+        try await retryIO(on: hub, "write", .writable, timeout: timeout ?? self.timeout, descriptor: liveFD) {
+            fd -> Int? in
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             return n >= 0 ? n : nil
         }
@@ -72,7 +73,8 @@ public final class GreenPipe: GreenStream, @unchecked Sendable {
 
     /// Writes all of `bytes`; a closed reader end throws ``SocketError/system(_:_:)`` with `EPIPE`.
     public func sendAll(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        try await writeAllIO(on: hub, "write", count: bytes.count, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd, offset in
+        try await writeAllIO(on: hub, "write", count: bytes.count, timeout: timeout ?? self.timeout, descriptor: liveFD)
+        { fd, offset in
             bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
         }
     }

@@ -106,8 +106,10 @@ public final class Socket: @unchecked Sendable {
 
     /// Waits for and accepts a connection: the connected socket and the peer's address.
     public func accept(timeout: Duration? = nil) async throws -> (Socket, SocketAddress) {
-        let family = self.family, type = self.type
-        let (fd, address) = try await retrying("accept", .readable, timeout: timeout) { fd -> (Int32, SocketAddress?)? in
+        let family = self.family
+        let type = self.type
+        let (fd, address) = try await retrying("accept", .readable, timeout: timeout) {
+            fd -> (Int32, SocketAddress?)? in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &storage) {
@@ -186,7 +188,8 @@ public final class Socket: @unchecked Sendable {
     /// Sends all of `bytes`, waiting for room as often as needed. With a timeout, it bounds the
     /// whole call.
     public func sendAll(_ bytes: [UInt8], timeout: Duration? = nil) async throws {
-        try await writeAllIO(on: hub, "send", count: bytes.count, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd, offset in
+        try await writeAllIO(on: hub, "send", count: bytes.count, timeout: timeout ?? self.timeout, descriptor: liveFD)
+        { fd, offset in
             bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
         }
     }
@@ -194,7 +197,8 @@ public final class Socket: @unchecked Sendable {
     /// Sends all the bytes `buffer` points at. The memory must stay valid until the call returns
     /// (allocate it, or keep the array it belongs to alive): the hot-path form, with no copy.
     public func sendAll(_ buffer: UnsafeRawBufferPointer, timeout: Duration? = nil) async throws {
-        try await writeAllIO(on: hub, "send", count: buffer.count, timeout: timeout ?? self.timeout, descriptor: liveFD) { fd, offset in
+        try await writeAllIO(on: hub, "send", count: buffer.count, timeout: timeout ?? self.timeout, descriptor: liveFD)
+        { fd, offset in
             Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
         }
     }
@@ -218,9 +222,11 @@ public final class Socket: @unchecked Sendable {
     }
 
     /// Receives a datagram of at most `maxLength` bytes and the address it came from.
-    public func receiveFrom(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> ([UInt8], SocketAddress?) {
+    public func receiveFrom(maxLength: Int = 65536, timeout: Duration? = nil) async throws -> ([UInt8], SocketAddress?)
+    {
         var buffer = [UInt8](repeating: 0, count: maxLength)
-        let (count, address) = try await retrying("recvfrom", .readable, timeout: timeout) { fd -> (Int, SocketAddress?)? in
+        let (count, address) = try await retrying("recvfrom", .readable, timeout: timeout) {
+            fd -> (Int, SocketAddress?)? in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = buffer.withUnsafeMutableBytes { raw in
@@ -249,11 +255,12 @@ public final class Socket: @unchecked Sendable {
 
     /// Shuts down one or both directions of the connection.
     public func shutdown(_ how: ShutdownHow) throws {
-        let value: Int32 = switch how {
-        case .read: Int32(SHUT_RD)
-        case .write: Int32(SHUT_WR)
-        case .both: Int32(SHUT_RDWR)
-        }
+        let value: Int32 =
+            switch how {
+            case .read: Int32(SHUT_RD)
+            case .write: Int32(SHUT_WR)
+            case .both: Int32(SHUT_RDWR)
+            }
         guard Glibc.shutdown(try liveFD(), value) == 0 else { throw SocketError.system("shutdown", errno) }
     }
 

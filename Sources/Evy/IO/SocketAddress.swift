@@ -108,11 +108,13 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .ipv4(var address):
             return try withUnsafeBytes(of: &address) {
-                try body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in>.size))
+                try body(
+                    $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         case .ipv6(var address):
             return try withUnsafeBytes(of: &address) {
-                try body($0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in6>.size))
+                try body(
+                    $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(MemoryLayout<sockaddr_in6>.size))
             }
         case .unix(let path):
             var address = sockaddr_un()

@@ -179,7 +179,8 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
                 _ = evy_SSL_set_tlsext_host_name(stream.ssl, serverName)
             }
             if context.verifiesPeer {
-                let verified = (try? SocketAddress(ip: serverName, port: 0)) != nil
+                let verified =
+                    (try? SocketAddress(ip: serverName, port: 0)) != nil
                     ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.ssl), serverName)
                     : SSL_set1_host(stream.ssl, serverName)
                 guard verified == 1 else { throw TLSError.configuration("bad server name '\(serverName)'") }
@@ -281,9 +282,10 @@ public final class TLSStream: GreenStream, @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let start = offset
-            offset += Int(try await drive("write", deadline: deadline, limit: limit) { ssl in
-                bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + start, Int32($0.count - start)) }
-            })
+            offset += Int(
+                try await drive("write", deadline: deadline, limit: limit) { ssl in
+                    bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + start, Int32($0.count - start)) }
+                })
         }
     }
 
@@ -330,7 +332,8 @@ public func wrapTLS(
 ) async throws -> TLSStream {
     serverSide
         ? try await TLSStream.accept(socket, context: context, handshakeTimeout: handshakeTimeout)
-        : try await TLSStream.connect(socket, context: context, serverName: serverName, handshakeTimeout: handshakeTimeout)
+        : try await TLSStream.connect(
+            socket, context: context, serverName: serverName, handshakeTimeout: handshakeTimeout)
 }
 
 /// Runs a TLS server (``serve(_:concurrency:_:)`` plus a handshake per connection): `handle` gets

@@ -91,10 +91,12 @@ public final class GreenPool: @unchecked Sendable {
             return
         }
         let hub = Hub.current
-        startDetached(on: hub, name: name, pool: ObjectIdentifier(self), onExit: { [self] in
-            // Runs on the hub: the task ends there.
-            slotFreed()
-        }, body)
+        startDetached(
+            on: hub, name: name, pool: ObjectIdentifier(self),
+            onExit: { [self] in
+                // Runs on the hub: the task ends there.
+                slotFreed()
+            }, body)
     }
 
     /// Waits until every green thread of the pool has finished. Throws

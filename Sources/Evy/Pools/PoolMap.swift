@@ -33,7 +33,9 @@ public struct PoolMap<Input: Sendable, Output: Sendable>: AsyncSequence, Sendabl
         hub.assertOnHubThread("iterating GreenPool.imap")
         // The pool bounds how many jobs run; this queue bounds finished results not yet consumed.
         let results = Queue<GreenThread<Output>?>(maxSize: Swift.max(pool.size, 1))
-        let pool = self.pool, inputs = self.inputs, transform = self.transform
+        let pool = self.pool
+        let inputs = self.inputs
+        let transform = self.transform
         let context = GreenContext(name: "imap feeder", pool: nil)
         let feeder = Task(name: "imap feeder", executorPreference: hub.greenThreadPreference) {
             let outcome: Result<Void, any Error> = await hub.runGreenTask(context: context) {
@@ -90,8 +92,10 @@ extension GreenPool {
     public func starmap<Inputs: Sequence & Sendable, each Argument: Sendable, Output: Sendable>(
         _ inputs: Inputs, _ transform: @concurrent @escaping @Sendable (repeat each Argument) async throws -> Output
     ) -> PoolMap<(repeat each Argument), Output> where Inputs.Element == (repeat each Argument) {
-        PoolMap(pool: self, inputs: { AnyIterator(inputs.makeIterator()) }, transform: { arguments in
-            try await transform(repeat each arguments)
-        })
+        PoolMap(
+            pool: self, inputs: { AnyIterator(inputs.makeIterator()) },
+            transform: { arguments in
+                try await transform(repeat each arguments)
+            })
     }
 }

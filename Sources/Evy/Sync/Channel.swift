@@ -36,7 +36,11 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
         let hub = Hub.current
         do {
             try await hub.park(deadline: hub.deadline(after: timeout)) { sender in
-                if handToReceiver(item) { sender.resume(returning: ()) } else { senders.append(PendingItem(sender, item)) }
+                if handToReceiver(item) {
+                    sender.resume(returning: ())
+                } else {
+                    senders.append(PendingItem(sender, item))
+                }
             }
         } catch is ParkTimedOut {
             throw TimeoutError(duration: timeout ?? .zero)

@@ -26,7 +26,8 @@ public final class GreenActor<Message: Sendable>: @unchecked Sendable {
         self.received = received
         let hub = Hub.current
         hub.assertOnHubThread("GreenActor.init")
-        let mailbox = self.mailbox, pool = self.pool
+        let mailbox = self.mailbox
+        let pool = self.pool
         loop = Task(name: "actor", executorPreference: hub.greenThreadPreference) {
             await hub.runGreenTask(context: GreenContext(name: "actor", pool: nil)) {
                 while let message = try? await mailbox.get() {

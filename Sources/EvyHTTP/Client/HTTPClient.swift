@@ -69,13 +69,19 @@ public final class HTTPClient: @unchecked Sendable {
     public func request(
         _ method: String, _ urlString: String, headers: HTTPHeaders = [], body: [UInt8] = []
     ) async throws -> HTTPClientResponse {
-        guard let start = URL(string: urlString), Origin(start) != nil else { throw HTTPClientError.invalidURL(urlString) }
+        guard let start = URL(string: urlString), Origin(start) != nil else {
+            throw HTTPClientError.invalidURL(urlString)
+        }
         let work = { [self] () async throws -> HTTPClientResponse in
-            var url = start, method = method, body = body, headers = headers
+            var url = start
+            var method = method
+            var body = body
+            var headers = headers
             var visited: Set<String> = []
             for _ in 0...configuration.maxRedirects {
                 let response = try await send(method, url, headers: headers, body: body)
-                guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("Location") else {
+                guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("Location")
+                else {
                     return response
                 }
                 // Only to http(s) with a host: a server does not get to send us to ftp: or mailto:.
@@ -93,7 +99,9 @@ public final class HTTPClient: @unchecked Sendable {
                 }
                 // Credentials go only to the origin they were given for.
                 if Origin(next) != Origin(url) {
-                    headers.removeAll { ["authorization", "cookie", "proxy-authorization"].contains($0.name.lowercased()) }
+                    headers.removeAll {
+                        ["authorization", "cookie", "proxy-authorization"].contains($0.name.lowercased())
+                    }
                 }
                 url = next
             }
@@ -154,7 +162,8 @@ public final class HTTPClient: @unchecked Sendable {
                     throw ConnectionDropped()
                 }
                 let (response, keepAlive, _) = try await Self.readResponse(
-                    from: connection.buffered, head: method == "HEAD", url: url, maxBodyBytes: configuration.maxBodyBytes,
+                    from: connection.buffered, head: method == "HEAD", url: url,
+                    maxBodyBytes: configuration.maxBodyBytes,
                     readTimeout: configuration.readTimeout)
                 if keepAlive { connections.putIdle(connection, for: origin) } else { connection.close() }
                 return response
@@ -178,8 +187,11 @@ public final class HTTPClient: @unchecked Sendable {
         connectionsOpened += 1
         guard origin.isSecure else { return ClientConnection(socket, socket) }
         let context = try configuration.tls ?? defaultTLSContext()
-        return ClientConnection(socket, try await wrapTLS(socket, context: context, serverName: serverName,
-                                                    handshakeTimeout: configuration.connectTimeout))
+        return ClientConnection(
+            socket,
+            try await wrapTLS(
+                socket, context: context, serverName: serverName,
+                handshakeTimeout: configuration.connectTimeout))
     }
 
     private func defaultTLSContext() throws -> TLSContext {
@@ -214,8 +226,10 @@ public final class HTTPClient: @unchecked Sendable {
             try chunk.withUnsafeBytes { try parser.feed($0) }
         }
         var body = parser.body
-        if let encoding = parser.headers["Content-Encoding"]?.lowercased(), ["gzip", "deflate", "x-gzip"].contains(encoding),
-           !body.isEmpty {
+        if let encoding = parser.headers["Content-Encoding"]?.lowercased(),
+            ["gzip", "deflate", "x-gzip"].contains(encoding),
+            !body.isEmpty
+        {
             body = try Inflate.decode(body, limit: maxBodyBytes)
         }
         let response = HTTPClientResponse(status: parser.status, headers: parser.headers, body: body, url: url)
@@ -224,4 +238,3 @@ public final class HTTPClient: @unchecked Sendable {
         return (response, reusable, parser.leftover)
     }
 }
-

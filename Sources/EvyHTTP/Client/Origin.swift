@@ -14,7 +14,8 @@ struct Origin: Hashable, CustomStringConvertible {
     /// The origin of an absolute http(s) URL with a host; nil for any other URL.
     init?(_ url: URL) {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty else { return nil }
+            let host = url.host, !host.isEmpty
+        else { return nil }
         self.scheme = scheme
         self.host = host.lowercased()
         port = url.port ?? (scheme == "https" ? 443 : 80)

@@ -82,9 +82,10 @@ struct HeaderFieldCollector {
 
     /// The fields gathered, decoded as UTF-8 (invalid bytes replaced); starts over.
     mutating func take() -> HTTPHeaders {
-        let headers = HTTPHeaders(fields: fields.map {
-            (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self))
-        })
+        let headers = HTTPHeaders(
+            fields: fields.map {
+                (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self))
+            })
         fields = []
         readingValue = false
         return headers

@@ -35,7 +35,8 @@ enum Inflate {
         }
         if output.count > limit { throw HTTPClientError.bodyTooLarge(limit: limit) }
         guard status == Z_STREAM_END else {
-            throw HTTPClientError.badCompression(status == Z_OK || status == Z_BUF_ERROR ? "truncated data" : "corrupt data")
+            throw HTTPClientError.badCompression(
+                status == Z_OK || status == Z_BUF_ERROR ? "truncated data" : "corrupt data")
         }
         return output
     }

@@ -23,7 +23,9 @@ final class NodeHTTPParser {
     func execute(_ bytes: UnsafeRawBufferPointer?, for owner: AnyObject) -> Int {
         parser.pointee.data = Unmanaged.passUnretained(owner).toOpaque()
         guard let bytes else { return http_parser_execute(parser, settings, nil, 0) }
-        return bytes.withMemoryRebound(to: CChar.self) { http_parser_execute(parser, settings, $0.baseAddress, $0.count) }
+        return bytes.withMemoryRebound(to: CChar.self) {
+            http_parser_execute(parser, settings, $0.baseAddress, $0.count)
+        }
     }
 
     /// The object whose ``execute(_:for:)`` is running the callback that got `parser`.

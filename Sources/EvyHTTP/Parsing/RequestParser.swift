@@ -27,8 +27,12 @@ final class RequestParser {
         let settings = http.settings
         settings.pointee.on_message_begin = { parser in RequestParser.from(parser).beginMessage() }
         settings.pointee.on_url = { parser, data, length in RequestParser.from(parser).addTarget(data, length) }
-        settings.pointee.on_header_field = { parser, data, length in RequestParser.from(parser).addHeaderName(data, length) }
-        settings.pointee.on_header_value = { parser, data, length in RequestParser.from(parser).addHeaderValue(data, length) }
+        settings.pointee.on_header_field = { parser, data, length in
+            RequestParser.from(parser).addHeaderName(data, length)
+        }
+        settings.pointee.on_header_value = { parser, data, length in
+            RequestParser.from(parser).addHeaderValue(data, length)
+        }
         settings.pointee.on_headers_complete = { parser in RequestParser.from(parser).completeHeaders() }
         settings.pointee.on_body = { parser, data, length in RequestParser.from(parser).addBody(data, length) }
         settings.pointee.on_message_complete = { parser in RequestParser.from(parser).completeMessage() }
@@ -126,14 +130,15 @@ final class RequestParser {
         }
         body = chunked || length > 0 ? HTTPRequestBody(complete: false) : .empty
         let method = String(cString: http_method_str(http_method(evy_http_method(parser))))
-        completed.append(HTTPRequest(
-            method: method,
-            target: String(decoding: target, as: UTF8.self),
-            version: (Int(parser.pointee.http_major), Int(parser.pointee.http_minor)),
-            headers: fields.take(),
-            body: body,
-            keepAlive: http_should_keep_alive(parser) != 0,
-            isUpgrade: evy_http_upgrade(parser) != 0))
+        completed.append(
+            HTTPRequest(
+                method: method,
+                target: String(decoding: target, as: UTF8.self),
+                version: (Int(parser.pointee.http_major), Int(parser.pointee.http_minor)),
+                headers: fields.take(),
+                body: body,
+                keepAlive: http_should_keep_alive(parser) != 0,
+                isUpgrade: evy_http_upgrade(parser) != 0))
         return 0
     }
 

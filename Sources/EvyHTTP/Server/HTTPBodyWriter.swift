@@ -16,7 +16,8 @@ public final class HTTPBodyWriter: @unchecked Sendable {
         guard !bytes.isEmpty else { return }
         bytesWritten += bytes.count
         if chunked {
-            try await stream.sendAll(Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10], timeout: nil)
+            try await stream.sendAll(
+                Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10], timeout: nil)
         } else {
             try await stream.sendAll(bytes, timeout: nil)
         }

@@ -31,8 +31,10 @@ public struct HTTPResponse: Sendable {
     }
 
     /// A response whose body is written as it is produced.
-    public init(status: Int = 200, headers: HTTPHeaders = [],
-                streaming: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) {
+    public init(
+        status: Int = 200, headers: HTTPHeaders = [],
+        streaming: @escaping @Sendable (HTTPBodyWriter) async throws -> Void
+    ) {
         self.status = status
         self.headers = headers
         self.body = .stream(streaming)
@@ -44,7 +46,9 @@ public struct HTTPResponse: Sendable {
     }
 
     /// A response that hands the connection to `handler` (a WebSocket upgrade, say).
-    public static func takeOver(_ handler: @escaping @Sendable (any GreenStream, [UInt8]) async throws -> Void) -> HTTPResponse {
+    public static func takeOver(_ handler: @escaping @Sendable (any GreenStream, [UInt8]) async throws -> Void)
+        -> HTTPResponse
+    {
         var response = HTTPResponse(status: 101)
         response.body = .takeOver(handler)
         return response

@@ -60,8 +60,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// Serves HTTPS on `listener`.
     public func serveTLS(_ listener: Socket, context: TLSContext) async throws {
         listeners.append(listener)
-        try await Evy.serveTLS(listener, context: context, concurrency: configuration.concurrency,
-                               handshakeTimeout: configuration.requestTimeout) { [self] tls, address in
+        try await Evy.serveTLS(
+            listener, context: context, concurrency: configuration.concurrency,
+            handshakeTimeout: configuration.requestTimeout
+        ) { [self] tls, address in
             await serveConnection(tls, peer: address)
         }
     }
@@ -90,8 +92,10 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func serveConnection(_ stream: any GreenStream, peer: SocketAddress) async {
         drained.clear()
-        let parser = RequestParser(maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
-        let connection = ServerConnection(stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
+        let parser = RequestParser(
+            maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
+        let connection = ServerConnection(
+            stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
         let id = ObjectIdentifier(connection)
         openConnections[id] = connection
         defer {
@@ -145,7 +149,8 @@ public final class HTTPServer: @unchecked Sendable {
         // any other response may never send the body it holds back, so the connection closes.
         if case .stream = response.body { try? await connection.sendContinueIfOwed() }
         // After an upgrade request the parser has stopped: the connection ends with this answer.
-        var keepAlive = request.keepAlive && !stopping && response.status != 500 && !connection.owesContinue
+        var keepAlive =
+            request.keepAlive && !stopping && response.status != 500 && !connection.owesContinue
             && !request.isUpgrade
         var sent = 0
         do {
@@ -157,14 +162,16 @@ public final class HTTPServer: @unchecked Sendable {
                 try await takeOver(stream, request.isUpgrade ? connection.parser.upgradeLeftover : [])
                 return false
             case .bytes(let body):
-                let head = self.head(response, request: request, contentLength: body.count, chunked: false, keepAlive: keepAlive)
+                let head = self.head(
+                    response, request: request, contentLength: body.count, chunked: false, keepAlive: keepAlive)
                 let payload = request.method == "HEAD" ? head : head + body
                 try await stream.sendAll(payload, timeout: configuration.requestTimeout)
                 sent = body.count
             case .stream(let produce):
                 let chunked = request.version.minor >= 1
                 keepAlive = keepAlive && chunked  // an HTTP/1.0 client reads to the connection's end
-                let head = self.head(response, request: request, contentLength: nil, chunked: chunked, keepAlive: keepAlive)
+                let head = self.head(
+                    response, request: request, contentLength: nil, chunked: chunked, keepAlive: keepAlive)
                 try await stream.sendAll(head, timeout: configuration.requestTimeout)
                 let writer = HTTPBodyWriter(stream: stream, chunked: chunked)
                 if request.method != "HEAD" {
@@ -204,12 +211,13 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Answers a request the client got wrong (400, 408, 413, 431) and lets the connection close.
     private func reject(_ failure: any Error, _ stream: any GreenStream, _ peer: SocketAddress) async {
-        let (status, message) = switch failure {
-        case HTTPParseError.headersTooLarge: (431, "request header fields too large")
-        case HTTPParseError.bodyTooLarge: (413, "content too large")
-        case is TimeoutError: (408, "request timeout")
-        default: (400, "bad request")
-        }
+        let (status, message) =
+            switch failure {
+            case HTTPParseError.headersTooLarge: (431, "request header fields too large")
+            case HTTPParseError.bodyTooLarge: (413, "content too large")
+            case is TimeoutError: (408, "request timeout")
+            default: (400, "bad request")
+            }
         let body = Array("\(message)\n".utf8)
         var head = HTTPHeadWriter(status: status)
         head.add("Content-Type", "text/plain")
@@ -228,7 +236,8 @@ public final class HTTPServer: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(1)
         var dropped = 0
         while dropped < 1 << 20, ContinuousClock.now < deadline {
-            guard let chunk = try? await stream.receive(maxLength: 65536, timeout: deadline - .now), !chunk.isEmpty else { return }
+            guard let chunk = try? await stream.receive(maxLength: 65536, timeout: deadline - .now), !chunk.isEmpty
+            else { return }
             dropped += chunk.count
         }
     }
@@ -236,7 +245,8 @@ public final class HTTPServer: @unchecked Sendable {
     private func log(_ request: HTTPRequest, status: Int, bytes: Int, peer: SocketAddress) {
         guard configuration.accessLog else { return }
         Self.accessLogger.info(
-            "\(peer) \"\(request.method) \(request.target) HTTP/\(request.version.major).\(request.version.minor)\" \(status) \(bytes)")
+            "\(peer) \"\(request.method) \(request.target) HTTP/\(request.version.major).\(request.version.minor)\" \(status) \(bytes)"
+        )
     }
 
     /// The reason phrase of a status code (`Status` for the ones it does not know).

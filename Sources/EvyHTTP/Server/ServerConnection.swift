@@ -56,8 +56,9 @@ final class ServerConnection: HTTPBodySource {
     /// Starts answering `request`: it owes a `100 Continue` if it asked for one and its body is
     /// still to come.
     func beginResponse(to request: HTTPRequest) {
-        state = .responding(owesContinue: !request.body.isComplete && request.version.minor >= 1
-            && request.header("Expect")?.lowercased() == "100-continue")
+        state = .responding(
+            owesContinue: !request.body.isComplete && request.version.minor >= 1
+                && request.header("Expect")?.lowercased() == "100-continue")
     }
 
     /// Reads once from the peer and parses what came; false once the peer has closed. Throws the

@@ -128,7 +128,8 @@ public final class WebSocket: @unchecked Sendable {
     /// Closes with the error's code and throws: the peer broke the protocol.
     private func fail(_ error: WebSocketProtocolError) async throws -> Never {
         if lifecycle.sendClose() {
-            try? await sendFrame(.close, payload: WebSocketFrame.closePayload(code: error.closeCode, reason: error.description))
+            try? await sendFrame(
+                .close, payload: WebSocketFrame.closePayload(code: error.closeCode, reason: error.description))
         }
         lifecycle.end(code: error.closeCode, reason: error.description)
         stream.close()
@@ -147,10 +148,11 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends `message`, in frames of at most `fragmentSize` bytes if given (a fragmented
     /// message; no other message's frames come between them).
     public func send(_ message: Message, fragmentSize: Int? = nil) async throws {
-        let (opcode, payload): (WebSocketOpcode, [UInt8]) = switch message {
-        case .text(let text): (.text, Array(text.utf8))
-        case .binary(let bytes): (.binary, bytes)
-        }
+        let (opcode, payload): (WebSocketOpcode, [UInt8]) =
+            switch message {
+            case .text(let text): (.text, Array(text.utf8))
+            case .binary(let bytes): (.binary, bytes)
+            }
         guard let size = fragmentSize, size > 0, payload.count > size else {
             return try await sendFrames(opcode, [payload[...]])
         }
@@ -159,7 +161,9 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     /// Sends a ping; the peer answers with a pong.
-    public func ping(_ payload: [UInt8] = []) async throws { try await sendFrame(.ping, payload: Array(payload.prefix(125))) }
+    public func ping(_ payload: [UInt8] = []) async throws {
+        try await sendFrame(.ping, payload: Array(payload.prefix(125)))
+    }
 
     /// Starts the close handshake and waits (up to `timeout` in all) for the peer's close frame.
     /// A green thread already inside ``receive(timeout:)`` finishes its call first; messages that

@@ -24,7 +24,9 @@ public struct WebSocketFrame: Sendable, Equatable {
     }
 
     /// Appends a frame to `bytes` (what ``encode(maskKey:)`` and the connection's sending do).
-    static func append(fin: Bool, opcode: WebSocketOpcode, payload: ArraySlice<UInt8>, maskKey: UInt32?, to bytes: inout [UInt8]) {
+    static func append(
+        fin: Bool, opcode: WebSocketOpcode, payload: ArraySlice<UInt8>, maskKey: UInt32?, to bytes: inout [UInt8]
+    ) {
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         let count = payload.count
         bytes.reserveCapacity(bytes.count + 14 + count)
@@ -35,7 +37,9 @@ public struct WebSocketFrame: Sendable, Equatable {
             bytes += [maskBit | 126, UInt8(count >> 8), UInt8(count & 0xFF)]
         } else {
             bytes.append(maskBit | 127)
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: UInt64(count) >> shift)) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                bytes.append(UInt8(truncatingIfNeeded: UInt64(count) >> shift))
+            }
         }
         guard let maskKey else {
             bytes += payload
@@ -64,7 +68,8 @@ public struct WebSocketFrame: Sendable, Equatable {
     /// The code and reason of a close frame's payload: 1005 ("no status") and "" for an empty one.
     /// Throws ``WebSocketProtocolError`` for a one-byte payload, a code a peer may not send, or a
     /// reason that is not UTF-8.
-    public static func closeStatus(of payload: [UInt8]) throws(WebSocketProtocolError) -> (code: UInt16, reason: String) {
+    public static func closeStatus(of payload: [UInt8]) throws(WebSocketProtocolError) -> (code: UInt16, reason: String)
+    {
         if payload.isEmpty { return (1005, "") }
         guard payload.count >= 2 else { throw .oneByteClosePayload }
         let code = UInt16(payload[0]) << 8 | UInt16(payload[1])

@@ -94,13 +94,15 @@ public struct WebSocketFrameDecoder: Sendable {
     /// The header, taken from the buffer once it is all in; each part is checked as it arrives.
     private mutating func decodeHeader() throws(WebSocketProtocolError) -> Header? {
         guard available >= 2 else { return nil }
-        let first = buffer[start], second = buffer[start + 1]
+        let first = buffer[start]
+        let second = buffer[start + 1]
         guard first & 0x70 == 0 else { throw .reservedBitsSet }
         let masked = second & 0x80 != 0
         guard masked == expectsMaskedFrames else { throw masked ? .maskedFrameFromServer : .unmaskedFrameFromClient }
         let lengthEnd = 2 + Self.extendedLengthBytes(second)
         guard available >= lengthEnd else { return nil }
-        let length = lengthEnd == 2
+        let length =
+            lengthEnd == 2
             ? UInt64(second & 0x7F) : buffer[(start + 2)..<(start + lengthEnd)].reduce(0) { $0 << 8 | UInt64($1) }
         let fin = first & 0x80 != 0
         if first & 0x08 != 0 {  // a control frame
@@ -109,7 +111,8 @@ public struct WebSocketFrameDecoder: Sendable {
         guard length <= UInt64(maxPayloadBytes) else { throw .messageTooLarge(limit: maxPayloadBytes) }
         let headerEnd = lengthEnd + (masked ? 4 : 0)
         guard available >= headerEnd else { return nil }
-        let maskKey = masked ? buffer[(start + lengthEnd)..<(start + headerEnd)].reduce(0) { $0 << 8 | UInt32($1) } : nil
+        let maskKey =
+            masked ? buffer[(start + lengthEnd)..<(start + headerEnd)].reduce(0) { $0 << 8 | UInt32($1) } : nil
         drop(headerEnd)
         return Header(fin: fin, opcode: first & 0x0F, maskKey: maskKey, length: Int(length))
     }

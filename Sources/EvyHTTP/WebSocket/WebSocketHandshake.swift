@@ -14,8 +14,10 @@ extension WebSocket {
     }
 
     /// Connects to a `ws://` URL as a client (an `Origin` may be sent).
-    public static func connect(to urlString: String, origin: String? = nil, timeout: Duration = .seconds(10),
-                               maxMessageBytes: Int = 16 * 1024 * 1024) async throws -> WebSocket {
+    public static func connect(
+        to urlString: String, origin: String? = nil, timeout: Duration = .seconds(10),
+        maxMessageBytes: Int = 16 * 1024 * 1024
+    ) async throws -> WebSocket {
         guard let url = URL(string: urlString), url.scheme == "ws", let host = url.host, !host.isEmpty else {
             throw WebSocketError.handshake("not a ws:// URL: \(urlString)")
         }
@@ -48,7 +50,9 @@ extension WebSocket {
                     throw WebSocketError.handshake("the server did not switch protocols")
                 }
                 let response = answer.response
-                guard response.status == 101 else { throw WebSocketError.handshake("the server did not switch protocols") }
+                guard response.status == 101 else {
+                    throw WebSocketError.handshake("the server did not switch protocols")
+                }
                 guard response.headers["Upgrade"]?.lowercased() == "websocket" else {
                     throw WebSocketError.handshake("the server switched to something else than websocket")
                 }
@@ -77,8 +81,8 @@ extension HTTPResponse {
         let connectionTokens = (request.header("Connection") ?? "").lowercased().split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }
         guard request.method == "GET", request.header("Upgrade")?.lowercased() == "websocket",
-              connectionTokens.contains("upgrade"), let key = request.header("Sec-WebSocket-Key"),
-              Data(base64Encoded: key)?.count == 16
+            connectionTokens.contains("upgrade"), let key = request.header("Sec-WebSocket-Key"),
+            Data(base64Encoded: key)?.count == 16
         else { return .text("not a WebSocket upgrade\n", status: 400) }
         guard request.header("Sec-WebSocket-Version") == "13" else {
             var refusal = HTTPResponse.text("WebSocket version 13 only\n", status: 426)
@@ -95,7 +99,8 @@ extension HTTPResponse {
             head.add("Sec-WebSocket-Accept", WebSocket.acceptValue(for: key))
             try await stream.sendAll(head.bytes, timeout: .seconds(10))
             let reader = BufferedStream(stream, initial: leftover)
-            try await handler(WebSocket(stream: stream, reader: reader, isClient: false, maxMessageBytes: maxMessageBytes))
+            try await handler(
+                WebSocket(stream: stream, reader: reader, isClient: false, maxMessageBytes: maxMessageBytes))
         }
     }
 }

@@ -53,7 +53,8 @@ public final class JobClient: @unchecked Sendable {
     private let collector: ZMQSocket?
     private var nextRequest: UInt64 = 1
     private var pending: [UInt64: Event<Message>] = [:]
-    private var streams: [UInt64: (outcome: (JobOutcome) -> Void, progress: ((UInt64, UInt64, UInt64, String) -> Void)?)] = [:]
+    private var streams:
+        [UInt64: (outcome: (JobOutcome) -> Void, progress: ((UInt64, UInt64, UInt64, String) -> Void)?)] = [:]
     private var readers: [GreenThread<Void>] = []
     /// How long a request waits for its answer.
     public var timeout: Duration = .seconds(30)
@@ -87,7 +88,9 @@ public final class JobClient: @unchecked Sendable {
     /// Submits one job and returns its id once the dispatcher has journaled it (the id of the
     /// earlier job when `options.dedupKey` was seen before).
     @discardableResult
-    public func submit(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions()) async throws -> UInt64 {
+    public func submit(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions()) async throws
+        -> UInt64
+    {
         try await submitReceipt(handler, payload: payload, options: options).job
     }
 
@@ -95,7 +98,9 @@ public final class JobClient: @unchecked Sendable {
     public func submitReceipt(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions()) async throws
         -> (job: UInt64, duplicate: Bool)
     {
-        let reply = try await ask(dispatcher, "submit") { .submit(request: $0, handler: handler, options: options, payload: payload) }
+        let reply = try await ask(dispatcher, "submit") {
+            .submit(request: $0, handler: handler, options: options, payload: payload)
+        }
         guard case .submitted(_, let job, let duplicate) = reply else { throw unexpected(reply) }
         return (job, duplicate)
     }
@@ -139,17 +144,20 @@ public final class JobClient: @unchecked Sendable {
             guard !jobs.isEmpty else { return continuation.finish() }
             let request = takeRequestID()
             var left = Set(jobs)
-            streams[request] = ({ [self] outcome in
-                guard left.remove(outcome.job) != nil else { return }
-                continuation.yield(outcome)
-                if left.isEmpty {
-                    streams[request] = nil
-                    continuation.finish()
-                }
-            }, progress)
+            streams[request] = (
+                { [self] outcome in
+                    guard left.remove(outcome.job) != nil else { return }
+                    continuation.yield(outcome)
+                    if left.isEmpty {
+                        streams[request] = nil
+                        continuation.finish()
+                    }
+                }, progress
+            )
             spawnN {
                 for start in stride(from: 0, to: jobs.count, by: 10_000) {
-                    try await collector.send(.wait(request: request, jobs: Array(jobs[start..<min(start + 10_000, jobs.count)])))
+                    try await collector.send(
+                        .wait(request: request, jobs: Array(jobs[start..<min(start + 10_000, jobs.count)])))
                 }
             }
         }
@@ -185,7 +193,8 @@ public final class JobClient: @unchecked Sendable {
 
     /// Retries or purges dead jobs (`job` 0: all of them); returns how many.
     public func deadLetters(_ action: DeadLetterAction, job: UInt64 = 0) async throws -> Int {
-        let json = try await answer(ask(dispatcher, "dead letters") { .deadLetters(request: $0, action: action, job: job) })
+        let json = try await answer(
+            ask(dispatcher, "dead letters") { .deadLetters(request: $0, action: action, job: job) })
         let object = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any]
         return object?["count"] as? Int ?? 0
     }
@@ -225,11 +234,12 @@ public final class JobClient: @unchecked Sendable {
             guard case .success(let message) = envelope.message else { continue }
             switch message {
             case .outcome(let request, let job, let attempt, let status, let handler, let payload):
-                streams[request]?.outcome(JobOutcome(job: job, attempt: attempt, status: status, handler: handler, payload: payload))
+                streams[request]?.outcome(
+                    JobOutcome(job: job, attempt: attempt, status: status, handler: handler, payload: payload))
             case .progressNote(let request, let job, let done, let total, let note):
                 streams[request]?.progress?(job, done, total, note)
             case .submitted(let request, _, _), .cancelled(let request, _, _), .answer(let request, _),
-                 .error(let request, _, _):
+                .error(let request, _, _):
                 try? pending[request]?.send(message)
             default:
                 break

@@ -66,8 +66,9 @@ public final class Collector: @unchecked Sendable {
     /// Opens the store and binds both endpoints; throws a ``JournalError`` or `ZMQError`.
     public init(configuration: Configuration) throws {
         self.configuration = configuration
-        store = try CollectorStore(directory: configuration.dataDirectory, synchronous: configuration.synchronous,
-                                   hub: Hub.current)
+        store = try CollectorStore(
+            directory: configuration.dataDirectory, synchronous: configuration.synchronous,
+            hub: Hub.current)
         results = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         clients = try .forRole(.router)
         try results.bind(configuration.resultEndpoint)
@@ -118,9 +119,12 @@ public final class Collector: @unchecked Sendable {
     }
 
     private func introduce() {
-        toDispatcher.post(.ready(Ready(
-            role: .collector, name: "collector-\(getpid())", host: ProcessInfo.processInfo.hostName, pid: UInt32(getpid()),
-            slots: 0, heartbeatMilliseconds: milliseconds(configuration.heartbeat), handlers: [], held: [])))
+        toDispatcher.post(
+            .ready(
+                Ready(
+                    role: .collector, name: "collector-\(getpid())", host: ProcessInfo.processInfo.hostName,
+                    pid: UInt32(getpid()),
+                    slots: 0, heartbeatMilliseconds: milliseconds(configuration.heartbeat), handlers: [], held: [])))
         resendDone()
     }
 
@@ -155,26 +159,33 @@ public final class Collector: @unchecked Sendable {
         while let envelope = try? await results.receiveEnvelope(routed: true) {
             switch envelope.message {
             case .success(.result(let lease, let handler, let status, let duration, let payload)):
-                record(lease, handler: handler, status: status, duration: duration, payload: payload, from: envelope.peer)
+                record(
+                    lease, handler: handler, status: status, duration: duration, payload: payload, from: envelope.peer)
             case .success(.progress(let lease, let done, let total, let message)):
                 for waiter in waiters[lease.job] ?? [] {
-                    toClients.post(.progressNote(request: waiter.request, job: lease.job, done: done, total: total,
-                                                 message: message), to: waiter.client)
+                    toClients.post(
+                        .progressNote(
+                            request: waiter.request, job: lease.job, done: done, total: total,
+                            message: message), to: waiter.client)
                 }
             case .success:
                 malformed += 1
                 toWorkers.post(.error(request: 0, code: .conflict, reason: "not a result"), to: envelope.peer)
             case .failure(let error):
                 malformed += 1
-                toWorkers.post(.error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
+                toWorkers.post(
+                    .error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
             }
         }
     }
 
-    private func record(_ lease: Lease, handler: String, status: JobStatus, duration: UInt64, payload: [UInt8],
-                        from worker: [UInt8]?) {
-        let result = StoredResult(job: lease.job, attempt: lease.attempt, handler: handler, status: status,
-                                  payload: payload, durationMicroseconds: duration, recordedAt: unixMilliseconds())
+    private func record(
+        _ lease: Lease, handler: String, status: JobStatus, duration: UInt64, payload: [UInt8],
+        from worker: [UInt8]?
+    ) {
+        let result = StoredResult(
+            job: lease.job, attempt: lease.attempt, handler: handler, status: status,
+            payload: payload, durationMicroseconds: duration, recordedAt: unixMilliseconds())
         store.record([result]) { [self] outcome in
             guard case .success(let fresh) = outcome else {
                 // Not recorded (a full disk): the worker keeps the result and sends it again.
@@ -186,8 +197,10 @@ public final class Collector: @unchecked Sendable {
                 recorded += 1
                 completion = Completion(lease: lease, status: status)
                 for waiter in waiters.removeValue(forKey: lease.job) ?? [] {
-                    toClients.post(.outcome(request: waiter.request, job: lease.job, attempt: lease.attempt, status: status,
-                                            handler: handler, payload: payload), to: waiter.client)
+                    toClients.post(
+                        .outcome(
+                            request: waiter.request, job: lease.job, attempt: lease.attempt, status: status,
+                            handler: handler, payload: payload), to: waiter.client)
                 }
             } else {
                 duplicates += 1  // recorded before: the dispatcher hears of it again all the same
@@ -207,18 +220,22 @@ public final class Collector: @unchecked Sendable {
             case .success(.wait(let request, let jobs)):
                 wait(for: jobs, request: request, client: envelope.peer)
             case .success(.query(let request, "results", let after, let limit)):
-                toClients.post(.answer(request: request, json: page(after: after, limit: Int(min(limit, 10_000)))),
-                               to: envelope.peer)
+                toClients.post(
+                    .answer(request: request, json: page(after: after, limit: Int(min(limit, 10_000)))),
+                    to: envelope.peer)
             case .success(.query(let request, "status", _, _)):
-                let status = "{\"recorded\": \(recorded), \"duplicates\": \(duplicates), \"malformed\": \(malformed), "
+                let status =
+                    "{\"recorded\": \(recorded), \"duplicates\": \(duplicates), \"malformed\": \(malformed), "
                     + "\"total\": \((try? store.count()) ?? -1), \"dispatcher\": \(ContinuousClock.now - heardFromDispatcher < configuration.heartbeat * 3)}"
                 toClients.post(.answer(request: request, json: Array(status.utf8)), to: envelope.peer)
             case .success:
                 malformed += 1
-                toClients.post(.error(request: 0, code: .conflict, reason: "not a collector request"), to: envelope.peer)
+                toClients.post(
+                    .error(request: 0, code: .conflict, reason: "not a collector request"), to: envelope.peer)
             case .failure(let error):
                 malformed += 1
-                toClients.post(.error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
+                toClients.post(
+                    .error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
             }
         }
     }
@@ -231,8 +248,10 @@ public final class Collector: @unchecked Sendable {
                 guard var list = waiters[result.job], let index = list.firstIndex(of: waiter) else { continue }
                 list.remove(at: index)
                 waiters[result.job] = list.isEmpty ? nil : list
-                toClients.post(.outcome(request: request, job: result.job, attempt: result.attempt, status: result.status,
-                                        handler: result.handler, payload: result.payload), to: client)
+                toClients.post(
+                    .outcome(
+                        request: request, job: result.job, attempt: result.attempt, status: result.status,
+                        handler: result.handler, payload: result.payload), to: client)
             }
         }
     }
@@ -240,9 +259,13 @@ public final class Collector: @unchecked Sendable {
     private func page(after: UInt64, limit: Int) -> [UInt8] {
         let rows = (try? store.page(after: Int64(after), limit: limit)) ?? []
         let items: [[String: Any]] = rows.map { row in
-            var item: [String: Any] = ["job": row.job, "attempt": row.attempt, "handler": row.handler,
-                                       "status": "\(row.status)", "seq": row.seq, "durationUs": row.durationMicroseconds]
-            if let text = String(validating: row.payload, as: UTF8.self) { item["result"] = text } else {
+            var item: [String: Any] = [
+                "job": row.job, "attempt": row.attempt, "handler": row.handler,
+                "status": "\(row.status)", "seq": row.seq, "durationUs": row.durationMicroseconds,
+            ]
+            if let text = String(validating: row.payload, as: UTF8.self) {
+                item["result"] = text
+            } else {
                 item["resultBase64"] = Data(row.payload).base64EncodedString()
             }
             return item

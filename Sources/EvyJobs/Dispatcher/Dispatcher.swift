@@ -96,8 +96,9 @@ public final class Dispatcher: @unchecked Sendable {
     /// ``JournalError`` for an unusable journal, a `ZMQError` for an endpoint that cannot be bound.
     public init(configuration: Configuration) throws {
         self.configuration = configuration
-        journal = try DispatcherJournal(directory: configuration.dataDirectory, synchronous: configuration.synchronous,
-                                        hub: Hub.current)
+        journal = try DispatcherJournal(
+            directory: configuration.dataDirectory, synchronous: configuration.synchronous,
+            hub: Hub.current)
         clients = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         peers = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         try clients.bind(configuration.clientEndpoint)
@@ -108,7 +109,9 @@ public final class Dispatcher: @unchecked Sendable {
         toPeers = Outbox(peers, logger: logger)
         let now = unixMilliseconds()
         for stored in try journal.loadPending() { schedule.add(ScheduledJob(stored), now: now) }
-        logger.info("dispatcher: \(schedule.jobs.count) pending jobs from the journal; clients \(boundClientEndpoint), workers \(boundWorkerEndpoint)")
+        logger.info(
+            "dispatcher: \(schedule.jobs.count) pending jobs from the journal; clients \(boundClientEndpoint), workers \(boundWorkerEndpoint)"
+        )
     }
 
     /// Serves until ``stop()``; the sockets and the journal are closed on return.
@@ -139,7 +142,8 @@ public final class Dispatcher: @unchecked Sendable {
             switch envelope.message {
             case .failure(let error):
                 counters.malformed += 1
-                toClients.post(.error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
+                toClients.post(
+                    .error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
             case .success(let message):
                 handleClient(message, from: envelope.peer)
             }
@@ -169,12 +173,15 @@ public final class Dispatcher: @unchecked Sendable {
             return toClients.post(.error(request: request, code: .malformed, reason: "no handler named"), to: client)
         }
         guard payload.count <= configuration.maxPayloadBytes else {
-            return toClients.post(.error(request: request, code: .tooLarge,
-                                         reason: "payload over \(configuration.maxPayloadBytes) bytes"), to: client)
+            return toClients.post(
+                .error(
+                    request: request, code: .tooLarge,
+                    reason: "payload over \(configuration.maxPayloadBytes) bytes"), to: client)
         }
         guard pendingSubmits[client, default: 0] < configuration.maxPendingSubmitsPerClient else {
             counters.refused += 1
-            return toClients.post(.error(request: request, code: .busy, reason: "too many submits in flight"), to: client)
+            return toClients.post(
+                .error(request: request, code: .busy, reason: "too many submits in flight"), to: client)
         }
         pendingSubmits[client, default: 0] += 1
         var options = options
@@ -206,8 +213,9 @@ public final class Dispatcher: @unchecked Sendable {
         journal.markCancelled(job: id)
         // A running job is stopped in its worker, which gives its slot back with CREDIT.
         if let lease = job.lease { toPeers.post(.abort(job: id), to: lease.worker) }
-        recordFinal(Lease(job: id, attempt: max(job.attempts, 1)), handler: job.handler, status: .cancelled,
-                    error: "cancelled")
+        recordFinal(
+            Lease(job: id, attempt: max(job.attempts, 1)), handler: job.handler, status: .cancelled,
+            error: "cancelled")
         dispatch()
         return job.lease == nil ? .removed : .aborting
     }
@@ -220,7 +228,9 @@ public final class Dispatcher: @unchecked Sendable {
             journal.revive(job: job) { [self] result in
                 let revived = (try? result.get()) ?? []
                 let now = unixMilliseconds()
-                for stored in revived where schedule.jobs[stored.id] == nil { schedule.add(ScheduledJob(stored), now: now) }
+                for stored in revived where schedule.jobs[stored.id] == nil {
+                    schedule.add(ScheduledJob(stored), now: now)
+                }
                 dispatch()
                 answer(revived.count)
             }
@@ -234,7 +244,8 @@ public final class Dispatcher: @unchecked Sendable {
             switch envelope.message {
             case .failure(let error):
                 counters.malformed += 1
-                toPeers.post(.error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
+                toPeers.post(
+                    .error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
             case .success(let message):
                 handlePeer(message, from: envelope.peer)
             }
@@ -260,7 +271,8 @@ public final class Dispatcher: @unchecked Sendable {
             workers[peer]!.credit = min(workers[peer]!.credit + slots, workers[peer]!.slots)
             dispatch()
         case .failed(let lease, let retryable, let error):
-            guard let job = schedule.jobs[lease.job], job.lease?.worker == peer, job.lease?.attempt == lease.attempt else {
+            guard let job = schedule.jobs[lease.job], job.lease?.worker == peer, job.lease?.attempt == lease.attempt
+            else {
                 return  // a lease that expired: the job has another attempt, or is done
             }
             if retryable && job.attempts <= UInt32(job.options.maxRetries) {
@@ -289,8 +301,9 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     private func welcome(_ ready: Ready, peer: [UInt8]) {
-        toPeers.post(.welcome(heartbeatMilliseconds: milliseconds(configuration.heartbeat), liveness: configuration.liveness),
-                     to: peer)
+        toPeers.post(
+            .welcome(heartbeatMilliseconds: milliseconds(configuration.heartbeat), liveness: configuration.liveness),
+            to: peer)
         switch ready.role {
         case .collector:
             collector = peer
@@ -333,7 +346,9 @@ public final class Dispatcher: @unchecked Sendable {
                 return dispatch()
             }
             journal.markDone(jobs: finished) { [self] result in
-                if case .success = result, let collector { toPeers.post(.doneAcknowledged(jobs: acknowledged), to: collector) }
+                if case .success = result, let collector {
+                    toPeers.post(.doneAcknowledged(jobs: acknowledged), to: collector)
+                }
             }
             dispatch()
         case .heartbeat:
@@ -353,8 +368,10 @@ public final class Dispatcher: @unchecked Sendable {
             while credit > 0, let job = schedule.lease(for: worker.handlers, to: peer, now: now) {
                 credit -= 1
                 counters.leased += 1
-                toPeers.post(.job(Lease(job: job.id, attempt: job.attempts), handler: job.handler,
-                                  timeoutMilliseconds: job.options.timeoutMilliseconds, payload: job.payload), to: peer)
+                toPeers.post(
+                    .job(
+                        Lease(job: job.id, attempt: job.attempts), handler: job.handler,
+                        timeoutMilliseconds: job.options.timeoutMilliseconds, payload: job.payload), to: peer)
             }
             workers[peer]!.credit = credit
         }
@@ -431,7 +448,9 @@ public final class Dispatcher: @unchecked Sendable {
         for job in held {
             counters.lost += 1
             if job.lost + 1 >= configuration.maxLost {
-                bury(job.id, lease: Lease(job: job.id, attempt: job.attempts), error: "its worker was lost \(job.lost + 1) times")
+                bury(
+                    job.id, lease: Lease(job: job.id, attempt: job.attempts),
+                    error: "its worker was lost \(job.lost + 1) times")
             } else {
                 schedule.unlease(job.id, now: now, lost: true)
                 journal.markLost(job: job.id, lost: job.lost + 1)
@@ -446,29 +465,33 @@ public final class Dispatcher: @unchecked Sendable {
         let object: Any
         switch topic {
         case "status":
-            object = [
-                "pending": schedule.pendingCount, "delayed": schedule.delayedCount, "leased": schedule.leasedCount,
-                "submitted": counters.submitted, "duplicates": counters.duplicates, "done": counters.done,
-                "retried": counters.retried, "dead": counters.dead, "lost": counters.lost,
-                "cancelled": counters.cancelled, "malformed": counters.malformed, "refused": counters.refused,
-                "collector": collector != nil,
-                "workers": workers.values.map { worker in
-                    [
-                        "name": worker.name, "host": worker.host, "pid": worker.pid, "slots": worker.slots,
-                        "inFlight": worker.slots - worker.credit, "draining": worker.draining,
-                        "lastSeenMs": Int((ContinuousClock.now - worker.lastSeen) / .milliseconds(1)),
-                    ] as [String: Any]
-                },
-            ] as [String: Any]
+            object =
+                [
+                    "pending": schedule.pendingCount, "delayed": schedule.delayedCount, "leased": schedule.leasedCount,
+                    "submitted": counters.submitted, "duplicates": counters.duplicates, "done": counters.done,
+                    "retried": counters.retried, "dead": counters.dead, "lost": counters.lost,
+                    "cancelled": counters.cancelled, "malformed": counters.malformed, "refused": counters.refused,
+                    "collector": collector != nil,
+                    "workers": workers.values.map { worker in
+                        [
+                            "name": worker.name, "host": worker.host, "pid": worker.pid, "slots": worker.slots,
+                            "inFlight": worker.slots - worker.credit, "draining": worker.draining,
+                            "lastSeenMs": Int((ContinuousClock.now - worker.lastSeen) / .milliseconds(1)),
+                        ] as [String: Any]
+                    },
+                ] as [String: Any]
         case "active", "scheduled":
             let leased = topic == "active"
             object = schedule.jobs.values.filter { ($0.lease != nil) == leased }.prefix(limit).map { job in
-                ["id": job.id, "handler": job.handler, "attempts": job.attempts, "priority": job.options.priority,
-                 "notBefore": job.options.notBefore] as [String: Any]
+                [
+                    "id": job.id, "handler": job.handler, "attempts": job.attempts, "priority": job.options.priority,
+                    "notBefore": job.options.notBefore,
+                ] as [String: Any]
             }
         case "dead":
             object = ((try? journal.loadDead(limit: limit)) ?? []).map { job in
-                ["id": job.id, "handler": job.handler, "attempts": job.attempts, "error": job.lastError] as [String: Any]
+                ["id": job.id, "handler": job.handler, "attempts": job.attempts, "error": job.lastError]
+                    as [String: Any]
             }
         default:
             object = ["error": "unknown topic \(topic)"]
@@ -479,8 +502,9 @@ public final class Dispatcher: @unchecked Sendable {
 
 extension ScheduledJob {
     init(_ stored: StoredJob) {
-        self.init(id: stored.id, handler: stored.handler, options: stored.options, payload: stored.payload,
-                  attempts: stored.attempts, lost: stored.lost, lease: nil)
+        self.init(
+            id: stored.id, handler: stored.handler, options: stored.options, payload: stored.payload,
+            attempts: stored.attempts, lost: stored.lost, lease: nil)
     }
 }
 

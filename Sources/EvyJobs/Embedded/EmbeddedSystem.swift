@@ -33,8 +33,9 @@ public final class EmbeddedSystem: @unchecked Sendable {
         dispatcherSettings.clientEndpoint = "inproc://\(name)-clients"
         dispatcherSettings.workerEndpoint = "inproc://\(name)-workers"
         dispatcherSettings.heartbeat = heartbeat
-        var collectorSettings = Collector.Configuration(dispatcher: dispatcherSettings.workerEndpoint,
-                                                        dataDirectory: directory + "/collector")
+        var collectorSettings = Collector.Configuration(
+            dispatcher: dispatcherSettings.workerEndpoint,
+            dataDirectory: directory + "/collector")
         collectorSettings.resultEndpoint = "inproc://\(name)-results"
         collectorSettings.clientEndpoint = "inproc://\(name)-results-clients"
         collectorSettings.heartbeat = heartbeat
@@ -44,8 +45,9 @@ public final class EmbeddedSystem: @unchecked Sendable {
         }
         dispatcher = try Dispatcher(configuration: dispatcherSettings)
         collector = try Collector(configuration: collectorSettings)
-        var template = Worker.Configuration(dispatcher: dispatcherSettings.workerEndpoint,
-                                            collector: collectorSettings.resultEndpoint)
+        var template = Worker.Configuration(
+            dispatcher: dispatcherSettings.workerEndpoint,
+            collector: collectorSettings.resultEndpoint)
         template.slots = slots
         template.heartbeat = heartbeat
         workerTemplate = template

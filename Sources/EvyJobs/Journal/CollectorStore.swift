@@ -21,8 +21,10 @@ public struct StoredResult: Sendable, Equatable {
     public var seq: Int64
 
     /// A result with every field given.
-    public init(job: UInt64, attempt: UInt32, handler: String, status: JobStatus, payload: [UInt8],
-                durationMicroseconds: UInt64, recordedAt: UInt64, seq: Int64 = 0) {
+    public init(
+        job: UInt64, attempt: UInt32, handler: String, status: JobStatus, payload: [UInt8],
+        durationMicroseconds: UInt64, recordedAt: UInt64, seq: Int64 = 0
+    ) {
         self.job = job
         self.attempt = attempt
         self.handler = handler
@@ -91,43 +93,48 @@ public final class CollectorStore: @unchecked Sendable {
     /// Records `results`, skipping job ids already recorded (and repeats within `results`: the
     /// first wins); `seq` of the input is ignored. The completion gets, per result, whether it was
     /// new, once committed; or the error that failed the batch (then none was recorded).
-    public func record(_ results: [StoredResult], completion: @escaping @Sendable (Result<[Bool], JournalError>) -> Void) {
-        committer.enqueue({ database throws(JournalError) -> [Bool] in
-            let insert = try database.statement("""
-                INSERT INTO results(job, seq, attempt, handler, status, payload, duration_us, recorded_at)
-                VALUES(?1, (SELECT ifnull(max(seq), 0) + 1 FROM results), ?2, ?3, ?4, ?5, ?6, ?7)
-                ON CONFLICT(job) DO NOTHING
-                """)
-            var new: [Bool] = []
-            new.reserveCapacity(results.count)
-            for result in results {
-                insert.bind(1, result.job)
-                insert.bind(2, Int64(result.attempt))
-                insert.bind(3, result.handler)
-                insert.bind(4, Int64(result.status.rawValue))
-                insert.bind(5, result.payload)
-                insert.bind(6, result.durationMicroseconds)
-                insert.bind(7, result.recordedAt)
-                try insert.step()
-                new.append(database.changes == 1)
-                insert.reset()
-            }
-            return new
-        }, on: hub, completion: completion)
+    public func record(
+        _ results: [StoredResult], completion: @escaping @Sendable (Result<[Bool], JournalError>) -> Void
+    ) {
+        committer.enqueue(
+            { database throws(JournalError) -> [Bool] in
+                let insert = try database.statement(
+                    """
+                    INSERT INTO results(job, seq, attempt, handler, status, payload, duration_us, recorded_at)
+                    VALUES(?1, (SELECT ifnull(max(seq), 0) + 1 FROM results), ?2, ?3, ?4, ?5, ?6, ?7)
+                    ON CONFLICT(job) DO NOTHING
+                    """)
+                var new: [Bool] = []
+                new.reserveCapacity(results.count)
+                for result in results {
+                    insert.bind(1, result.job)
+                    insert.bind(2, Int64(result.attempt))
+                    insert.bind(3, result.handler)
+                    insert.bind(4, Int64(result.status.rawValue))
+                    insert.bind(5, result.payload)
+                    insert.bind(6, result.durationMicroseconds)
+                    insert.bind(7, result.recordedAt)
+                    try insert.step()
+                    new.append(database.changes == 1)
+                    insert.reset()
+                }
+                return new
+            }, on: hub, completion: completion)
     }
 
     /// Notes that the dispatcher acknowledged the DONE of `jobs`: they are no longer re-sent.
     public func markAcknowledged(jobs: [UInt64], completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
         // Untyped `throws` here: a typed-throws closure returning Void crashes Swift 6.3's SIL
         // checker when converted to the committer's untyped operation.
-        committer.enqueue({ database in
-            let update = try database.statement("UPDATE results SET acked = 1 WHERE job = ?1 AND acked = 0")
-            for job in jobs {
-                update.bind(1, job)
-                try update.step()
-                update.reset()
-            }
-        }, on: hub, completion: completion)
+        committer.enqueue(
+            { database in
+                let update = try database.statement("UPDATE results SET acked = 1 WHERE job = ?1 AND acked = 0")
+                for job in jobs {
+                    update.bind(1, job)
+                    try update.step()
+                    update.reset()
+                }
+            }, on: hub, completion: completion)
     }
 
     // MARK: Reading
@@ -135,16 +142,17 @@ public final class CollectorStore: @unchecked Sendable {
     /// The recorded results among `jobs` (in `jobs`' order, unrecorded ones left out), read after
     /// every write queued before it. The completion runs on the hub.
     public func lookup(jobs: [UInt64], completion: @escaping @Sendable (Result<[StoredResult], JournalError>) -> Void) {
-        committer.enqueue({ database throws(JournalError) -> [StoredResult] in
-            let select = try database.statement("SELECT \(Self.columns) FROM results WHERE job = ?1")
-            var found: [StoredResult] = []
-            for job in jobs {
-                select.bind(1, job)
-                if try select.step() { found.append(Self.result(at: select)) }
-                select.reset()
-            }
-            return found
-        }, on: hub, completion: completion)
+        committer.enqueue(
+            { database throws(JournalError) -> [StoredResult] in
+                let select = try database.statement("SELECT \(Self.columns) FROM results WHERE job = ?1")
+                var found: [StoredResult] = []
+                for job in jobs {
+                    select.bind(1, job)
+                    if try select.step() { found.append(Self.result(at: select)) }
+                    select.reset()
+                }
+                return found
+            }, on: hub, completion: completion)
     }
 
     /// Every recorded result whose DONE the dispatcher has not acknowledged, by job id (to re-send
@@ -154,9 +162,10 @@ public final class CollectorStore: @unchecked Sendable {
             var completions: [Completion] = []
             try database.statement("SELECT job, attempt, status FROM results WHERE acked = 0 ORDER BY job")
                 .forEachRow { row in
-                    completions.append(Completion(
-                        lease: Lease(job: row.uint64(0), attempt: UInt32(truncatingIfNeeded: row.int64(1))),
-                        status: JobStatus(rawValue: UInt8(truncatingIfNeeded: row.int64(2))) ?? .failed))
+                    completions.append(
+                        Completion(
+                            lease: Lease(job: row.uint64(0), attempt: UInt32(truncatingIfNeeded: row.int64(1))),
+                            status: JobStatus(rawValue: UInt8(truncatingIfNeeded: row.int64(2))) ?? .failed))
                 }
             return completions
         }
@@ -166,7 +175,8 @@ public final class CollectorStore: @unchecked Sendable {
     /// Reads committed data on the read-only connection.
     public func page(after seq: Int64, limit: Int) throws(JournalError) -> [StoredResult] {
         try readOnly { reader throws(JournalError) -> [StoredResult] in
-            let select = try reader.statement("SELECT \(Self.columns) FROM results WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            let select = try reader.statement(
+                "SELECT \(Self.columns) FROM results WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             select.bind(1, seq)
             select.bind(2, limit)
             var results: [StoredResult] = []

@@ -48,8 +48,9 @@ public final class DispatcherJournal: @unchecked Sendable {
     /// Every queued job (waiting, running, or waiting for a retry), by id. Blocks while a commit runs.
     public func loadPending() throws(JournalError) -> [StoredJob] {
         try committer.read { database throws(JournalError) in
-            try JobsTable.jobs(of: database.statement(
-                "SELECT \(JobsTable.columns) FROM jobs WHERE state = 0 ORDER BY id"))
+            try JobsTable.jobs(
+                of: database.statement(
+                    "SELECT \(JobsTable.columns) FROM jobs WHERE state = 0 ORDER BY id"))
         }
     }
 
@@ -80,19 +81,22 @@ public final class DispatcherJournal: @unchecked Sendable {
     /// state, done ones included), which makes it a ``SubmitOutcome/duplicate(jobID:)``.
     /// `completion` runs on the hub once committed, or with the error that failed its batch.
     public func submit(_ job: NewJob, completion: @escaping @Sendable (Result<SubmitOutcome, JournalError>) -> Void) {
-        committer.enqueue({ database throws(JournalError) -> SubmitOutcome in
-            let insert = try database.statement(JobsTable.insert)
-            JobsTable.bind(job, to: insert)
-            try insert.step()
-            if database.changes == 1 {
-                return .accepted(StoredJob(id: UInt64(bitPattern: database.lastInsertRowID), handler: job.handler,
-                                           options: job.options, payload: job.payload, submittedAt: job.submittedAt))
-            }
-            let select = try database.statement("SELECT id FROM jobs WHERE dedup_key = ?1")
-            select.bind(1, job.options.dedupKey)
-            guard try select.step() else { throw JournalError.other(-1, "\(database.path): dedup key vanished") }
-            return .duplicate(jobID: select.uint64(0))
-        }, on: hub, completion: completion)
+        committer.enqueue(
+            { database throws(JournalError) -> SubmitOutcome in
+                let insert = try database.statement(JobsTable.insert)
+                JobsTable.bind(job, to: insert)
+                try insert.step()
+                if database.changes == 1 {
+                    return .accepted(
+                        StoredJob(
+                            id: UInt64(bitPattern: database.lastInsertRowID), handler: job.handler,
+                            options: job.options, payload: job.payload, submittedAt: job.submittedAt))
+                }
+                let select = try database.statement("SELECT id FROM jobs WHERE dedup_key = ?1")
+                select.bind(1, job.options.dedupKey)
+                guard try select.step() else { throw JournalError.other(-1, "\(database.path): dedup key vanished") }
+                return .duplicate(jobID: select.uint64(0))
+            }, on: hub, completion: completion)
     }
 
     /// Marks `jobs` done and drops their payloads; the rows stay, so their dedup keys stay taken.
@@ -101,8 +105,10 @@ public final class DispatcherJournal: @unchecked Sendable {
     }
 
     /// Records a failed attempt of a queued job: its attempts so far, when it may run again and why it failed.
-    public func markRetry(job: UInt64, attempts: UInt32, notBefore: UInt64, error: String,
-                          completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+    public func markRetry(
+        job: UInt64, attempts: UInt32, notBefore: UInt64, error: String,
+        completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil
+    ) {
         write(completion) { database throws(JournalError) in
             let statement = try database.statement(
                 "UPDATE jobs SET attempts = ?2, not_before = ?3, last_error = ?4 WHERE id = ?1")
@@ -115,7 +121,8 @@ public final class DispatcherJournal: @unchecked Sendable {
     }
 
     /// Records how many attempts of `job` were lost with their worker.
-    public func markLost(job: UInt64, lost: UInt32, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+    public func markLost(job: UInt64, lost: UInt32, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil)
+    {
         write(completion) { database throws(JournalError) in
             let statement = try database.statement("UPDATE jobs SET lost = ?2 WHERE id = ?1")
             statement.bind(1, job)
@@ -125,7 +132,9 @@ public final class DispatcherJournal: @unchecked Sendable {
     }
 
     /// Moves `job` to the dead letters with `error`; its payload stays, so ``revive(job:completion:)`` can requeue it.
-    public func markDead(job: UInt64, error: String, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+    public func markDead(
+        job: UInt64, error: String, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil
+    ) {
         finish(job, state: .dead, error: error, keepPayload: true, completion)
     }
 
@@ -135,42 +144,50 @@ public final class DispatcherJournal: @unchecked Sendable {
     }
 
     /// Marks `job` failed for good with `error` and drops its payload.
-    public func markFailed(job: UInt64, error: String, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil) {
+    public func markFailed(
+        job: UInt64, error: String, completion: (@Sendable (Result<Void, JournalError>) -> Void)? = nil
+    ) {
         finish(job, state: .failed, error: error, keepPayload: false, completion)
     }
 
     /// Queues the dead `job` again (0: every dead job) with no attempts and no losses; the
     /// completion gets the revived jobs (none if `job` is not dead), to put back in the queue.
     public func revive(job: UInt64, completion: (@Sendable (Result<[StoredJob], JournalError>) -> Void)? = nil) {
-        committer.enqueue({ database throws(JournalError) -> [StoredJob] in
-            let statement = try database.statement("""
-                UPDATE jobs SET state = 0, attempts = 0, lost = 0 WHERE state = 2 AND (?1 = 0 OR id = ?1)
-                RETURNING \(JobsTable.columns)
-                """)
-            statement.bind(1, job)
-            return try JobsTable.jobs(of: statement).sorted { $0.id < $1.id }
-        }, on: hub, completion: completion)
+        committer.enqueue(
+            { database throws(JournalError) -> [StoredJob] in
+                let statement = try database.statement(
+                    """
+                    UPDATE jobs SET state = 0, attempts = 0, lost = 0 WHERE state = 2 AND (?1 = 0 OR id = ?1)
+                    RETURNING \(JobsTable.columns)
+                    """)
+                statement.bind(1, job)
+                return try JobsTable.jobs(of: statement).sorted { $0.id < $1.id }
+            }, on: hub, completion: completion)
     }
 
     /// Deletes the dead `job` (0: every dead job), forgetting its dedup key; the completion gets
     /// how many were deleted.
     public func purge(job: UInt64, completion: (@Sendable (Result<Int, JournalError>) -> Void)? = nil) {
-        committer.enqueue({ database throws(JournalError) -> Int in
-            let statement = try database.statement("DELETE FROM jobs WHERE state = 2 AND (?1 = 0 OR id = ?1)")
-            statement.bind(1, job)
-            try statement.step()
-            return database.changes
-        }, on: hub, completion: completion)
+        committer.enqueue(
+            { database throws(JournalError) -> Int in
+                let statement = try database.statement("DELETE FROM jobs WHERE state = 2 AND (?1 = 0 OR id = ?1)")
+                statement.bind(1, job)
+                try statement.step()
+                return database.changes
+            }, on: hub, completion: completion)
     }
 
     // MARK: Helpers
 
-    private func finish(_ job: UInt64, state: JobState, error: String, keepPayload: Bool,
-                        _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?) {
+    private func finish(
+        _ job: UInt64, state: JobState, error: String, keepPayload: Bool,
+        _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?
+    ) {
         write(completion) { database throws(JournalError) in
-            let statement = try database.statement(keepPayload
-                ? "UPDATE jobs SET state = ?2, last_error = ?3 WHERE id = ?1"
-                : "UPDATE jobs SET state = ?2, last_error = ?3, payload = NULL WHERE id = ?1")
+            let statement = try database.statement(
+                keepPayload
+                    ? "UPDATE jobs SET state = ?2, last_error = ?3 WHERE id = ?1"
+                    : "UPDATE jobs SET state = ?2, last_error = ?3, payload = NULL WHERE id = ?1")
             statement.bind(1, job)
             statement.bind(2, state.rawValue)
             statement.bind(3, error)
@@ -179,7 +196,9 @@ public final class DispatcherJournal: @unchecked Sendable {
     }
 
     /// Runs `sql`, whose one parameter is a job id, for each of `jobs`, as one operation.
-    private func update(_ sql: String, _ jobs: [UInt64], _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?) {
+    private func update(
+        _ sql: String, _ jobs: [UInt64], _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?
+    ) {
         write(completion) { database throws(JournalError) in
             let statement = try database.statement(sql)
             for job in jobs {
@@ -190,8 +209,10 @@ public final class DispatcherJournal: @unchecked Sendable {
         }
     }
 
-    private func write(_ completion: (@Sendable (Result<Void, JournalError>) -> Void)?,
-                       _ body: @escaping @Sendable (SQLiteDatabase) throws(JournalError) -> Void) {
+    private func write(
+        _ completion: (@Sendable (Result<Void, JournalError>) -> Void)?,
+        _ body: @escaping @Sendable (SQLiteDatabase) throws(JournalError) -> Void
+    ) {
         committer.enqueue({ database in try body(database) }, on: hub, completion: completion)
     }
 }

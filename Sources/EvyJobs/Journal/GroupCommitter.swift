@@ -42,11 +42,13 @@ final class GroupCommitter: @unchecked Sendable {
         self.path = database.path
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
-        let code = pthread_create(&thread, nil, { context in
-            let committer = Unmanaged<GroupCommitter>.fromOpaque(context!).takeRetainedValue()
-            committer.run()
-            return nil
-        }, context)
+        let code = pthread_create(
+            &thread, nil,
+            { context in
+                let committer = Unmanaged<GroupCommitter>.fromOpaque(context!).takeRetainedValue()
+                committer.run()
+                return nil
+            }, context)
         precondition(code == 0, "GroupCommitter: cannot start its thread (\(code))")
         self.thread = thread
     }
@@ -176,8 +178,10 @@ private final class TypedOperation<T: Sendable>: PendingOperation {
     private let completion: (@Sendable (Result<T, JournalError>) -> Void)?
     private var result: Result<T, JournalError>?
 
-    init(_ operation: @escaping @Sendable (SQLiteDatabase) throws -> T, hub: Hub,
-         completion: (@Sendable (Result<T, JournalError>) -> Void)?) {
+    init(
+        _ operation: @escaping @Sendable (SQLiteDatabase) throws -> T, hub: Hub,
+        completion: (@Sendable (Result<T, JournalError>) -> Void)?
+    ) {
         self.operation = operation
         self.completion = completion
         super.init(hub: hub)

@@ -34,8 +34,10 @@ public struct StoredJob: Sendable, Equatable {
     public var submittedAt: UInt64
 
     /// A stored job with every field given.
-    public init(id: UInt64, handler: String, options: JobOptions, payload: [UInt8], attempts: UInt32 = 0,
-                lost: UInt32 = 0, state: JobState = .queued, lastError: String = "", submittedAt: UInt64 = 0) {
+    public init(
+        id: UInt64, handler: String, options: JobOptions, payload: [UInt8], attempts: UInt32 = 0,
+        lost: UInt32 = 0, state: JobState = .queued, lastError: String = "", submittedAt: UInt64 = 0
+    ) {
         self.id = id
         self.handler = handler
         self.options = options

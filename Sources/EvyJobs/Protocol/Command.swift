@@ -1,11 +1,30 @@
 /// The command byte of frame 1, one per ``Message`` case.
 enum Command: UInt8, CaseIterable, Sendable {
-    case submit = 0x01, submitted = 0x02, cancel = 0x03, cancelled = 0x04, query = 0x05, answer = 0x06
+    case submit = 0x01
+    case submitted = 0x02
+    case cancel = 0x03
+    case cancelled = 0x04
+    case query = 0x05
+    case answer = 0x06
     case deadLetters = 0x07
-    case ready = 0x10, welcome = 0x11, job = 0x12, credit = 0x13, failed = 0x14, abort = 0x15, giveBack = 0x16
-    case drain = 0x17, heartbeat = 0x18, done = 0x19, doneAcknowledged = 0x1A, record = 0x1B
-    case result = 0x20, recorded = 0x21, progress = 0x22
-    case wait = 0x30, outcome = 0x31, progressNote = 0x32
+    case ready = 0x10
+    case welcome = 0x11
+    case job = 0x12
+    case credit = 0x13
+    case failed = 0x14
+    case abort = 0x15
+    case giveBack = 0x16
+    case drain = 0x17
+    case heartbeat = 0x18
+    case done = 0x19
+    case doneAcknowledged = 0x1A
+    case record = 0x1B
+    case result = 0x20
+    case recorded = 0x21
+    case progress = 0x22
+    case wait = 0x30
+    case outcome = 0x31
+    case progressNote = 0x32
     case error = 0x7F
 
     /// The name in the protocol's documentation: `SUBMIT`, `DEAD-LETTERS`, `DONE-ACK`.

@@ -68,9 +68,15 @@ struct HeaderReader {
         return items
     }
 
-    mutating func strings() throws(ProtocolError) -> [String] { try array(minimumSize: 4) { r throws(ProtocolError) in try r.string() } }
-    mutating func jobs() throws(ProtocolError) -> [UInt64] { try array(minimumSize: 8) { r throws(ProtocolError) in try r.int() } }
-    mutating func leases() throws(ProtocolError) -> [Lease] { try array(minimumSize: 12) { r throws(ProtocolError) in try r.lease() } }
+    mutating func strings() throws(ProtocolError) -> [String] {
+        try array(minimumSize: 4) { r throws(ProtocolError) in try r.string() }
+    }
+    mutating func jobs() throws(ProtocolError) -> [UInt64] {
+        try array(minimumSize: 8) { r throws(ProtocolError) in try r.int() }
+    }
+    mutating func leases() throws(ProtocolError) -> [Lease] {
+        try array(minimumSize: 12) { r throws(ProtocolError) in try r.lease() }
+    }
     mutating func completions() throws(ProtocolError) -> [Completion] {
         try array(minimumSize: 13) { r throws(ProtocolError) in try Completion(lease: r.lease(), status: r.raw()) }
     }

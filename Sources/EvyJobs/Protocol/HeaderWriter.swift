@@ -88,29 +88,46 @@ extension HeaderSink {
     mutating func fields(of message: Message) {
         switch message {
         case .submit(let request, let handler, let options, _):
-            put(request); put(handler); put(options)
+            put(request)
+            put(handler)
+            put(options)
         case .submitted(let request, let job, let duplicate):
-            put(request); put(job); put(duplicate)
+            put(request)
+            put(job)
+            put(duplicate)
         case .cancel(let request, let job):
-            put(request); put(job)
+            put(request)
+            put(job)
         case .cancelled(let request, let job, let outcome):
-            put(request); put(job); put(outcome)
+            put(request)
+            put(job)
+            put(outcome)
         case .query(let request, let topic, let after, let limit):
-            put(request); put(topic); put(after); put(limit)
+            put(request)
+            put(topic)
+            put(after)
+            put(limit)
         case .answer(let request, _):
             put(request)
         case .deadLetters(let request, let action, let job):
-            put(request); put(action); put(job)
+            put(request)
+            put(action)
+            put(job)
         case .ready(let ready):
             put(ready)
         case .welcome(let heartbeatMilliseconds, let liveness):
-            put(heartbeatMilliseconds); put(liveness)
+            put(heartbeatMilliseconds)
+            put(liveness)
         case .job(let lease, let handler, let timeoutMilliseconds, _):
-            put(lease); put(handler); put(timeoutMilliseconds)
+            put(lease)
+            put(handler)
+            put(timeoutMilliseconds)
         case .credit(let slots):
             put(slots)
         case .failed(let lease, let retryable, let error):
-            put(lease); put(retryable); put(error)
+            put(lease)
+            put(retryable)
+            put(error)
         case .abort(let job):
             put(job)
         case .giveBack(let lease):
@@ -122,19 +139,39 @@ extension HeaderSink {
         case .doneAcknowledged(let jobs), .recorded(let jobs):
             put(jobs)
         case .record(let lease, let handler, let status, let error):
-            put(lease); put(handler); put(status); put(error)
+            put(lease)
+            put(handler)
+            put(status)
+            put(error)
         case .result(let lease, let handler, let status, let durationMicroseconds, _):
-            put(lease); put(handler); put(status); put(durationMicroseconds)
+            put(lease)
+            put(handler)
+            put(status)
+            put(durationMicroseconds)
         case .progress(let lease, let done, let total, let message):
-            put(lease); put(done); put(total); put(message)
+            put(lease)
+            put(done)
+            put(total)
+            put(message)
         case .wait(let request, let jobs):
-            put(request); put(jobs)
+            put(request)
+            put(jobs)
         case .outcome(let request, let job, let attempt, let status, let handler, _):
-            put(request); put(job); put(attempt); put(status); put(handler)
+            put(request)
+            put(job)
+            put(attempt)
+            put(status)
+            put(handler)
         case .progressNote(let request, let job, let done, let total, let message):
-            put(request); put(job); put(done); put(total); put(message)
+            put(request)
+            put(job)
+            put(done)
+            put(total)
+            put(message)
         case .error(let request, let code, let reason):
-            put(request); put(code); put(reason)
+            put(request)
+            put(code)
+            put(reason)
         }
     }
 }

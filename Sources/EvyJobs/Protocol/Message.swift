@@ -137,8 +137,10 @@ public struct Ready: Sendable, Equatable {
     public var held: [Lease]
 
     /// A `Ready` with every field given.
-    public init(role: PeerRole, name: String, host: String, pid: UInt32, slots: UInt32, heartbeatMilliseconds: UInt32,
-                handlers: [String], held: [Lease]) {
+    public init(
+        role: PeerRole, name: String, host: String, pid: UInt32, slots: UInt32, heartbeatMilliseconds: UInt32,
+        handlers: [String], held: [Lease]
+    ) {
         self.role = role
         self.name = name
         self.host = host

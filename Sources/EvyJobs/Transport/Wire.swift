@@ -38,7 +38,8 @@ extension ZMQSocket {
         do {
             return Envelope(peer: peer, message: .success(try MessageCodec.decode(frames)), request: 0)
         } catch {
-            return Envelope(peer: peer, message: .failure(error), request: MessageCodec.requestID(ofUndecodable: frames))
+            return Envelope(
+                peer: peer, message: .failure(error), request: MessageCodec.requestID(ofUndecodable: frames))
         }
     }
 }

@@ -141,14 +141,17 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func readyMessage() -> Ready {
-        let held = running.values.map(\.lease) + unrecorded.keys.compactMap { id -> Lease? in
-            if case .result(let lease, _, _, _, _) = unrecorded[id]!.message { return lease }
-            return nil
-        }
-        return Ready(role: .worker, name: configuration.name, host: ProcessInfo.processInfo.hostName,
-                     pid: UInt32(getpid()), slots: draining ? 0 : freeSlots(),
-                     heartbeatMilliseconds: milliseconds(configuration.heartbeat), handlers: handlers.keys.sorted(),
-                     held: held)
+        let held =
+            running.values.map(\.lease)
+            + unrecorded.keys.compactMap { id -> Lease? in
+                if case .result(let lease, _, _, _, _) = unrecorded[id]!.message { return lease }
+                return nil
+            }
+        return Ready(
+            role: .worker, name: configuration.name, host: ProcessInfo.processInfo.hostName,
+            pid: UInt32(getpid()), slots: draining ? 0 : freeSlots(),
+            heartbeatMilliseconds: milliseconds(configuration.heartbeat), handlers: handlers.keys.sorted(),
+            held: held)
     }
 
     /// Slots that may take a job now.
@@ -205,26 +208,35 @@ public final class Worker: @unchecked Sendable {
         }
         let timeout = timeoutMilliseconds > 0 ? Duration.milliseconds(Int64(timeoutMilliseconds)) : nil
         // Credit keeps a slot free for every job the dispatcher sends: this does not wait.
-        guard let thread = try? await pool.spawn(name: "job \(lease.job)", { [self] in
-            let started = ContinuousClock.now
-            do {
-                let output = try await withTimeout(timeout, label: "job timeout") { try await handler(context) }
-                let micros = UInt64((ContinuousClock.now - started) / .microseconds(1))
-                finish(lease, result: .result(lease, handler: name, status: .succeeded, durationMicroseconds: micros,
-                                              payload: output))
-            } catch let failure as JobFailure {
-                finish(lease, failure: failure.message, retryable: failure.retryable)
-            } catch is CancellationError {
-                finish(lease, aborted: true)  // aborted, or the worker stops: no FAILED
-            } catch {
-                finish(lease, failure: "\(error)", retryable: true)
-            }
-        }) else { return }
+        guard
+            let thread = try? await pool.spawn(
+                name: "job \(lease.job)",
+                { [self] in
+                    let started = ContinuousClock.now
+                    do {
+                        let output = try await withTimeout(timeout, label: "job timeout") { try await handler(context) }
+                        let micros = UInt64((ContinuousClock.now - started) / .microseconds(1))
+                        finish(
+                            lease,
+                            result: .result(
+                                lease, handler: name, status: .succeeded, durationMicroseconds: micros,
+                                payload: output))
+                    } catch let failure as JobFailure {
+                        finish(lease, failure: failure.message, retryable: failure.retryable)
+                    } catch is CancellationError {
+                        finish(lease, aborted: true)  // aborted, or the worker stops: no FAILED
+                    } catch {
+                        finish(lease, failure: "\(error)", retryable: true)
+                    }
+                })
+        else { return }
         running[lease.job] = Running(lease: lease, thread: thread)
     }
 
-    private func finish(_ lease: Lease, result: Message? = nil, failure: String? = nil, retryable: Bool = true,
-                        aborted: Bool = false) {
+    private func finish(
+        _ lease: Lease, result: Message? = nil, failure: String? = nil, retryable: Bool = true,
+        aborted: Bool = false
+    ) {
         running[lease.job] = nil
         completed += 1
         if let result {
