@@ -296,4 +296,34 @@ final class SystemTests: XCTestCase {
             await second.stop()
         }
     }
+
+    /// SIGTERM's drain: the running job finishes and is recorded once, the worker takes nothing
+    /// new, and what it did not start runs on another worker.
+    func testADrainingWorkerFinishesWhatItRunsAndTakesNothingNew() throws {
+        let runs = Box<[UInt64: Int]>([:])
+        try withSystem(
+            workers: 1, slots: 1,
+            extra: { worker in
+                worker.handle("work") { job in
+                    runs.value[job.job, default: 0] += 1
+                    try await sleep(for: .milliseconds(200))
+                    return []
+                }
+            }
+        ) { system, client in
+            let first = try await client.submit("work")
+            try await waitUntil("the first job runs") { runs.value[first] == 1 }
+            let second = try await client.submit("work")
+            let draining = system.workers[0]
+            spawnN { await draining.drain(grace: .seconds(5)) }
+            let firstOutcome = try await client.wait(for: first, timeout: .seconds(10))
+            XCTAssertEqual(firstOutcome.status, .succeeded)
+            system.addWorker()  // the second job waits for a worker that is not draining
+            let secondOutcome = try await client.wait(for: second, timeout: .seconds(10))
+            XCTAssertEqual(secondOutcome.status, .succeeded)
+            XCTAssertEqual(runs.value[first], 1, "nothing ran twice")
+            XCTAssertEqual(runs.value[second], 1)
+            XCTAssertEqual(draining.completed, 1, "the draining worker took no new job")
+        }
+    }
 }
