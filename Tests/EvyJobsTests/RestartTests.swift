@@ -61,4 +61,61 @@ final class RestartTests: XCTestCase {
             for thread in [workerRun, collectorRun, secondRun] { _ = try? await thread.wait() }
         }
     }
+
+    /// The collector down while jobs run: workers keep the results and send them again once it is
+    /// back; every job is recorded exactly once and the dispatcher counts each done.
+    func testResultsWaitInTheWorkersWhileTheCollectorIsDown() throws {
+        let directory = NSTemporaryDirectory() + "evy-collector-down-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            for path in ["/dispatcher", "/collector"] {
+                try FileManager.default.createDirectory(atPath: directory + path, withIntermediateDirectories: true)
+            }
+            var settings = Dispatcher.Configuration(dataDirectory: directory + "/dispatcher")
+            settings.clientEndpoint = "tcp://127.0.0.1:*"
+            settings.workerEndpoint = "tcp://127.0.0.1:*"
+            settings.heartbeat = .milliseconds(100)
+            let dispatcher = try Dispatcher(configuration: settings)
+            let dispatcherRun = spawn { try await dispatcher.run() }
+            var collectorSettings = EvyJobs.Collector.Configuration(
+                dispatcher: dispatcher.boundWorkerEndpoint, dataDirectory: directory + "/collector")
+            collectorSettings.resultEndpoint = "tcp://127.0.0.1:*"
+            collectorSettings.clientEndpoint = "tcp://127.0.0.1:*"
+            collectorSettings.heartbeat = .milliseconds(100)
+            let first = try EvyJobs.Collector(configuration: collectorSettings)
+            collectorSettings.resultEndpoint = first.boundResultEndpoint
+            collectorSettings.clientEndpoint = first.boundClientEndpoint
+            var firstRun = spawn { try await first.run() }
+            var workerSettings = Worker.Configuration(
+                dispatcher: dispatcher.boundWorkerEndpoint, collector: first.boundResultEndpoint)
+            workerSettings.heartbeat = .milliseconds(100)
+            let worker = Worker(configuration: workerSettings)
+            worker.handle("echo") { job in job.payload }
+            let workerRun = spawn { try await worker.run() }
+            let client = try JobClient(dispatcher: dispatcher.boundClientEndpoint, collector: first.boundClientEndpoint)
+
+            first.stop()
+            _ = try? await firstRun.wait()
+            let ids = try await client.submitMany((0..<100).map { ("echo", Array("\($0)".utf8), JobOptions()) })
+            try await waitUntil("every job ran, its result kept by the worker") { worker.completed == 100 }
+
+            let second = try EvyJobs.Collector(configuration: collectorSettings)
+            firstRun = spawn { try await second.run() }
+            var outcomes: [UInt64: String] = [:]
+            for try await outcome in client.outcomes(of: ids) {
+                XCTAssertNil(outcomes[outcome.job], "one outcome per job")
+                outcomes[outcome.job] = outcome.text
+            }
+            XCTAssertEqual(outcomes.count, 100, "nothing lost")
+            XCTAssertEqual(second.recorded, 100)
+            try await waitUntil("the dispatcher counts every job done") { dispatcher.counters.done == 100 }
+            XCTAssertEqual(worker.completed, 100, "no job ran twice")
+
+            client.close()
+            worker.stop()
+            second.stop()
+            dispatcher.stop()
+            for thread in [workerRun, firstRun, dispatcherRun] { _ = try? await thread.wait() }
+        }
+    }
 }
