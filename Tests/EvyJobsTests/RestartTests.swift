@@ -11,31 +11,18 @@ final class RestartTests: XCTestCase {
         let directory = NSTemporaryDirectory() + "evy-restart-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try green(deadline: .seconds(60)) {
-            for path in ["/dispatcher", "/collector"] {
-                try FileManager.default.createDirectory(atPath: directory + path, withIntermediateDirectories: true)
-            }
-            var settings = Dispatcher.Configuration(dataDirectory: directory + "/dispatcher")
-            settings.clientEndpoint = "tcp://127.0.0.1:*"
-            settings.workerEndpoint = "tcp://127.0.0.1:*"
-            settings.heartbeat = .milliseconds(100)
+            var settings = try TCPRoles.dispatcher(directory)
             let first = try Dispatcher(configuration: settings)
             // The second life binds the very endpoints the first one got.
             settings.clientEndpoint = first.boundClientEndpoint
             settings.workerEndpoint = first.boundWorkerEndpoint
             let firstRun = spawn { try await first.run() }
 
-            var collectorSettings = EvyJobs.Collector.Configuration(
-                dispatcher: first.boundWorkerEndpoint, dataDirectory: directory + "/collector")
-            collectorSettings.resultEndpoint = "tcp://127.0.0.1:*"
-            collectorSettings.clientEndpoint = "tcp://127.0.0.1:*"
-            collectorSettings.heartbeat = .milliseconds(100)
-            let collector = try EvyJobs.Collector(configuration: collectorSettings)
+            let collector = try EvyJobs.Collector(
+                configuration: TCPRoles.collector(directory, dispatcher: first.boundWorkerEndpoint))
             let collectorRun = spawn { try await collector.run() }
-            var workerSettings = Worker.Configuration(
+            let worker = TCPRoles.echoWorker(
                 dispatcher: first.boundWorkerEndpoint, collector: collector.boundResultEndpoint)
-            workerSettings.heartbeat = .milliseconds(100)
-            let worker = Worker(configuration: workerSettings)
-            worker.handle("echo") { job in job.payload }
             let workerRun = spawn { try await worker.run() }
 
             let client = try JobClient(dispatcher: first.boundClientEndpoint, collector: collector.boundClientEndpoint)
@@ -68,29 +55,16 @@ final class RestartTests: XCTestCase {
         let directory = NSTemporaryDirectory() + "evy-collector-down-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try green(deadline: .seconds(60)) {
-            for path in ["/dispatcher", "/collector"] {
-                try FileManager.default.createDirectory(atPath: directory + path, withIntermediateDirectories: true)
-            }
-            var settings = Dispatcher.Configuration(dataDirectory: directory + "/dispatcher")
-            settings.clientEndpoint = "tcp://127.0.0.1:*"
-            settings.workerEndpoint = "tcp://127.0.0.1:*"
-            settings.heartbeat = .milliseconds(100)
+            let settings = try TCPRoles.dispatcher(directory)
             let dispatcher = try Dispatcher(configuration: settings)
             let dispatcherRun = spawn { try await dispatcher.run() }
-            var collectorSettings = EvyJobs.Collector.Configuration(
-                dispatcher: dispatcher.boundWorkerEndpoint, dataDirectory: directory + "/collector")
-            collectorSettings.resultEndpoint = "tcp://127.0.0.1:*"
-            collectorSettings.clientEndpoint = "tcp://127.0.0.1:*"
-            collectorSettings.heartbeat = .milliseconds(100)
+            var collectorSettings = try TCPRoles.collector(directory, dispatcher: dispatcher.boundWorkerEndpoint)
             let first = try EvyJobs.Collector(configuration: collectorSettings)
             collectorSettings.resultEndpoint = first.boundResultEndpoint
             collectorSettings.clientEndpoint = first.boundClientEndpoint
             var firstRun = spawn { try await first.run() }
-            var workerSettings = Worker.Configuration(
+            let worker = TCPRoles.echoWorker(
                 dispatcher: dispatcher.boundWorkerEndpoint, collector: first.boundResultEndpoint)
-            workerSettings.heartbeat = .milliseconds(100)
-            let worker = Worker(configuration: workerSettings)
-            worker.handle("echo") { job in job.payload }
             let workerRun = spawn { try await worker.run() }
             let client = try JobClient(dispatcher: dispatcher.boundClientEndpoint, collector: first.boundClientEndpoint)
 
