@@ -88,8 +88,7 @@ final class ProcessTests: XCTestCase {
             repeat {
                 status =
                     try JSONSerialization.jsonObject(with: Data(try await client.query("status"))) as? [String: Any]
-                if status?["done"] as? Int == 301 { break }
-                try await sleep(for: .milliseconds(20))
+                if status?["done"] as? Int == 301 { break }  // each question is a round trip: no sleep needed
             } while ContinuousClock.now < deadline
             XCTAssertEqual(status?["done"] as? Int, 301)
             XCTAssertEqual((status?["workers"] as? [Any])?.count, 3)

@@ -12,16 +12,25 @@ final class Outbox: @unchecked Sendable {
     private let socket: ZMQSocket
     private var queue = Deque<(peer: [UInt8]?, message: Message)>()
     private let posted = Flag()
+    /// Set while nothing waits to be sent.
+    private let sent = Flag()
     private let logger: Logger
 
     init(_ socket: ZMQSocket, logger: Logger) {
         self.socket = socket
         self.logger = logger
+        sent.set()
+    }
+
+    /// Waits until every message posted so far has been handed to the socket, or `deadline`.
+    func flush(until deadline: ContinuousClock.Instant) async {
+        _ = try? await sent.wait(timeout: max(.zero, deadline - .now))
     }
 
     /// Queues `message` (to `peer` on a ROUTER socket).
     func post(_ message: Message, to peer: [UInt8]? = nil) {
         queue.append((peer, message))
+        sent.clear()
         posted.set()
     }
 
@@ -40,6 +49,7 @@ final class Outbox: @unchecked Sendable {
                     logger.warning("dropped an outgoing message: \(error)")
                 }
             }
+            sent.set()
         }
     }
 }

@@ -68,6 +68,8 @@ public final class Worker: @unchecked Sendable {
     private var heardFromDispatcher = ContinuousClock.now
     private var draining = false
     private let stopped = Flag()
+    /// Set when a job ends or a result is recorded (what a drain waits for).
+    private let progressed = Flag()
     private var dispatcherThreads: [GreenThread<Void>] = []
     private var collectorThreads: [GreenThread<Void>] = []
     /// Jobs run to the end (succeeded or failed) since start.
@@ -107,14 +109,25 @@ public final class Worker: @unchecked Sendable {
         draining = true
         toDispatcher?.post(.drain)
         let deadline = ContinuousClock.now + grace
-        while !running.isEmpty, ContinuousClock.now < deadline { _ = try? await sleep(for: .milliseconds(20)) }
+        await waitFor(until: deadline) { running.isEmpty }
         for job in running.values {
             job.thread.cancel()
             toDispatcher?.post(.giveBack(job.lease))
         }
-        while !unrecorded.isEmpty, ContinuousClock.now < deadline { _ = try? await sleep(for: .milliseconds(20)) }
-        _ = try? await sleep(for: .milliseconds(50))  // let the outboxes send the last messages
+        await waitFor(until: deadline) { unrecorded.isEmpty }
+        // The last messages (results sent again, give-backs) go out before the sockets close.
+        await toDispatcher?.flush(until: deadline)
+        await toCollector?.flush(until: deadline)
         stop()
+    }
+
+    /// Waits until `condition` holds or `deadline` passes, woken each time a job ends or a result
+    /// is recorded.
+    private func waitFor(until deadline: ContinuousClock.Instant, _ condition: () -> Bool) async {
+        while !condition(), ContinuousClock.now < deadline {
+            progressed.clear()
+            _ = try? await progressed.wait(timeout: deadline - .now)
+        }
     }
 
     // MARK: Connections
@@ -187,6 +200,7 @@ public final class Worker: @unchecked Sendable {
         while let envelope = try? await socket.receiveEnvelope(routed: false) {
             guard case .success(.recorded(let jobs)) = envelope.message else { continue }
             for job in jobs { unrecorded[job] = nil }
+            progressed.set()
             // Slots held back for a collector that was behind can be used again.
             if withheldCredit > 0 && unrecorded.count < configuration.maxUnrecordedResults {
                 returnCredit(withheldCredit)
@@ -238,6 +252,7 @@ public final class Worker: @unchecked Sendable {
         aborted: Bool = false
     ) {
         running[lease.job] = nil
+        progressed.set()
         completed += 1
         if let result {
             unrecorded[lease.job] = (result, .now)
