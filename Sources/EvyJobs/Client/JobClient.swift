@@ -53,11 +53,12 @@ public final class JobClient: @unchecked Sendable {
     private let collector: ZMQSocket?
     private var nextRequest: UInt64 = 1
     private var pending: [UInt64: Event<Message>] = [:]
-    private var streams:
-        [UInt64: (outcome: (JobOutcome) -> Void, progress: ((UInt64, UInt64, UInt64, String) -> Void)?)] = [:]
+    private var streams: [UInt64: OutcomeWait] = [:]
     private var readers: [GreenThread<Void>] = []
     /// How long a request waits for its answer.
     public var timeout: Duration = .seconds(30)
+    /// How long an ``outcomes(of:progress:)`` stream waits without news before asking again.
+    public var outcomeRefresh: Duration = .seconds(5)
 
     /// Connects to the dispatcher's client endpoint and, if given, the collector's client endpoint.
     public init(dispatcher: String, collector: String? = nil) throws {
@@ -80,7 +81,9 @@ public final class JobClient: @unchecked Sendable {
         dispatcher.close(linger: .zero)
         collector?.close(linger: .zero)
         for event in pending.values { try? event.send(error: JobClientError.noAnswer("a request (client closed)")) }
+        for wait in streams.values { wait.fail(JobClientError.noAnswer("outcomes (client closed)")) }
         pending = [:]
+        streams = [:]
     }
 
     // MARK: Submitting
@@ -135,7 +138,11 @@ public final class JobClient: @unchecked Sendable {
     // MARK: Outcomes
 
     /// The outcomes of `jobs`, each as soon as it is recorded (in the order they finish); ends
-    /// after the last. `progress` hears of progress reports (job, done, total, message).
+    /// after the last, or throws ``JobClientError/refused(_:_:)`` if the collector refuses the
+    /// question. `progress` hears of progress reports (job, done, total, message). A stream that
+    /// hears nothing for ``outcomeRefresh`` asks the collector again for the jobs still to come
+    /// (a restarted collector has forgotten who waits); each outcome is delivered once. Ending
+    /// the iteration early forgets the stream.
     public func outcomes(of jobs: [UInt64], progress: ((UInt64, UInt64, UInt64, String) -> Void)? = nil)
         -> AsyncThrowingStream<JobOutcome, any Error>
     {
@@ -143,23 +150,28 @@ public final class JobClient: @unchecked Sendable {
             guard let collector else { return continuation.finish(throwing: JobClientError.noCollector) }
             guard !jobs.isEmpty else { return continuation.finish() }
             let request = takeRequestID()
-            var left = Set(jobs)
-            streams[request] = (
-                { [self] outcome in
-                    guard left.remove(outcome.job) != nil else { return }
-                    continuation.yield(outcome)
-                    if left.isEmpty {
-                        streams[request] = nil
-                        continuation.finish()
-                    }
-                }, progress
-            )
-            spawnN {
-                for start in stride(from: 0, to: jobs.count, by: 10_000) {
-                    try await collector.send(
-                        .wait(request: request, jobs: Array(jobs[start..<min(start + 10_000, jobs.count)])))
-                }
+            let wait = OutcomeWait(jobs: jobs, continuation: continuation, progress: progress)
+            streams[request] = wait
+            let hub = Hub.current
+            // Runs on any thread (the consumer may stop early): forget the stream on the hub.
+            continuation.onTermination = { [self] _ in _ = hub.callFromThread { self.streams[request] = nil } }
+            spawnN { [self] in await askForOutcomes(request, wait, on: collector) }
+        }
+    }
+
+    /// Sends WAIT for `wait`'s jobs, and again for those still to come whenever the collector has
+    /// been silent about them for ``outcomeRefresh``, until the stream ends.
+    private func askForOutcomes(_ request: UInt64, _ wait: OutcomeWait, on collector: ZMQSocket) async {
+        var jobs = Array(wait.left)
+        while !wait.isFinished, streams[request] === wait {
+            for start in stride(from: 0, to: jobs.count, by: MessageCodec.maxListCount) {
+                let chunk = Array(jobs[start..<min(start + MessageCodec.maxListCount, jobs.count)])
+                guard (try? await collector.send(.wait(request: request, jobs: chunk))) != nil else { return }
             }
+            repeat {
+                guard (try? await sleep(for: outcomeRefresh)) != nil else { return }
+            } while ContinuousClock.now - wait.lastHeard < outcomeRefresh && !wait.isFinished
+            jobs = Array(wait.left)
         }
     }
 
@@ -234,10 +246,14 @@ public final class JobClient: @unchecked Sendable {
             guard case .success(let message) = envelope.message else { continue }
             switch message {
             case .outcome(let request, let job, let attempt, let status, let handler, let payload):
-                streams[request]?.outcome(
-                    JobOutcome(job: job, attempt: attempt, status: status, handler: handler, payload: payload))
+                guard let wait = streams[request] else { continue }
+                wait.deliver(JobOutcome(job: job, attempt: attempt, status: status, handler: handler, payload: payload))
+                if wait.isFinished { streams[request] = nil }
             case .progressNote(let request, let job, let done, let total, let note):
+                streams[request]?.heard()
                 streams[request]?.progress?(job, done, total, note)
+            case .error(let request, let code, let reason) where streams[request] != nil:
+                streams.removeValue(forKey: request)?.fail(JobClientError.refused(code, reason))
             case .submitted(let request, _, _), .cancelled(let request, _, _), .answer(let request, _),
                 .error(let request, _, _):
                 try? pending[request]?.send(message)

@@ -130,8 +130,8 @@ public final class Collector: @unchecked Sendable {
 
     private func resendDone() {
         let pending = Array(unacknowledged.values)
-        for start in stride(from: 0, to: pending.count, by: 1000) {
-            toDispatcher.post(.done(Array(pending[start..<min(start + 1000, pending.count)])))
+        for start in stride(from: 0, to: pending.count, by: MessageCodec.maxListCount) {
+            toDispatcher.post(.done(Array(pending[start..<min(start + MessageCodec.maxListCount, pending.count)])))
         }
     }
 
@@ -242,7 +242,7 @@ public final class Collector: @unchecked Sendable {
 
     private func wait(for jobs: [UInt64], request: UInt64, client: [UInt8]) {
         let waiter = Waiter(client: client, request: request)
-        for job in jobs { waiters[job, default: []].append(waiter) }
+        for job in jobs where waiters[job]?.contains(waiter) != true { waiters[job, default: []].append(waiter) }
         store.lookup(jobs: jobs) { [self] found in
             for result in (try? found.get()) ?? [] {
                 guard var list = waiters[result.job], let index = list.firstIndex(of: waiter) else { continue }

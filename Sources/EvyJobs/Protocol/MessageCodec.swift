@@ -8,6 +8,10 @@ public enum MessageCodec {
     /// The largest header frame ``decode(_:)`` reads; a bigger one is ``ErrorCode/tooLarge``.
     /// Payload limits are the receiving role's to enforce.
     public static let maxHeaderBytes = 65_536
+    /// The most job ids (or completions) one list message carries (WAIT, DONE, DONE-ACK,
+    /// RECORDED): 13 bytes each at most, so such a header stays under ``maxHeaderBytes``. Senders
+    /// split longer lists into several messages.
+    public static let maxListCount = 4096
 
     /// The frames of `message`, without a routing envelope: `[signature, [command], header]`, and
     /// the payload as a fourth frame for the messages that have one. Never fails; it does not check
