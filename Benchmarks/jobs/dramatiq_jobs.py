@@ -67,6 +67,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # so the driver can import dramatiq_actors too
+# Leave no __pycache__ in the source tree (the workers get the same through
+# PYTHONDONTWRITEBYTECODE).
+sys.dont_write_bytecode = True
 
 SOURCE = "dramatiq"
 DEFAULT_N = {"noop": 20000, "enqueue": 20000, "fetch": 5000, "latency": 1000}
@@ -170,6 +173,7 @@ class Workers:
         self.env["EVY_DRAMATIQ_REDIS"] = redis_url
         self.env["EVY_DRAMATIQ_RESULTS"] = "1" if with_results else "0"
         self.env["PYTHONUNBUFFERED"] = "1"
+        self.env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.log_path = os.path.join(log_dir, "workers-%s.log" % ("results" if with_results else "noresults"))
         self.proc = None
 
