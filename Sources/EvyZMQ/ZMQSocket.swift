@@ -61,6 +61,8 @@ public final class ZMQSocket: @unchecked Sendable {
     var watch: Handle?
     /// Pollers watching this socket: told of every change of its events.
     var observers: [ObjectIdentifier: Flag] = [:]
+    /// Whether a read of `ZMQ_EVENTS` is queued on the hub to pass on an edge a call may have consumed.
+    var edgeCheckQueued = false
     /// Held by a multipart send, so that no other green thread's frame goes between its parts.
     @usableFromInline let sendLock = Lock()
 
