@@ -54,6 +54,8 @@ public final class JobClient: @unchecked Sendable {
     private var nextRequest: UInt64 = 1
     private var pending: [UInt64: Event<Message>] = [:]
     private var streams: [UInt64: OutcomeWait] = [:]
+    /// The ``submitMany(_:window:)`` calls in progress, each owning a range of request ids.
+    private var batches: [SubmitBatch] = []
     private var readers: [GreenThread<Void>] = []
     /// How long a request waits for its answer.
     public var timeout: Duration = .seconds(30)
@@ -108,31 +110,27 @@ public final class JobClient: @unchecked Sendable {
         return (job, duplicate)
     }
 
-    /// Submits many jobs with up to `window` in flight, and returns their ids in order.
+    /// Submits many jobs with up to `window` in flight, and returns their ids in order (an
+    /// earlier job's id where a dedup key matched). Pipelined on the one socket by this green
+    /// thread: no green thread per job. Throws the first refusal (the jobs acknowledged before it
+    /// stay queued), or ``JobClientError/noAnswer(_:)`` when no answer came for ``timeout``.
     public func submitMany(_ jobs: [(handler: String, payload: [UInt8], options: JobOptions)], window: Int = 1000)
         async throws -> [UInt64]
     {
-        /// What the submitting green threads fill in (hub-confined).
-        final class Submissions: @unchecked Sendable {
-            var ids: [UInt64]
-            var failure: (any Error)?
-            init(_ count: Int) { ids = [UInt64](repeating: 0, count: count) }
-        }
-        let submissions = Submissions(jobs.count)
-        let pool = GreenPool(size: max(1, window))
+        guard !jobs.isEmpty else { return [] }
+        let batch = SubmitBatch(first: nextRequest, count: jobs.count)
+        nextRequest += UInt64(jobs.count)
+        batches.append(batch)
+        defer { batches.removeAll { $0 === batch } }
         for (index, job) in jobs.enumerated() {
-            if let error = submissions.failure { throw error }
-            try await pool.spawnN { [self] in
-                do {
-                    submissions.ids[index] = try await submit(job.handler, payload: job.payload, options: job.options)
-                } catch {
-                    submissions.failure = submissions.failure ?? error
-                }
-            }
+            while batch.inFlight >= max(1, window) { try await batch.awaitAnswers(timeout: timeout) }
+            try await dispatcher.send(
+                .submit(request: batch.first + UInt64(index), handler: job.handler, options: job.options,
+                        payload: job.payload))
+            batch.inFlight += 1
         }
-        try await pool.waitAll()
-        if let error = submissions.failure { throw error }
-        return submissions.ids
+        while batch.inFlight > 0 { try await batch.awaitAnswers(timeout: timeout) }
+        return batch.ids
     }
 
     // MARK: Outcomes
@@ -241,6 +239,12 @@ public final class JobClient: @unchecked Sendable {
         return .refused(.internalError, "unexpected reply \(reply)")
     }
 
+    private func deliver(_ reply: Message, _ request: UInt64) { try? pending[request]?.send(reply) }
+
+    private func batch(of request: UInt64) -> SubmitBatch? {
+        batches.first { $0.owns(request) }
+    }
+
     private func read(_ socket: ZMQSocket) async {
         while let envelope = try? await socket.receiveEnvelope(routed: false) {
             guard case .success(let message) = envelope.message else { continue }
@@ -254,9 +258,16 @@ public final class JobClient: @unchecked Sendable {
                 streams[request]?.progress?(job, done, total, note)
             case .error(let request, let code, let reason) where streams[request] != nil:
                 streams.removeValue(forKey: request)?.fail(JobClientError.refused(code, reason))
-            case .submitted(let request, _, _), .cancelled(let request, _, _), .answer(let request, _),
-                .error(let request, _, _):
-                try? pending[request]?.send(message)
+            case .submitted(let request, let job, _):
+                if let batch = batch(of: request) { batch.answered(request, job: job) } else { deliver(message, request) }
+            case .error(let request, let code, let reason):
+                if let batch = batch(of: request) {
+                    batch.failed(JobClientError.refused(code, reason))
+                } else {
+                    deliver(message, request)
+                }
+            case .cancelled(let request, _, _), .answer(let request, _):
+                deliver(message, request)
             default:
                 break
             }
