@@ -162,9 +162,8 @@ public final class JobClient: @unchecked Sendable {
     private func askForOutcomes(_ request: UInt64, _ wait: OutcomeWait, on collector: ZMQSocket) async {
         var jobs = Array(wait.left)
         while !wait.isFinished, streams[request] === wait {
-            for start in stride(from: 0, to: jobs.count, by: MessageCodec.maxListCount) {
-                let chunk = Array(jobs[start..<min(start + MessageCodec.maxListCount, jobs.count)])
-                guard (try? await collector.send(.wait(request: request, jobs: chunk))) != nil else { return }
+            for chunk in jobs.chunks() {
+                guard (try? await collector.send(.wait(request: request, jobs: Array(chunk)))) != nil else { return }
             }
             repeat {
                 guard (try? await sleep(for: outcomeRefresh)) != nil else { return }

@@ -55,6 +55,11 @@ public final class Collector: @unchecked Sendable {
     /// Completions told to the dispatcher and not yet acknowledged.
     private var unacknowledged: [UInt64: Completion] = [:]
     private var waiters: [UInt64: [Waiter]] = [:]
+    /// What this hub turn's recordings have to tell (the dispatcher: done; each worker: recorded),
+    /// sent together at the end of the turn: one DONE and one RECORDED per worker for a batch.
+    private var doneThisTurn: [Completion] = []
+    private var recordedThisTurn: [[UInt8]: [UInt64]] = [:]
+    private var tellingQueued = false
     private let stopped = Flag()
     private var heardFromDispatcher = ContinuousClock.now
     /// Results recorded since start (new ones), and duplicates ignored.
@@ -130,9 +135,7 @@ public final class Collector: @unchecked Sendable {
 
     private func resendDone() {
         let pending = Array(unacknowledged.values)
-        for start in stride(from: 0, to: pending.count, by: MessageCodec.maxListCount) {
-            toDispatcher.post(.done(Array(pending[start..<min(start + MessageCodec.maxListCount, pending.count)])))
-        }
+        for chunk in pending.chunks() { toDispatcher.post(.done(Array(chunk))) }
     }
 
     private func serveDispatcher(_ socket: ZMQSocket) async {
@@ -206,9 +209,25 @@ public final class Collector: @unchecked Sendable {
                 duplicates += 1  // recorded before: the dispatcher hears of it again all the same
                 completion = unacknowledged[lease.job] ?? Completion(lease: lease, status: status)
             }
-            if let worker { toWorkers.post(.recorded(jobs: [lease.job]), to: worker) }
             unacknowledged[lease.job] = completion
-            toDispatcher.post(.done([completion]))
+            tell(completion, worker: worker)
+        }
+    }
+
+    /// Queues `completion` for the dispatcher and, if it came from `worker`, its RECORDED.
+    private func tell(_ completion: Completion, worker: [UInt8]?) {
+        doneThisTurn.append(completion)
+        if let worker { recordedThisTurn[worker, default: []].append(completion.lease.job) }
+        guard !tellingQueued else { return }
+        tellingQueued = true
+        Hub.current.callSoon { [self] in
+            tellingQueued = false
+            for (worker, jobs) in recordedThisTurn {
+                for chunk in jobs.chunks() { toWorkers.post(.recorded(jobs: Array(chunk)), to: worker) }
+            }
+            for chunk in doneThisTurn.chunks() { toDispatcher.post(.done(Array(chunk))) }
+            doneThisTurn = []
+            recordedThisTurn = [:]
         }
     }
 
