@@ -94,7 +94,8 @@ let executables: [Target] = [
     .executableTarget(name: "evy-collector", dependencies: ["Evy", "EvyJobs", argumentParser]),
     .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyHandlers", argumentParser]),
     .executableTarget(name: "evy", dependencies: ["Evy", "EvyJobs", argumentParser]),
-    .executableTarget(name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyBenchmarks"]),
+    .executableTarget(
+        name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyBenchmarks"]),
     .executableTarget(
         name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], swiftSettings: greenWorldSettings),
     .executableTarget(

@@ -24,7 +24,7 @@ private func jsonValue(_ output: String) -> Double? {
 }
 
 /// A port nothing listens on right now (for nginx, which cannot be told to pick one itself).
-private func freePort() throws -> Int {
+func freePort() throws -> Int {
     try Hub.run {
         let socket = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
         defer { socket.close() }
@@ -33,7 +33,7 @@ private func freePort() throws -> Int {
 }
 
 /// Waits until something accepts connections on `port` (up to 10 s).
-private func waitForListener(_ port: Int) throws {
+func waitForListener(_ port: Int) throws {
     try Hub.run {
         try await withTimeout(.seconds(10), label: "server on port \(port)") {
             while true {
@@ -48,7 +48,7 @@ private func waitForListener(_ port: Int) throws {
 }
 
 /// nginx serving `root` on a free port, pinned to `cpu`, killed after `seconds` if not stopped.
-private struct Nginx {
+struct Nginx {
     let child: Child
     let port: Int
 
@@ -76,7 +76,7 @@ private struct Nginx {
 }
 
 /// Throws unless every one of `tools` is installed (scripts/bench installs them).
-private func require(_ tools: [String]) throws {
+func require(_ tools: [String]) throws {
     let missing = tools.filter { !FileManager.default.isExecutableFile(atPath: $0) }
     guard missing.isEmpty else {
         throw BenchmarkFailure(

@@ -42,6 +42,7 @@ if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(argume
 
 let networkScenarios = [
     "echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds", "crawl", "http-server",
+    "jobs", "jobs-noop", "jobs-enqueue", "jobs-fetch", "jobs-latency", "jobs-scale", "jobs-deep",
 ]
 guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name)
 else {
@@ -64,6 +65,20 @@ case "crawl":
     attempt(name) { try crawlBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) }
 case "http-server":
     attempt(name) { try httpServerBenchmark(seconds: size.flatMap { Int($0) } ?? 5) }
+case "jobs":
+    attempt(name) { try jobsBenchmarks() }
+case "jobs-noop":
+    attempt(name) { try jobsNoopBenchmark(count: size.flatMap { Int($0) } ?? 200_000) }
+case "jobs-enqueue":
+    attempt(name) { try jobsEnqueueBenchmark(count: size.flatMap { Int($0) } ?? 200_000) }
+case "jobs-fetch":
+    attempt(name) { try jobsFetchBenchmark(count: size.flatMap { Int($0) } ?? 20_000) }
+case "jobs-latency":
+    attempt(name) { try jobsLatencyBenchmark(rounds: size.flatMap { Int($0) } ?? 2000) }
+case "jobs-scale":
+    attempt(name) { try jobsScaleBenchmark(count: size.flatMap { Int($0) } ?? 50_000) }
+case "jobs-deep":
+    attempt(name) { try jobsDeepBenchmark(deep: size.flatMap { Int($0) } ?? 1_000_000) }
 case "zmq-pushpull", "zmq-reqrep":
     attempt(name) { try zmqBenchmarks(name, count: size.flatMap { Int($0) } ?? 1_000_000) }
 default:
