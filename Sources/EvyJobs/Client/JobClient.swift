@@ -83,7 +83,7 @@ public final class JobClient: @unchecked Sendable {
         dispatcher.close(linger: .zero)
         collector?.close(linger: .zero)
         for event in pending.values { try? event.send(error: JobClientError.noAnswer("a request (client closed)")) }
-        for wait in streams.values { wait.fail(JobClientError.noAnswer("outcomes (client closed)")) }
+        for wait in streams.values { wait.finish(JobClientError.noAnswer("outcomes (client closed)")) }
         pending = [:]
         streams = [:]
     }
@@ -145,31 +145,56 @@ public final class JobClient: @unchecked Sendable {
         -> AsyncThrowingStream<JobOutcome, any Error>
     {
         AsyncThrowingStream { continuation in
-            guard let collector else { return continuation.finish(throwing: JobClientError.noCollector) }
             guard !jobs.isEmpty else { return continuation.finish() }
-            let request = takeRequestID()
-            let wait = OutcomeWait(jobs: jobs, continuation: continuation, progress: progress)
-            streams[request] = wait
-            let hub = Hub.current
-            // Runs on any thread (the consumer may stop early): forget the stream on the hub.
-            continuation.onTermination = { [self] _ in _ = hub.callFromThread { self.streams[request] = nil } }
-            spawnN { [self] in await askForOutcomes(request, wait, on: collector) }
+            let wait = OutcomeWait(
+                jobs: jobs, progress: progress, deliver: { continuation.yield($0) },
+                end: { continuation.finish(throwing: $0) })
+            do {
+                let request = try register(wait)
+                // Runs on any thread (the consumer may stop early): forget the stream on the hub.
+                let hub = Hub.current
+                continuation.onTermination = { [self] _ in _ = hub.callFromThread { self.forget(request) } }
+            } catch {
+                continuation.finish(throwing: error)
+            }
         }
     }
 
-    /// Sends WAIT for `wait`'s jobs, and again for those still to come whenever the collector has
-    /// been silent about them for ``outcomeRefresh``, until the stream ends.
-    private func askForOutcomes(_ request: UInt64, _ wait: OutcomeWait, on collector: ZMQSocket) async {
-        var jobs = Array(wait.left)
-        while !wait.isFinished, streams[request] === wait {
-            for chunk in jobs.chunks() {
-                guard (try? await collector.send(.wait(request: request, jobs: Array(chunk)))) != nil else { return }
+    /// Registers `wait` at the collector under a new request id and asks for its jobs (again
+    /// whenever the collector has been silent about them for ``outcomeRefresh``) until it ends.
+    /// Throws ``JobClientError/noCollector`` without a collector endpoint.
+    func register(_ wait: OutcomeWait) throws -> UInt64 {
+        guard let collector else { throw JobClientError.noCollector }
+        let request = takeRequestID()
+        streams[request] = wait
+        spawnN { [self] in
+            var jobs = Array(wait.left)
+            while !wait.isFinished, streams[request] === wait {
+                for chunk in jobs.chunks() {
+                    guard (try? await collector.send(.wait(request: request, jobs: Array(chunk)))) != nil else {
+                        return
+                    }
+                }
+                repeat {
+                    guard (try? await sleep(for: outcomeRefresh)) != nil else { return }
+                } while ContinuousClock.now - wait.lastHeard < outcomeRefresh && !wait.isFinished
+                jobs = Array(wait.left)
             }
-            repeat {
-                guard (try? await sleep(for: outcomeRefresh)) != nil else { return }
-            } while ContinuousClock.now - wait.lastHeard < outcomeRefresh && !wait.isFinished
-            jobs = Array(wait.left)
         }
+        return request
+    }
+
+    /// Adds `jobs` to the registration `request` and asks the collector for them.
+    func ask(for jobs: [UInt64], in request: UInt64) {
+        guard let collector, let wait = streams[request] else { return }
+        wait.add(jobs)
+        spawnN { try await collector.send(.wait(request: request, jobs: jobs)) }
+    }
+
+    /// Ends the registration `request` without a word to the collector (its answers are
+    /// dropped) or to the registration's owner.
+    func forget(_ request: UInt64) {
+        streams.removeValue(forKey: request)?.abandon()
     }
 
     /// Waits for one job's outcome.
@@ -256,7 +281,7 @@ public final class JobClient: @unchecked Sendable {
                 streams[request]?.heard()
                 streams[request]?.progress?(job, done, total, note)
             case .error(let request, let code, let reason) where streams[request] != nil:
-                streams.removeValue(forKey: request)?.fail(JobClientError.refused(code, reason))
+                streams.removeValue(forKey: request)?.finish(JobClientError.refused(code, reason))
             case .submitted(let request, let job, _):
                 if let batch = batch(of: request) { batch.answered(request, job: job) } else { deliver(message, request) }
             case .error(let request, let code, let reason):

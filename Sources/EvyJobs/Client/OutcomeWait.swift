@@ -1,42 +1,59 @@
 import Evy
 
-/// One ``JobClient/outcomes(of:progress:)`` stream while it waits: the jobs whose outcome has
-/// not come yet, where to deliver outcomes and progress, and when the collector was last heard
-/// of for it (a collector that restarted forgets its waiters: a stream silent for a while asks
-/// again for the jobs it still waits for). Hub-confined.
+/// One registration for outcomes at the collector (an ``JobClient/outcomes(of:progress:)``
+/// stream, or a ``JobPile``): the jobs whose outcome has not come yet, where outcomes and
+/// progress go, and when the collector was last heard of for it (a collector that restarted
+/// forgets its waiters: a registration silent for a while asks again for the jobs it still waits
+/// for). Each job's outcome is delivered once. Hub-confined.
 final class OutcomeWait: @unchecked Sendable {
     typealias Progress = (UInt64, UInt64, UInt64, String) -> Void
 
     private(set) var left: Set<UInt64>
-    private let continuation: AsyncThrowingStream<JobOutcome, any Error>.Continuation
+    private let deliverOutcome: (JobOutcome) -> Void
+    private let end: ((any Error)?) -> Void
+    /// Whether the registration ends after its last outcome (a stream) or stays for more jobs (a pile).
+    private let endsWhenEmpty: Bool
     let progress: Progress?
     private(set) var lastHeard = ContinuousClock.now
+    /// Whether it has ended (every outcome delivered, failed, or forgotten).
+    private(set) var isFinished = false
 
     init(
-        jobs: [UInt64], continuation: AsyncThrowingStream<JobOutcome, any Error>.Continuation, progress: Progress?
+        jobs: [UInt64], endsWhenEmpty: Bool = true, progress: Progress? = nil,
+        deliver: @escaping (JobOutcome) -> Void, end: @escaping ((any Error)?) -> Void
     ) {
         left = Set(jobs)
-        self.continuation = continuation
+        self.endsWhenEmpty = endsWhenEmpty
         self.progress = progress
+        deliverOutcome = deliver
+        self.end = end
     }
 
-    /// Whether every outcome has been delivered (or the stream failed).
-    var isFinished: Bool { left.isEmpty }
+    /// Waits for these jobs too.
+    func add(_ jobs: [UInt64]) { left.formUnion(jobs) }
 
-    /// Delivers `outcome` unless it was delivered before; finishes the stream after the last one.
+    /// Delivers `outcome` unless it was delivered before; ends a stream after its last one.
     func deliver(_ outcome: JobOutcome) {
         lastHeard = .now
-        guard left.remove(outcome.job) != nil else { return }
-        continuation.yield(outcome)
-        if left.isEmpty { continuation.finish() }
+        guard !isFinished, left.remove(outcome.job) != nil else { return }
+        deliverOutcome(outcome)
+        if left.isEmpty && endsWhenEmpty { finish(nil) }
     }
 
-    /// Notes progress of one of the jobs.
+    /// Notes news (progress) of one of the jobs.
     func heard() { lastHeard = .now }
 
-    /// Ends the stream with `error`.
-    func fail(_ error: any Error) {
+    /// Ends the registration without telling its owner (who has gone, or stopped listening).
+    func abandon() {
+        isFinished = true
         left = []
-        continuation.finish(throwing: error)
+    }
+
+    /// Ends the registration: with `error`, or quietly (nil).
+    func finish(_ error: (any Error)?) {
+        guard !isFinished else { return }
+        isFinished = true
+        left = []
+        end(error)
     }
 }

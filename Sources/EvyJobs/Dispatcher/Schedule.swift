@@ -95,11 +95,12 @@ struct Schedule {
         while true {
             var best: (handler: String, entry: ReadyEntry)?
             for handler in handlers {
-                guard var heap = ready[handler] else { continue }
-                // Skip entries of jobs removed or leased since.
-                while let top = heap.max, jobs[top.id] == nil || jobs[top.id]!.lease != nil { heap.removeMax() }
-                ready[handler] = heap
-                if let top = heap.max, best == nil || best!.entry < top { best = (handler, top) }
+                // Skip entries of jobs removed or leased since (in place: a copy of the heap
+                // would cost O(queued) per skipped entry).
+                while let top = ready[handler]?.max, jobs[top.id] == nil || jobs[top.id]!.lease != nil {
+                    ready[handler]!.removeMax()
+                }
+                if let top = ready[handler]?.max, best == nil || best!.entry < top { best = (handler, top) }
             }
             guard let (handler, entry) = best else { return nil }
             ready[handler]!.removeMax()

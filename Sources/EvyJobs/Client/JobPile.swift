@@ -1,0 +1,168 @@
+import DequeModule
+import Evy
+
+/// Fan-out and fan-in across processes, on the ``GreenPile`` pattern: submit jobs, then take
+/// their outcomes in submission order, whichever worker runs them and whenever they finish.
+///
+/// ```swift
+/// let pile = try JobPile(client: client, limit: 100)
+/// for url in feeds { try await pile.submit("fetch", payload: Array(url.utf8)) }
+/// for try await outcome in pile { print(outcome.status, outcome.text) }
+/// ```
+/// - Order: ``next()`` gives the outcome of the oldest job not yet taken, waiting for it if it
+///   is still running; later jobs' outcomes wait in the pile meanwhile.
+/// - Errors in place: a job that failed, went dead or was cancelled is an outcome like the others
+///   (its `status` says so, its payload is the error); a submit the dispatcher refused throws
+///   from ``next()`` at that job's place, and the jobs after it are still there.
+/// - Bound: at most `limit` jobs are submitted and not yet taken; ``submit(_:payload:options:)``
+///   waits for room, so a producer cannot run ahead of its consumer.
+/// - ``submit(_:payload:options:)`` returns once the submit is sent; its acknowledgement and the
+///   outcome are awaited in the background, so submits are pipelined.
+/// Hub-confined; needs a client with a collector endpoint.
+public final class JobPile: @unchecked Sendable {
+    /// One submitted job: its outcome once known, or why its submit failed.
+    private final class Slot: @unchecked Sendable {
+        var result: Result<JobOutcome, any Error>?
+        let resolved = Flag()
+
+        func resolve(_ result: Result<JobOutcome, any Error>) {
+            guard self.result == nil else { return }
+            self.result = result
+            resolved.set()
+        }
+    }
+
+    private let client: JobClient
+    /// The most jobs submitted and not yet taken.
+    public let limit: Int
+    private var slots = Deque<Slot>()
+    private var waitingForOutcome: [UInt64: [Slot]] = [:]
+    private let room = Flag()
+    /// Set on each submit and when submitting is over (what ``JobClient/map(_:_:options:limit:)`` waits for).
+    private let changed = Flag()
+    /// Whether ``finishSubmitting()`` was called.
+    private(set) var submissionsFinished = false
+    private var request: UInt64 = 0
+
+    /// A pile of jobs submitted through `client`, at most `limit` outstanding. Throws
+    /// ``JobClientError/noCollector`` if the client has no collector endpoint.
+    public init(client: JobClient, limit: Int = 1000) throws {
+        self.client = client
+        self.limit = Swift.max(1, limit)
+        let wait = OutcomeWait(
+            jobs: [], endsWhenEmpty: false, deliver: { [unowned self] in deliver($0) },
+            end: { [unowned self] error in
+                // The collector refused the question, or the client closed: every job still out fails.
+                let failure = error ?? JobClientError.noAnswer("outcomes (pile closed)")
+                for slots in waitingForOutcome.values { for slot in slots { slot.resolve(.failure(failure)) } }
+                waitingForOutcome = [:]
+            })
+        request = try client.register(wait)
+    }
+
+    deinit { client.forget(request) }
+
+    /// Jobs submitted whose outcome has not been taken yet.
+    public var count: Int { slots.count }
+
+    /// Submits a job, after waiting while `limit` jobs are outstanding.
+    public func submit(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions()) async throws {
+        while slots.count >= limit {
+            room.clear()
+            try await room.wait()
+        }
+        let slot = Slot()
+        slots.append(slot)
+        changed.set()
+        spawnN { [self] in
+            do {
+                let job = try await client.submit(handler, payload: payload, options: options)
+                // A dedup key can make two submits one job: both places get its outcome.
+                waitingForOutcome[job, default: []].append(slot)
+                client.ask(for: [job], in: request)
+            } catch {
+                slot.resolve(.failure(error))
+            }
+        }
+    }
+
+    /// The outcome of the oldest job not yet taken (waiting for it), nil when none is left.
+    /// Throws that job's submit error, if its submit failed.
+    public func next() async throws -> JobOutcome? {
+        guard let slot = slots.first else { return nil }
+        while slot.result == nil { try await slot.resolved.wait() }
+        slots.removeFirst()
+        room.set()
+        return try slot.result!.get()
+    }
+
+    /// Says no more jobs will be submitted.
+    func finishSubmitting() {
+        submissionsFinished = true
+        changed.set()
+    }
+
+    /// Waits for the next submit, or for ``finishSubmitting()``.
+    func waitForMore() async throws {
+        changed.clear()
+        try await changed.wait()
+    }
+
+    private func deliver(_ outcome: JobOutcome) {
+        for slot in waitingForOutcome.removeValue(forKey: outcome.job) ?? [] { slot.resolve(.success(outcome)) }
+    }
+}
+
+extension JobPile: AsyncSequence {
+    /// Iterates the outcomes in submission order (see ``JobPile/next()``).
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let pile: JobPile
+        /// The next outcome in submission order, or nil when none is left.
+        public mutating func next() async throws -> JobOutcome? { try await pile.next() }
+    }
+
+    /// An iterator over the pile's outcomes.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pile: self) }
+}
+
+extension JobClient {
+    /// Runs `handler` once per payload on the workers, at most `limit` jobs outstanding, and
+    /// yields the outcomes in the order of `payloads` (a GreenPool `imap` across processes).
+    /// Failed jobs are outcomes in their place; a refused submit ends the stream with its error.
+    /// Ending the iteration early stops submitting (jobs already submitted still run).
+    public func map<Payloads: Sequence & Sendable>(
+        _ handler: String, _ payloads: Payloads, options: JobOptions = JobOptions(), limit: Int = 1000
+    ) -> AsyncThrowingStream<JobOutcome, any Error> where Payloads.Element == [UInt8] {
+        AsyncThrowingStream { continuation in
+            let pile: JobPile
+            do { pile = try JobPile(client: self, limit: limit) } catch { return continuation.finish(throwing: error) }
+            let feeder = spawn {
+                defer { pile.finishSubmitting() }
+                for payload in payloads { try await pile.submit(handler, payload: payload, options: options) }
+            }
+            let reader = spawn {
+                do {
+                    while true {
+                        if let outcome = try await pile.next() {
+                            continuation.yield(outcome)
+                        } else if pile.submissionsFinished {
+                            break
+                        } else {
+                            try await pile.waitForMore()
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            let hub = Hub.current
+            continuation.onTermination = { _ in
+                _ = hub.callFromThread {
+                    feeder.cancel()
+                    reader.cancel()
+                }
+            }
+        }
+    }
+}
