@@ -72,7 +72,7 @@ public final class CollectorStore: @unchecked Sendable {
         let database = try SQLiteDatabase(path: path, synchronous: synchronous)
         try database.execute(Self.schema)
         reader = try SQLiteDatabase(path: path, readOnly: true)
-        committer = GroupCommitter(database: database)
+        committer = try GroupCommitter(database: database)
         self.hub = hub
     }
 

@@ -25,7 +25,7 @@ public final class DispatcherJournal: @unchecked Sendable {
         path = directory + "/dispatcher.sqlite3"
         let database = try SQLiteDatabase(path: path, synchronous: synchronous)
         try database.execute(JobsTable.schema)
-        committer = GroupCommitter(database: database)
+        committer = try GroupCommitter(database: database)
         self.hub = hub
     }
 
@@ -37,6 +37,9 @@ public final class DispatcherJournal: @unchecked Sendable {
 
     /// Batches committed so far (for tests and statistics).
     var commits: Int { committer.commits }
+
+    /// WAL checkpoints run so far by the checkpointer (tests).
+    var checkpoints: Int { committer.checkpointer.checkpoints }
 
     /// Runs `sql` between commits (tests use it to set pragmas such as `max_page_count`).
     func execute(_ sql: String) throws(JournalError) {

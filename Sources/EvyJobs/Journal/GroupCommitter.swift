@@ -25,6 +25,8 @@ final class GroupCommitter: @unchecked Sendable {
 
     let path: String
     private let database: SQLiteDatabase
+    /// Checkpoints the WAL off the commit path.
+    let checkpointer: Checkpointer
     /// Serializes use of `database` between the commit thread and ``read(_:)``.
     private let databaseLock = NSLock()
     private let queueCondition = NSCondition()
@@ -36,9 +38,11 @@ final class GroupCommitter: @unchecked Sendable {
     /// How many batches were committed (tests check that operations really are grouped).
     var commits: Int { commitCount.load(ordering: .relaxed) }
 
-    /// Takes `database` over and starts the commit thread.
-    init(database: SQLiteDatabase) {
+    /// Takes `database` over and starts the commit thread and its ``Checkpointer``. Throws
+    /// ``JournalError`` if the checkpointer's connection cannot be opened.
+    init(database: SQLiteDatabase) throws(JournalError) {
         self.database = database
+        checkpointer = try Checkpointer(for: database)
         self.path = database.path
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
@@ -104,6 +108,7 @@ final class GroupCommitter: @unchecked Sendable {
         databaseLock.lock()
         database.close()
         databaseLock.unlock()
+        checkpointer.close()
     }
 
     /// Waits for work; nil once closing and drained.

@@ -65,6 +65,22 @@ final class SQLiteDatabase {
         return statement
     }
 
+    /// Calls `hook` after each commit with `context` and the WAL's size in pages
+    /// (`sqlite3_wal_hook`); it runs on the committing thread and returns an SQLite code.
+    func onCommit(
+        context: UnsafeMutableRawPointer,
+        _ hook: @escaping @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32)
+            -> Int32
+    ) {
+        sqlite3_wal_hook(handle, hook, context)
+    }
+
+    /// Copies what it can of the WAL into the database without waiting for anyone (a PASSIVE
+    /// checkpoint). Throws ``JournalError`` on an I/O error or a full disk.
+    func checkpoint() throws(JournalError) {
+        try check(sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil))
+    }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     var changes: Int { Int(sqlite3_changes(handle)) }
 
