@@ -80,3 +80,20 @@ final class ScheduleTests: XCTestCase {
         XCTAssertTrue(schedule.leases(of: worker).isEmpty)
     }
 }
+
+/// The per-second rates of `evy status`.
+final class RateWindowTests: XCTestCase {
+    func testRatesAreTheIncreasePerSecondOverTheWindow() {
+        let start = ContinuousClock.now
+        var window = RateWindow(span: .seconds(10))
+        XCTAssertEqual(window.perSecond([5, 5], at: start), [0, 0], "nothing before the first sample")
+        window.record([0, 0], at: start)
+        window.record([100, 50], at: start + .seconds(1))
+        XCTAssertEqual(window.perSecond([200, 100], at: start + .seconds(2)), [100, 50])
+        // Samples older than the span drop out: the rate follows the recent pace.
+        for second in 3...20 { window.record([200 + (second - 2) * 10, 100], at: start + .seconds(second)) }
+        let recent = window.perSecond([200 + 19 * 10, 100], at: start + .seconds(21))
+        XCTAssertEqual(recent[0], 10, accuracy: 0.01, "only the last 10 s count")
+        XCTAssertEqual(recent[1], 0, accuracy: 0.01)
+    }
+}

@@ -87,6 +87,8 @@ public final class Dispatcher: @unchecked Sendable {
     private let stopped = Flag()
     /// What happened since start.
     public private(set) var counters = Counters()
+    /// Submitted and done per second over the last 10 s, for status.
+    private var rates = RateWindow()
 
     /// The endpoints as bound (a `*` port resolved).
     public private(set) var boundClientEndpoint = ""
@@ -421,6 +423,7 @@ public final class Dispatcher: @unchecked Sendable {
 
     private func beat() async {
         while (try? await sleep(for: configuration.heartbeat)) != nil {
+            rates.record([counters.submitted, counters.done], at: .now)
             let deadline = ContinuousClock.now - configuration.heartbeat * Int(configuration.liveness)
             for (peer, worker) in workers {
                 if worker.lastSeen < deadline { lose(peer) } else { toPeers.post(.heartbeat, to: peer) }
@@ -465,6 +468,7 @@ public final class Dispatcher: @unchecked Sendable {
         let object: Any
         switch topic {
         case "status":
+            let perSecond = rates.perSecond([counters.submitted, counters.done], at: .now)
             object =
                 [
                     "pending": schedule.pendingCount, "delayed": schedule.delayedCount, "leased": schedule.leasedCount,
@@ -472,6 +476,7 @@ public final class Dispatcher: @unchecked Sendable {
                     "retried": counters.retried, "dead": counters.dead, "lost": counters.lost,
                     "cancelled": counters.cancelled, "malformed": counters.malformed, "refused": counters.refused,
                     "collector": collector != nil,
+                    "rates": ["submittedPerSecond": perSecond[0], "donePerSecond": perSecond[1], "windowSeconds": 10],
                     "workers": workers.values.map { worker in
                         [
                             "name": worker.name, "host": worker.host, "pid": worker.pid, "slots": worker.slots,
