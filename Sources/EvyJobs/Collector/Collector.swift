@@ -47,10 +47,11 @@ public final class Collector: @unchecked Sendable {
     private let store: CollectorStore
     private let results: ZMQSocket
     private let clients: ZMQSocket
-    private var dispatcherSocket: ZMQSocket
+    /// The connection to the dispatcher (a fresh one after each reconnect), from ``run()`` on.
+    private var dispatcherSocket: ZMQSocket?
     private let toWorkers: Outbox
     private let toClients: Outbox
-    private var toDispatcher: Outbox
+    private var toDispatcher: Outbox?
     private var dispatcherThreads: [GreenThread<Void>] = []
     /// Completions told to the dispatcher and not yet acknowledged.
     private var unacknowledged: [UInt64: Completion] = [:]
@@ -82,8 +83,6 @@ public final class Collector: @unchecked Sendable {
         boundClientEndpoint = clients.lastEndpoint ?? configuration.clientEndpoint
         toWorkers = Outbox(results, logger: logger)
         toClients = Outbox(clients, logger: logger)
-        dispatcherSocket = try .forRole(.dealer)
-        toDispatcher = Outbox(dispatcherSocket, logger: logger)
         for completion in try store.unacknowledged() { unacknowledged[completion.lease.job] = completion }
     }
 
@@ -101,7 +100,7 @@ public final class Collector: @unchecked Sendable {
         for thread in threads + dispatcherThreads { thread.cancel() }
         results.close(linger: .zero)
         clients.close(linger: .zero)
-        dispatcherSocket.close(linger: .milliseconds(200))
+        dispatcherSocket?.close(linger: .milliseconds(200))
         store.close()
     }
 
@@ -111,20 +110,20 @@ public final class Collector: @unchecked Sendable {
     // MARK: The dispatcher
 
     private func connectDispatcher() throws {
-        dispatcherSocket.close(linger: .zero)
+        dispatcherSocket?.close(linger: .zero)
         for thread in dispatcherThreads { thread.cancel() }
         let socket = try ZMQSocket.forRole(.dealer)
         try socket.connect(configuration.dispatcher)
+        let outbox = Outbox(socket, logger: logger)
         dispatcherSocket = socket
-        toDispatcher = Outbox(socket, logger: logger)
+        toDispatcher = outbox
         heardFromDispatcher = .now
         introduce()
-        let outbox = toDispatcher
         dispatcherThreads = [spawn { await outbox.run() }, spawn { [self] in await serveDispatcher(socket) }]
     }
 
     private func introduce() {
-        toDispatcher.post(
+        toDispatcher?.post(
             .ready(
                 Ready(
                     role: .collector, name: "collector-\(getpid())", host: ProcessInfo.processInfo.hostName,
@@ -135,7 +134,7 @@ public final class Collector: @unchecked Sendable {
 
     private func resendDone() {
         let pending = Array(unacknowledged.values)
-        for chunk in pending.chunks() { toDispatcher.post(.done(Array(chunk))) }
+        for chunk in pending.chunks() { toDispatcher?.post(.done(Array(chunk))) }
     }
 
     private func serveDispatcher(_ socket: ZMQSocket) async {
@@ -225,7 +224,7 @@ public final class Collector: @unchecked Sendable {
             for (worker, jobs) in recordedThisTurn {
                 for chunk in jobs.chunks() { toWorkers.post(.recorded(jobs: Array(chunk)), to: worker) }
             }
-            for chunk in doneThisTurn.chunks() { toDispatcher.post(.done(Array(chunk))) }
+            for chunk in doneThisTurn.chunks() { toDispatcher?.post(.done(Array(chunk))) }
             doneThisTurn = []
             recordedThisTurn = [:]
         }
@@ -299,7 +298,7 @@ public final class Collector: @unchecked Sendable {
         var beats = 0
         while (try? await sleep(for: configuration.heartbeat)) != nil {
             beats += 1
-            toDispatcher.post(.heartbeat)
+            toDispatcher?.post(.heartbeat)
             if beats % 3 == 0 { resendDone() }
             if ContinuousClock.now - heardFromDispatcher > configuration.heartbeat * 4 {
                 logger.warning("dispatcher silent; reconnecting")
