@@ -36,30 +36,24 @@ final class JobSystem {
     init(workers count: Int, handlers: String = "noop", synchronous: String = "normal", collector: Bool = true) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("evy-bench-jobs-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        dispatcher = try Child(
+        let (dispatcher, endpoints) = try Self.startRole(
+            "evy-dispatcher",
             [
-                executables.appendingPathComponent("evy-dispatcher").path, "--client-endpoint", "tcp://127.0.0.1:*",
-                "--worker-endpoint", "tcp://127.0.0.1:*", "--data-dir", directory.appendingPathComponent("d").path,
-                "--synchronous", synchronous,
-            ], seconds: roleSeconds, quiet: true)
-        guard let line = dispatcher.readLine(containing: "evy-dispatcher: clients") else {
-            throw BenchmarkFailure("evy-dispatcher did not start")
-        }
-        let endpoints = Self.endpoints(in: line)
+                "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint", "tcp://127.0.0.1:*", "--data-dir",
+                directory.appendingPathComponent("d").path, "--synchronous", synchronous,
+            ])
+        self.dispatcher = dispatcher
         clientEndpoint = endpoints.first ?? ""
         workerEndpoint = endpoints.last ?? ""
         guard collector || count == 0 else { throw BenchmarkFailure("workers need a collector") }
         if collector {
-            let child = try Child(
+            let (child, endpoints) = try Self.startRole(
+                "evy-collector",
                 [
-                    executables.appendingPathComponent("evy-collector").path, "--result-endpoint", "tcp://127.0.0.1:*",
-                    "--client-endpoint", "tcp://127.0.0.1:*", "--dispatcher", workerEndpoint, "--data-dir",
-                    directory.appendingPathComponent("c").path, "--synchronous", synchronous,
-                ], seconds: roleSeconds, quiet: true)
-            guard let line = child.readLine(containing: "evy-collector: results") else {
-                throw BenchmarkFailure("evy-collector did not start")
-            }
-            let endpoints = Self.endpoints(in: line)
+                    "--result-endpoint", "tcp://127.0.0.1:*", "--client-endpoint", "tcp://127.0.0.1:*", "--dispatcher",
+                    workerEndpoint, "--data-dir", directory.appendingPathComponent("c").path, "--synchronous",
+                    synchronous,
+                ])
             resultEndpoint = endpoints.first ?? ""
             readerEndpoint = endpoints.last ?? ""
             self.collector = child
@@ -67,9 +61,15 @@ final class JobSystem {
         try addWorkers(count, handlers: handlers)
     }
 
-    /// The endpoints a role's start line names, in order ("…: clients tcp://…, workers tcp://…").
-    private static func endpoints(in line: String) -> [String] {
-        line.split(separator: " ").map { $0.trimmingCharacters(in: [","]) }.filter { $0.hasPrefix("tcp://") }
+    /// Starts the role executable `name` and returns it with the endpoints its start line names,
+    /// in order ("evy-dispatcher: clients tcp://…, workers tcp://…").
+    private static func startRole(_ name: String, _ arguments: [String]) throws -> (Child, [String]) {
+        let child = try Child(
+            [executables.appendingPathComponent(name).path] + arguments, seconds: roleSeconds, quiet: true)
+        guard let line = child.readLine(containing: "\(name): ") else { throw BenchmarkFailure("\(name) did not start") }
+        let endpoints = line.split(separator: " ").map { $0.trimmingCharacters(in: [","]) }
+            .filter { $0.hasPrefix("tcp://") }
+        return (child, endpoints)
     }
 
     /// Starts `count` more workers serving `handlers`; returns once the dispatcher counts them.

@@ -20,12 +20,17 @@ final class ClientSubmitTests: XCTestCase {
         return (peer, request, payload)
     }
 
+    /// A dispatcher played by the test (a ROUTER on an inproc endpoint) and a client of it.
+    private static func scriptedDispatcher() throws -> (ZMQSocket, JobClient) {
+        let endpoint = inproc()
+        let dispatcher = try ZMQSocket(.router)
+        try dispatcher.bind(endpoint)
+        return (dispatcher, try JobClient(dispatcher: endpoint))
+    }
+
     func testAtMostWindowSubmitsWaitAndIdsComeBackInSubmissionOrder() throws {
         try green(deadline: .seconds(30)) {
-            let endpoint = inproc()
-            let dispatcher = try ZMQSocket(.router)
-            try dispatcher.bind(endpoint)
-            let client = try JobClient(dispatcher: endpoint)
+            let (dispatcher, client) = try Self.scriptedDispatcher()
             defer { client.close() }
             let jobs = (0..<10).map { (handler: "noop", payload: Array("\($0)".utf8), options: JobOptions()) }
             let submitting = spawn { try await client.submitMany(jobs, window: 4) }
@@ -56,10 +61,7 @@ final class ClientSubmitTests: XCTestCase {
 
     func testARefusedSubmitIsThrown() throws {
         try green(deadline: .seconds(30)) {
-            let endpoint = inproc()
-            let dispatcher = try ZMQSocket(.router)
-            try dispatcher.bind(endpoint)
-            let client = try JobClient(dispatcher: endpoint)
+            let (dispatcher, client) = try Self.scriptedDispatcher()
             defer { client.close() }
             let jobs = (0..<3).map { _ in (handler: "noop", payload: [UInt8](), options: JobOptions()) }
             let submitting = spawn { try await client.submitMany(jobs, window: 10) }

@@ -161,8 +161,15 @@ public final class Dispatcher: @unchecked Sendable {
         case .query(let request, let topic, _, let limit):
             toClients.post(.answer(request: request, json: answer(topic, limit: Int(limit))), to: client)
         case .deadLetters(let request, let action, let job):
-            deadLetters(action, job: job) { [self] count in
-                toClients.post(.answer(request: request, json: Array("{\"count\": \(count)}".utf8)), to: client)
+            deadLetters(action, job: job) { [self] result in
+                switch result {
+                case .success(let count):
+                    toClients.post(.answer(request: request, json: Array("{\"count\": \(count)}".utf8)), to: client)
+                case .failure(let error):
+                    logger.error("journal refused a dead-letter \(action): \(error)")
+                    toClients.post(
+                        .error(request: request, code: .storageUnavailable, reason: "\(error)"), to: client)
+                }
             }
         default:
             counters.refused += 1
@@ -212,29 +219,32 @@ public final class Dispatcher: @unchecked Sendable {
     private func cancel(_ id: UInt64) -> CancelOutcome {
         guard let job = schedule.remove(id) else { return .notFound }
         counters.cancelled += 1
-        journal.markCancelled(job: id)
         // A running job is stopped in its worker, which gives its slot back with CREDIT.
         if let lease = job.lease { toPeers.post(.abort(job: id), to: lease.worker) }
-        recordFinal(
-            Lease(job: id, attempt: max(job.attempts, 1)), handler: job.handler, status: .cancelled,
-            error: "cancelled")
+        let lease = Lease(job: id, attempt: max(job.attempts, 1))
+        journal.markCancelled(job: id) { [self] result in
+            recordFinal(lease, handler: job.handler, status: .cancelled, error: "cancelled", journaled: result)
+        }
         dispatch()
         return job.lease == nil ? .removed : .aborting
     }
 
-    private func deadLetters(_ action: DeadLetterAction, job: UInt64, answer: @escaping @Sendable (Int) -> Void) {
+    /// Retries or purges dead jobs; `answer` gets how many, or the journal's error.
+    private func deadLetters(
+        _ action: DeadLetterAction, job: UInt64, answer: @escaping @Sendable (Result<Int, JournalError>) -> Void
+    ) {
         switch action {
         case .purge:
-            journal.purge(job: job) { result in answer((try? result.get()) ?? 0) }
+            journal.purge(job: job, completion: answer)
         case .retry:
             journal.revive(job: job) { [self] result in
-                let revived = (try? result.get()) ?? []
+                guard case .success(let revived) = result else { return answer(result.map(\.count)) }
                 let now = unixMilliseconds()
                 for stored in revived where schedule.jobs[stored.id] == nil {
                     schedule.add(ScheduledJob(stored), now: now)
                 }
                 dispatch()
-                answer(revived.count)
+                answer(.success(revived.count))
             }
         }
     }
@@ -409,11 +419,19 @@ public final class Dispatcher: @unchecked Sendable {
     private func bury(_ id: UInt64, lease: Lease, error: String) {
         guard let job = schedule.remove(id) else { return }
         counters.dead += 1
-        journal.markDead(job: id, error: error)
-        recordFinal(lease, handler: job.handler, status: .dead, error: error)
+        journal.markDead(job: id, error: error) { [self] result in
+            recordFinal(lease, handler: job.handler, status: .dead, error: error, journaled: result)
+        }
     }
 
-    private func recordFinal(_ lease: Lease, handler: String, status: JobStatus, error: String) {
+    /// Has the collector record an outcome decided here, once the journal has it (so that a client
+    /// told "dead" finds the job among the dead letters).
+    private func recordFinal(
+        _ lease: Lease, handler: String, status: JobStatus, error: String, journaled: Result<Void, JournalError>
+    ) {
+        if case .failure(let failure) = journaled {
+            logger.error("journal could not mark job \(lease.job) \(status): \(failure)")
+        }
         let message = Message.record(lease, handler: handler, status: status, error: error)
         unrecorded[lease.job] = message
         if let collector { toPeers.post(message, to: collector) }

@@ -45,16 +45,7 @@ final class Checkpointer: @unchecked Sendable {
             Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(walPages: pages, database)
             return SQLITE_OK
         }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let code = pthread_create(
-            &thread, nil,
-            { context in
-                Unmanaged<Checkpointer>.fromOpaque(context!).takeRetainedValue().run()
-                return nil
-            }, context)
-        precondition(code == 0, "Checkpointer: cannot start its thread (\(code))")
-        self.thread = thread
+        thread = startJournalThread { [self] in run() }
     }
 
     /// The WAL's size in ``threshold`` pages when a checkpoint was last asked for (writer's thread only).

@@ -44,17 +44,7 @@ final class GroupCommitter: @unchecked Sendable {
         self.database = database
         checkpointer = try Checkpointer(for: database)
         self.path = database.path
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let code = pthread_create(
-            &thread, nil,
-            { context in
-                let committer = Unmanaged<GroupCommitter>.fromOpaque(context!).takeRetainedValue()
-                committer.run()
-                return nil
-            }, context)
-        precondition(code == 0, "GroupCommitter: cannot start its thread (\(code))")
-        self.thread = thread
+        thread = startJournalThread { [self] in run() }
     }
 
     /// Queues `operation` for the next commit. `completion` (if any) runs on `hub`'s thread once the
