@@ -26,7 +26,7 @@ final class JournalDiskFullTests: XCTestCase {
         let mounted = self.mounted
         let filler = path + "/filler"
         if mounted {
-            XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: 512 * 1024)))
+            XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: Data(count: 1024 * 1024)))
         }
         let accepted = try green(deadline: .seconds(60)) { () -> Set<UInt64> in
             let journal = try DispatcherJournal(directory: path, hub: Hub.current)
