@@ -78,6 +78,10 @@ let libraries: [Target] = [
     .target(
         name: "EvyHandlers", dependencies: ["Evy", "EvyHTTP", "EvyJobs"], path: "workers/handlers",
         swiftSettings: evySettings),
+    /// The crawler pipeline on the job system (workers/crawler).
+    .target(
+        name: "EvyCrawler", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyJobs"], path: "workers/crawler",
+        swiftSettings: evySettings),
     /// What the test targets (and the fuzzer) share: the `green {}` runner, in-memory streams.
     .target(name: "EvyTestSupport", dependencies: ["Evy"], swiftSettings: evySettings),
     .target(name: "EvyBenchmarks", dependencies: ["Evy", "EvyZMQ"], swiftSettings: evySettings),
@@ -112,6 +116,8 @@ let tests: [Target] = [
     .testTarget(
         name: "EvyJobsTests", dependencies: ["Evy", "EvyZMQ", "EvyJobs", "EvyHandlers", "EvyTestSupport"],
         resources: [.copy("Fixtures")]),
+    .testTarget(
+        name: "EvyCrawlerTests", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyCrawler", "EvyTestSupport"]),
 ]
 
 // MARK: Package
