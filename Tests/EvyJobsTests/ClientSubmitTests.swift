@@ -76,4 +76,19 @@ final class ClientSubmitTests: XCTestCase {
             }
         }
     }
+
+    func testClosingTheClientEndsASubmitManyAtOnce() throws {
+        try green(deadline: .seconds(10)) {
+            let (dispatcher, client) = try Self.scriptedDispatcher()
+            client.timeout = .seconds(60)  // longer than the deadline: only close() can end it in time
+            let jobs = (0..<3).map { _ in (handler: "noop", payload: [UInt8](), options: JobOptions()) }
+            let submitting = spawn { try await client.submitMany(jobs, window: 10) }
+            _ = try await Self.nextSubmit(dispatcher)
+            client.close()
+            do {
+                _ = try await submitting.wait()
+                XCTFail("a closed client's submits cannot be answered")
+            } catch JobClientError.noAnswer {}
+        }
+    }
 }

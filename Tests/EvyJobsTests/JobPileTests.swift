@@ -116,4 +116,32 @@ final class JobPileTests: XCTestCase {
             XCTAssertGreaterThan(load.value.peak, 1, "jobs ran side by side")
         }
     }
+
+    func testMapSubmitsNoFurtherThanLimitAheadOfItsConsumer() throws {
+        try withSystem { system, client, _ in
+            let payloads = (0..<100).map { _ in Array("0".utf8) }
+            var iterator = client.map("nap", payloads, limit: 5).makeAsyncIterator()
+            for _ in 0..<3 { _ = try await iterator.next() }
+            // Three taken: the feeder may fill the room again (3 + 5 submitted), and no more.
+            try await waitUntil("the pile refilled") { system.dispatcher.counters.submitted == 8 }
+            try await waitUntil("those jobs recorded") { system.collector.recorded == 8 }
+            for _ in 0..<20 { try await sleep(for: .zero) }
+            XCTAssertEqual(system.dispatcher.counters.submitted, 8, "a slow consumer holds the producer back")
+        }
+    }
+
+    func testJobsStillOutFailWhenTheClientCloses() throws {
+        try withSystem { _, client, _ in
+            let pile = try JobPile(client: client)
+            try await pile.submit("nap", payload: Array("0".utf8))
+            try await pile.submit("nap", payload: Array("5000".utf8))  // still running when the client closes
+            let first = try await pile.next()
+            XCTAssertEqual(first?.text, "0")
+            client.close()
+            do {
+                _ = try await pile.next()
+                XCTFail("an outcome that can no longer come must not be waited for")
+            } catch JobClientError.noAnswer {}
+        }
+    }
 }

@@ -59,8 +59,10 @@ public final class JobClient: @unchecked Sendable {
     private var readers: [GreenThread<Void>] = []
     /// How long a request waits for its answer.
     public var timeout: Duration = .seconds(30)
-    /// How long an ``outcomes(of:progress:)`` stream waits without news before asking again.
+    /// How long an ``outcomes(of:progress:)`` stream waits without news before asking again
+    /// (doubling, up to 12 times as long, while the collector stays silent).
     public var outcomeRefresh: Duration = .seconds(5)
+    private var isClosed = false
 
     /// Connects to the dispatcher's client endpoint and, if given, the collector's client endpoint.
     public init(dispatcher: String, collector: String? = nil) throws {
@@ -77,9 +79,12 @@ public final class JobClient: @unchecked Sendable {
         if let collector = self.collector { readers.append(spawn { [self] in await read(collector) }) }
     }
 
-    /// Closes both connections; requests still waiting throw.
+    /// Closes both connections; requests, submits and outcome streams still waiting throw
+    /// ``JobClientError/noAnswer(_:)``, and later ones throw it at once.
     public func close() {
+        isClosed = true
         for reader in readers { reader.cancel() }
+        for batch in batches { batch.failed(JobClientError.noAnswer("submits (client closed)")) }
         dispatcher.close(linger: .zero)
         collector?.close(linger: .zero)
         for event in pending.values { try? event.send(error: JobClientError.noAnswer("a request (client closed)")) }
@@ -113,7 +118,7 @@ public final class JobClient: @unchecked Sendable {
     /// Submits many jobs with up to `window` in flight, and returns their ids in order (an
     /// earlier job's id where a dedup key matched). Pipelined on the one socket by this green
     /// thread: no green thread per job. Throws the first refusal (the jobs acknowledged before it
-    /// stay queued), or ``JobClientError/noAnswer(_:)`` when no answer came for ``timeout``.
+    /// stay queued, and so may up to `window` submitted after it, whose ids are not returned), or ``JobClientError/noAnswer(_:)`` when no answer came for ``timeout``.
     public func submitMany(_ jobs: [(handler: String, payload: [UInt8], options: JobOptions)], window: Int = 1000)
         async throws -> [UInt64]
     {
@@ -161,34 +166,44 @@ public final class JobClient: @unchecked Sendable {
     }
 
     /// Registers `wait` at the collector under a new request id and asks for its jobs (again
-    /// whenever the collector has been silent about them for ``outcomeRefresh``) until it ends.
-    /// Throws ``JobClientError/noCollector`` without a collector endpoint.
+    /// whenever the collector has been silent about them for ``outcomeRefresh``, then twice as
+    /// long, up to 12 times) until it ends. Throws ``JobClientError/noCollector`` without a
+    /// collector endpoint, ``JobClientError/noAnswer(_:)`` once closed; a WAIT that cannot be sent
+    /// ends the registration with the socket's error.
     func register(_ wait: OutcomeWait) throws -> UInt64 {
         guard let collector else { throw JobClientError.noCollector }
+        guard !isClosed else { throw JobClientError.noAnswer("outcomes (client closed)") }
         let request = takeRequestID()
         streams[request] = wait
-        spawnN { [self] in
+        wait.refresher = spawn { [self] in
             var jobs = Array(wait.left)
+            var pause = outcomeRefresh
             while !wait.isFinished, streams[request] === wait {
-                for chunk in jobs.chunks() {
-                    guard (try? await collector.send(.wait(request: request, jobs: Array(chunk)))) != nil else {
-                        return
-                    }
+                do {
+                    for chunk in jobs.chunks() { try await collector.send(.wait(request: request, jobs: Array(chunk))) }
+                } catch {
+                    if !(error is CancellationError) { streams.removeValue(forKey: request)?.finish(error) }
+                    return
                 }
+                let asked = ContinuousClock.now
                 repeat {
-                    guard (try? await sleep(for: outcomeRefresh)) != nil else { return }
-                } while ContinuousClock.now - wait.lastHeard < outcomeRefresh && !wait.isFinished
+                    guard (try? await sleep(for: pause)) != nil else { return }
+                } while ContinuousClock.now - wait.lastHeard < pause && !wait.isFinished
+                // Silent since: back off (a collector busy with a long job list is not pestered).
+                pause = wait.lastHeard < asked ? min(pause * 2, outcomeRefresh * 12) : outcomeRefresh
                 jobs = Array(wait.left)
             }
         }
         return request
     }
 
-    /// Adds `jobs` to the registration `request` and asks the collector for them.
-    func ask(for jobs: [UInt64], in request: UInt64) {
-        guard let collector, let wait = streams[request] else { return }
+    /// Adds `jobs` to the registration `request` and asks the collector for them; false if the
+    /// registration has ended (the caller must not wait for them).
+    func ask(for jobs: [UInt64], in request: UInt64) -> Bool {
+        guard let collector, let wait = streams[request] else { return false }
         wait.add(jobs)
         spawnN { try await collector.send(.wait(request: request, jobs: jobs)) }
+        return true
     }
 
     /// Ends the registration `request` without a word to the collector (its answers are

@@ -18,7 +18,10 @@ import Evy
 ///   waits for room, so a producer cannot run ahead of its consumer.
 /// - ``submit(_:payload:options:)`` returns once the submit is sent; its acknowledgement and the
 ///   outcome are awaited in the background, so submits are pipelined.
-/// Hub-confined; needs a client with a collector endpoint.
+/// - If the collector refuses the pile's question or the client closes, every job still out
+///   (and any submitted later) throws that error from ``next()`` in its place.
+/// Hub-confined (create it, use it and let it go on the hub); one consumer at a time is the
+/// intended use, though two calling ``next()`` each get a different outcome.
 public final class JobPile: @unchecked Sendable {
     /// One submitted job: its outcome once known, or why its submit failed.
     private final class Slot: @unchecked Sendable {
@@ -43,6 +46,8 @@ public final class JobPile: @unchecked Sendable {
     /// Whether ``finishSubmitting()`` was called.
     private(set) var submissionsFinished = false
     private var request: UInt64 = 0
+    /// Why the pile's registration at the collector ended, once it has.
+    private var ended: (any Error)?
 
     /// A pile of jobs submitted through `client`, at most `limit` outstanding. Throws
     /// ``JobClientError/noCollector`` if the client has no collector endpoint.
@@ -54,6 +59,7 @@ public final class JobPile: @unchecked Sendable {
             end: { [unowned self] error in
                 // The collector refused the question, or the client closed: every job still out fails.
                 let failure = error ?? JobClientError.noAnswer("outcomes (pile closed)")
+                ended = failure
                 for slots in waitingForOutcome.values { for slot in slots { slot.resolve(.failure(failure)) } }
                 waitingForOutcome = [:]
             })
@@ -77,9 +83,13 @@ public final class JobPile: @unchecked Sendable {
         spawnN { [self] in
             do {
                 let job = try await client.submit(handler, payload: payload, options: options)
+                if let ended { return slot.resolve(.failure(ended)) }
                 // A dedup key can make two submits one job: both places get its outcome.
                 waitingForOutcome[job, default: []].append(slot)
-                client.ask(for: [job], in: request)
+                guard client.ask(for: [job], in: request) else {
+                    waitingForOutcome[job]?.removeAll { $0 === slot }
+                    return slot.resolve(.failure(ended ?? JobClientError.noAnswer("outcomes (pile closed)")))
+                }
             } catch {
                 slot.resolve(.failure(error))
             }
@@ -89,11 +99,16 @@ public final class JobPile: @unchecked Sendable {
     /// The outcome of the oldest job not yet taken (waiting for it), nil when none is left.
     /// Throws that job's submit error, if its submit failed.
     public func next() async throws -> JobOutcome? {
-        guard let slot = slots.first else { return nil }
-        while slot.result == nil { try await slot.resolved.wait() }
-        slots.removeFirst()
-        room.set()
-        return try slot.result!.get()
+        while let slot = slots.first {
+            guard let result = slot.result else {
+                try await slot.resolved.wait()
+                continue  // another consumer may have taken it meanwhile
+            }
+            slots.removeFirst()
+            room.set()
+            return try result.get()
+        }
+        return nil
     }
 
     /// Says no more jobs will be submitted.
@@ -102,9 +117,10 @@ public final class JobPile: @unchecked Sendable {
         changed.set()
     }
 
-    /// Waits for the next submit, or for ``finishSubmitting()``.
+    /// Waits for the next submit, or for ``finishSubmitting()``, unless one is already there.
     func waitForMore() async throws {
         changed.clear()
+        guard slots.isEmpty && !submissionsFinished else { return }
         try await changed.wait()
     }
 
@@ -128,41 +144,68 @@ extension JobPile: AsyncSequence {
 extension JobClient {
     /// Runs `handler` once per payload on the workers, at most `limit` jobs outstanding, and
     /// yields the outcomes in the order of `payloads` (a GreenPool `imap` across processes).
-    /// Failed jobs are outcomes in their place; a refused submit ends the stream with its error.
-    /// Ending the iteration early stops submitting (jobs already submitted still run).
+    /// Failed jobs are outcomes in their place; a refused submit is thrown in its place. Lazy:
+    /// nothing is submitted before the first `next()`, and no more than `limit` outcomes wait
+    /// untaken, however slowly the caller iterates. Ending the iteration early stops submitting
+    /// (jobs already submitted still run). Needs a collector endpoint.
     public func map<Payloads: Sequence & Sendable>(
         _ handler: String, _ payloads: Payloads, options: JobOptions = JobOptions(), limit: Int = 1000
-    ) -> AsyncThrowingStream<JobOutcome, any Error> where Payloads.Element == [UInt8] {
-        AsyncThrowingStream { continuation in
+    ) -> JobMap<Payloads> where Payloads.Element == [UInt8] {
+        JobMap(client: self, handler: handler, payloads: payloads, options: options, limit: limit)
+    }
+}
+
+/// The outcomes of ``JobClient/map(_:_:options:limit:)``, in input order. Hub-confined.
+public struct JobMap<Payloads: Sequence & Sendable>: AsyncSequence, Sendable where Payloads.Element == [UInt8] {
+    let client: JobClient
+    let handler: String
+    let payloads: Payloads
+    let options: JobOptions
+    let limit: Int
+
+    /// An iteration: its own pile, fed by one green thread (stopped when the iteration is dropped).
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        private final class Run {
             let pile: JobPile
-            do { pile = try JobPile(client: self, limit: limit) } catch { return continuation.finish(throwing: error) }
-            let feeder = spawn {
-                defer { pile.finishSubmitting() }
-                for payload in payloads { try await pile.submit(handler, payload: payload, options: options) }
+            let feeder: GreenThread<Void>
+            init(pile: JobPile, feeder: GreenThread<Void>) {
+                self.pile = pile
+                self.feeder = feeder
             }
-            let reader = spawn {
-                do {
-                    while true {
-                        if let outcome = try await pile.next() {
-                            continuation.yield(outcome)
-                        } else if pile.submissionsFinished {
-                            break
-                        } else {
-                            try await pile.waitForMore()
-                        }
+            deinit { feeder.cancel() }
+        }
+
+        private var run: Run?
+        private var start: (() throws -> Run)?
+
+        init(_ map: JobMap) {
+            start = {
+                let pile = try JobPile(client: map.client, limit: map.limit)
+                let feeder = spawn {
+                    defer { pile.finishSubmitting() }
+                    for payload in map.payloads {
+                        try await pile.submit(map.handler, payload: payload, options: map.options)
                     }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
                 }
+                return Run(pile: pile, feeder: feeder)
             }
-            let hub = Hub.current
-            continuation.onTermination = { _ in
-                _ = hub.callFromThread {
-                    feeder.cancel()
-                    reader.cancel()
-                }
+        }
+
+        /// The next outcome in input order; nil after the last.
+        public mutating func next() async throws -> JobOutcome? {
+            if let start {
+                self.start = nil
+                run = try start()
+            }
+            guard let pile = run?.pile else { return nil }
+            while true {
+                if let outcome = try await pile.next() { return outcome }
+                if pile.submissionsFinished { return nil }
+                try await pile.waitForMore()
             }
         }
     }
+
+    /// A new iteration (each submits the payloads afresh).
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(self) }
 }

@@ -17,6 +17,8 @@ final class OutcomeWait: @unchecked Sendable {
     private(set) var lastHeard = ContinuousClock.now
     /// Whether it has ended (every outcome delivered, failed, or forgotten).
     private(set) var isFinished = false
+    /// The green thread that asks the collector (again); stopped when the registration ends.
+    var refresher: GreenThread<Void>?
 
     init(
         jobs: [UInt64], endsWhenEmpty: Bool = true, progress: Progress? = nil,
@@ -47,6 +49,7 @@ final class OutcomeWait: @unchecked Sendable {
     func abandon() {
         isFinished = true
         left = []
+        refresher?.cancel()
     }
 
     /// Ends the registration: with `error`, or quietly (nil).
@@ -54,6 +57,7 @@ final class OutcomeWait: @unchecked Sendable {
         guard !isFinished else { return }
         isFinished = true
         left = []
+        refresher?.cancel()
         end(error)
     }
 }

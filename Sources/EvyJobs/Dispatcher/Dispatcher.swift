@@ -157,7 +157,15 @@ public final class Dispatcher: @unchecked Sendable {
         case .submit(let request, let handler, let options, let payload):
             submit(request: request, handler: handler, options: options, payload: payload, from: client)
         case .cancel(let request, let job):
-            toClients.post(.cancelled(request: request, job: job, outcome: cancel(job)), to: client)
+            cancel(job) { [self] result in
+                switch result {
+                case .success(let outcome):
+                    toClients.post(.cancelled(request: request, job: job, outcome: outcome), to: client)
+                case .failure(let error):
+                    toClients.post(
+                        .error(request: request, code: .storageUnavailable, reason: "\(error)"), to: client)
+                }
+            }
         case .query(let request, let topic, _, let limit):
             toClients.post(.answer(request: request, json: answer(topic, limit: Int(limit))), to: client)
         case .deadLetters(let request, let action, let job):
@@ -216,17 +224,20 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
-    private func cancel(_ id: UInt64) -> CancelOutcome {
-        guard let job = schedule.remove(id) else { return .notFound }
-        counters.cancelled += 1
+    /// Cancels a job: answered once the journal has it cancelled (a journal that refuses puts the
+    /// job back, queued, and the answer is the error).
+    private func cancel(_ id: UInt64, answer: @escaping @Sendable (Result<CancelOutcome, JournalError>) -> Void) {
+        guard let job = schedule.remove(id) else { return answer(.success(.notFound)) }
         // A running job is stopped in its worker, which gives its slot back with CREDIT.
         if let lease = job.lease { toPeers.post(.abort(job: id), to: lease.worker) }
         let lease = Lease(job: id, attempt: max(job.attempts, 1))
         journal.markCancelled(job: id) { [self] result in
-            recordFinal(lease, handler: job.handler, status: .cancelled, error: "cancelled", journaled: result)
+            guard finalised(job, as: .cancelled, journaled: result) else { return answer(result.map { .removed }) }
+            counters.cancelled += 1
+            recordFinal(lease, handler: job.handler, status: .cancelled, error: "cancelled")
+            answer(.success(job.lease == nil ? .removed : .aborting))
         }
         dispatch()
-        return job.lease == nil ? .removed : .aborting
     }
 
     /// Retries or purges dead jobs; `answer` gets how many, or the journal's error.
@@ -287,7 +298,7 @@ public final class Dispatcher: @unchecked Sendable {
             else {
                 return  // a lease that expired: the job has another attempt, or is done
             }
-            if retryable && job.attempts <= UInt32(job.options.maxRetries) {
+            if retryable && job.attempts <= UInt32(job.maxRetries) {
                 let delay = retryDelay(after: job.attempts)
                 counters.retried += 1
                 schedule.unlease(lease.job, now: now, notBefore: now + delay)
@@ -383,7 +394,7 @@ public final class Dispatcher: @unchecked Sendable {
                 toPeers.post(
                     .job(
                         Lease(job: job.id, attempt: job.attempts), handler: job.handler,
-                        timeoutMilliseconds: job.options.timeoutMilliseconds, payload: job.payload), to: peer)
+                        timeoutMilliseconds: job.timeoutMilliseconds, payload: job.payload), to: peer)
             }
             workers[peer]!.credit = credit
         }
@@ -418,20 +429,28 @@ public final class Dispatcher: @unchecked Sendable {
     /// The job failed for good: dead letters, and its outcome recorded by the collector.
     private func bury(_ id: UInt64, lease: Lease, error: String) {
         guard let job = schedule.remove(id) else { return }
-        counters.dead += 1
         journal.markDead(job: id, error: error) { [self] result in
-            recordFinal(lease, handler: job.handler, status: .dead, error: error, journaled: result)
+            guard finalised(job, as: .dead, journaled: result) else { return }
+            counters.dead += 1
+            recordFinal(lease, handler: job.handler, status: .dead, error: error)
         }
+    }
+
+    /// Whether the journal took a job's final state; if it refused (a full disk), the job goes
+    /// back in the schedule, queued, as the journal still has it, and runs again.
+    private func finalised(_ job: ScheduledJob, as status: JobStatus, journaled: Result<Void, JournalError>) -> Bool {
+        guard case .failure(let failure) = journaled else { return true }
+        logger.error("journal could not mark job \(job.id) \(status), so it stays queued: \(failure)")
+        var queued = job
+        queued.lease = nil
+        if schedule.jobs[job.id] == nil { schedule.add(queued, now: unixMilliseconds()) }
+        dispatch()
+        return false
     }
 
     /// Has the collector record an outcome decided here, once the journal has it (so that a client
     /// told "dead" finds the job among the dead letters).
-    private func recordFinal(
-        _ lease: Lease, handler: String, status: JobStatus, error: String, journaled: Result<Void, JournalError>
-    ) {
-        if case .failure(let failure) = journaled {
-            logger.error("journal could not mark job \(lease.job) \(status): \(failure)")
-        }
+    private func recordFinal(_ lease: Lease, handler: String, status: JobStatus, error: String) {
         let message = Message.record(lease, handler: handler, status: status, error: error)
         unrecorded[lease.job] = message
         if let collector { toPeers.post(message, to: collector) }
@@ -507,8 +526,8 @@ public final class Dispatcher: @unchecked Sendable {
             let leased = topic == "active"
             object = schedule.jobs.values.filter { ($0.lease != nil) == leased }.prefix(limit).map { job in
                 [
-                    "id": job.id, "handler": job.handler, "attempts": job.attempts, "priority": job.options.priority,
-                    "notBefore": job.options.notBefore,
+                    "id": job.id, "handler": job.handler, "attempts": job.attempts, "priority": job.priority,
+                    "notBefore": job.notBefore,
                 ] as [String: Any]
             }
         case "dead":

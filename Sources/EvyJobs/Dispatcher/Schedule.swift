@@ -9,7 +9,7 @@ struct ScheduledJob {
     let handler: String
     let payload: [UInt8]
     private let settings: Settings
-    /// Attempts started so far (the next lease is `attempt + 1`).
+    /// Attempts started so far (the next lease is `attempts + 1`).
     var attempts: UInt32
     /// Times its worker was lost while it ran.
     var lost: UInt32
@@ -44,18 +44,14 @@ struct ScheduledJob {
         self.lease = lease
     }
 
-    /// Its options as submitted, but for the dedup key (empty).
-    var options: JobOptions {
-        var options = JobOptions()
-        options.priority = settings.priority
-        options.notBefore = settings.notBefore
-        options.maxRetries = settings.maxRetries
-        options.timeoutMilliseconds = settings.timeoutMilliseconds
-        options.concurrencyKey = settings.concurrencyKey
-        options.concurrencyLimit = settings.concurrencyLimit
-        options.spacingMilliseconds = settings.spacingMilliseconds
-        return options
-    }
+    // The options as submitted (``JobOptions``), but for the dedup key, which is not kept.
+    var priority: UInt8 { settings.priority }
+    var notBefore: UInt64 { settings.notBefore }
+    var maxRetries: UInt8 { settings.maxRetries }
+    var timeoutMilliseconds: UInt32 { settings.timeoutMilliseconds }
+    var concurrencyKey: String { settings.concurrencyKey }
+    var concurrencyLimit: UInt16 { settings.concurrencyLimit }
+    var spacingMilliseconds: UInt32 { settings.spacingMilliseconds }
 }
 
 /// Which job runs next: priorities per handler, delayed jobs by their time, and concurrency keys
@@ -99,7 +95,7 @@ struct Schedule {
     /// Adds a job: delayed if its time (`notBefore`) is after `now`, else ready.
     mutating func add(_ job: ScheduledJob, now: UInt64, notBefore: UInt64? = nil) {
         jobs[job.id] = job
-        let due = notBefore ?? job.options.notBefore
+        let due = notBefore ?? job.notBefore
         if due > now {
             delayed.insert(DelayedEntry(due: due, id: job.id))
             delayedCount += 1
@@ -147,17 +143,17 @@ struct Schedule {
             guard let (handler, entry) = best else { return nil }
             ready[handler]!.removeMax()
             var job = jobs[entry.id]!
-            let keyName = job.options.concurrencyKey
+            let keyName = job.concurrencyKey
             if !keyName.isEmpty {
                 var key = keys[keyName] ?? Key()
-                let limit = Int(job.options.concurrencyLimit)
+                let limit = Int(job.concurrencyLimit)
                 if (limit > 0 && key.running >= limit) || now < key.nextStart {
                     key.waiting.append(job.id)
                     keys[keyName] = key
                     continue
                 }
                 key.running += 1
-                key.nextStart = now + UInt64(job.options.spacingMilliseconds)
+                key.nextStart = now + UInt64(job.spacingMilliseconds)
                 keys[keyName] = key
             }
             job.attempts += 1
@@ -175,7 +171,7 @@ struct Schedule {
         if job.lease != nil {
             leasedCount -= 1
             release(job)
-        } else if let name = job.options.concurrencyKey.nilIfEmpty, var key = keys[name] {
+        } else if let name = job.concurrencyKey.nilIfEmpty, var key = keys[name] {
             key.waiting.removeAll { $0 == id }
             keys[name] = key
         }
@@ -205,7 +201,7 @@ struct Schedule {
         job.lease = (worker, lease.attempt)
         jobs[lease.job] = job
         leasedCount += 1
-        if let name = job.options.concurrencyKey.nilIfEmpty {
+        if let name = job.concurrencyKey.nilIfEmpty {
             var key = keys[name] ?? Key()
             key.running += 1
             key.waiting.removeAll { $0 == lease.job }
@@ -216,11 +212,11 @@ struct Schedule {
 
     private mutating func makeReady(_ id: UInt64) {
         guard let job = jobs[id] else { return }
-        ready[job.handler, default: Heap()].insert(ReadyEntry(priority: job.options.priority, id: id))
+        ready[job.handler, default: Heap()].insert(ReadyEntry(priority: job.priority, id: id))
     }
 
     private mutating func release(_ job: ScheduledJob) {
-        guard let name = job.options.concurrencyKey.nilIfEmpty, var key = keys[name] else { return }
+        guard let name = job.concurrencyKey.nilIfEmpty, var key = keys[name] else { return }
         key.running -= 1
         keys[name] = key
         wakeWaiting(name)

@@ -40,6 +40,7 @@ final class Checkpointer: @unchecked Sendable {
     /// checkpointer must outlive `writer`'s connection (``close()`` after closing it).
     init(for writer: SQLiteDatabase) throws(JournalError) {
         connection = try SQLiteDatabase(path: writer.path)
+        // Order matters: setting wal_autocheckpoint installs SQLite's own WAL hook, replacing any.
         try writer.execute("PRAGMA wal_autocheckpoint=0")
         writer.onCommit(context: Unmanaged.passUnretained(self).toOpaque()) { context, database, _, pages in
             Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(walPages: pages, database)
@@ -48,20 +49,25 @@ final class Checkpointer: @unchecked Sendable {
         thread = startJournalThread { [self] in run() }
     }
 
-    /// The WAL's size in ``threshold`` pages when a checkpoint was last asked for (writer's thread only).
+    /// The WAL's size in ``threshold`` pages when a checkpoint was last asked for, and its size
+    /// after the commit before (writer's thread only).
     private var requestedAt: Int32 = 0
+    private var lastPages: Int32 = 0
 
     /// After each commit, on the writer's thread: one request per ``threshold`` pages of growth,
     /// the inline checkpoint at ``hardLimit``.
     private func committed(walPages pages: Int32, _ database: OpaquePointer?) {
+        if pages < lastPages { requestedAt = 0 }  // the WAL started over
+        lastPages = pages
         if pages >= Self.hardLimit {
-            sqlite3_wal_checkpoint_v2(database, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            let code = sqlite3_wal_checkpoint_v2(database, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            if code != SQLITE_OK && code & 0xff != SQLITE_BUSY {
+                logger.warning("an inline WAL checkpoint failed (SQLite code \(code)); tried again after the next commit")
+            }
             requestedAt = 0
         } else if pages / Self.threshold > requestedAt {
             requestedAt = pages / Self.threshold
             request()
-        } else if pages < Self.threshold {
-            requestedAt = 0  // the WAL started over
         }
     }
 
@@ -73,8 +79,8 @@ final class Checkpointer: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Stops the thread and closes its connection (the last connection to close checkpoints the
-    /// whole WAL and removes it). Blocks until done.
+    /// Stops the thread and closes its connection (whichever connection to the file closes last
+    /// checkpoints the whole WAL and removes it). Blocks until done.
     func close() {
         condition.lock()
         closing = true
