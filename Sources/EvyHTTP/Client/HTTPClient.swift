@@ -27,6 +27,9 @@ public final class HTTPClient: @unchecked Sendable {
         public var maxBodyBytes = 10 * 1024 * 1024
         /// Redirects followed before giving up.
         public var maxRedirects = 10
+        /// Whether redirects are followed; when false a 3xx comes back as the response (a crawler
+        /// sends its `Location` through its frontier instead).
+        public var followsRedirects = true
         /// TLS settings for https (nil: the system's CA store with verification).
         public var tls: TLSContext?
         /// The `User-Agent` sent.
@@ -80,7 +83,8 @@ public final class HTTPClient: @unchecked Sendable {
             var visited: Set<String> = []
             for _ in 0...configuration.maxRedirects {
                 let response = try await send(method, url, headers: headers, body: body)
-                guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("Location")
+                guard configuration.followsRedirects, [301, 302, 303, 307, 308].contains(response.status),
+                    let location = response.header("Location")
                 else {
                     return response
                 }

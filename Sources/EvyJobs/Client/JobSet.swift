@@ -1,0 +1,97 @@
+import DequeModule
+import Evy
+
+/// Jobs whose outcomes are taken as they finish, each with a tag of the caller's (Celery's
+/// `as_completed`, GreenPool's wait-any): the shape of a crawl, where each page's outcome brings
+/// new work whatever order the pages finish in.
+///
+/// ```swift
+/// let set = try JobSet<String>(client: client, limit: 500)
+/// try await set.submit("fetch", payload: Array(url.utf8), tag: url)
+/// while let (url, outcome) = try await set.next() { … }   // outcome: Result<JobOutcome, any Error>
+/// ```
+/// - ``submit(_:payload:options:tag:)`` waits while `limit` jobs are outstanding, and returns
+///   once the submit is sent (acknowledgements and outcomes come in the background).
+/// - ``next()`` returns the next outcome to arrive, with its tag; a submit the dispatcher
+///   refused comes back the same way, as a failure. Nil once nothing is outstanding.
+/// - A job a dedup key made the same as another's still gets its own place: both tags come
+///   back with the one outcome.
+/// - If the collector refuses the set's question or the client closes, everything outstanding
+///   (and anything submitted later) comes back as that error.
+/// Hub-confined; one consumer.
+public final class JobSet<Tag: Sendable>: @unchecked Sendable {
+    private let client: JobClient
+    /// The most jobs submitted and not yet taken.
+    public let limit: Int
+    private var outstanding = 0
+    private var arrived = Deque<(tag: Tag, result: Result<JobOutcome, any Error>)>()
+    private var waiting: [UInt64: [Tag]] = [:]
+    private let news = Flag()
+    private var request: UInt64 = 0
+    private var ended: (any Error)?
+
+    /// A set of jobs submitted through `client`, at most `limit` outstanding. Throws
+    /// ``JobClientError/noCollector`` if the client has no collector endpoint.
+    public init(client: JobClient, limit: Int = 1000) throws {
+        self.client = client
+        self.limit = Swift.max(1, limit)
+        let wait = OutcomeWait(
+            jobs: [], endsWhenEmpty: false,
+            deliver: { [unowned self] outcome in
+                for tag in waiting.removeValue(forKey: outcome.job) ?? [] { arrive(tag, .success(outcome)) }
+            },
+            end: { [unowned self] error in
+                let failure = error ?? JobClientError.noAnswer("outcomes (set closed)")
+                ended = failure
+                for (_, tags) in waiting { for tag in tags { arrive(tag, .failure(failure)) } }
+                waiting = [:]
+            })
+        request = try client.register(wait)
+    }
+
+    deinit { client.forget(request) }
+
+    /// Jobs submitted whose outcome has not been taken yet.
+    public var count: Int { outstanding }
+
+    /// Submits a job tagged `tag`, after waiting while `limit` jobs are outstanding.
+    public func submit(_ handler: String, payload: [UInt8] = [], options: JobOptions = JobOptions(), tag: Tag)
+        async throws
+    {
+        while outstanding >= limit {
+            news.clear()
+            try await news.wait()
+        }
+        outstanding += 1
+        spawnN { [self] in
+            do {
+                let job = try await client.submit(handler, payload: payload, options: options)
+                if let ended { return arrive(tag, .failure(ended)) }
+                waiting[job, default: []].append(tag)
+                if !client.ask(for: [job], in: request) {
+                    waiting[job] = nil
+                    arrive(tag, .failure(ended ?? JobClientError.noAnswer("outcomes (set closed)")))
+                }
+            } catch {
+                arrive(tag, .failure(error))
+            }
+        }
+    }
+
+    /// The next outcome to arrive and its job's tag (waiting for one); nil when none is outstanding.
+    public func next() async throws -> (tag: Tag, result: Result<JobOutcome, any Error>)? {
+        while arrived.isEmpty {
+            guard outstanding > 0 else { return nil }
+            news.clear()
+            try await news.wait()
+        }
+        outstanding -= 1
+        news.set()  // room for a waiting submit
+        return arrived.popFirst()
+    }
+
+    private func arrive(_ tag: Tag, _ result: Result<JobOutcome, any Error>) {
+        arrived.append((tag, result))
+        news.set()
+    }
+}

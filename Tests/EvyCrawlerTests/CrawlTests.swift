@@ -1,0 +1,129 @@
+import Evy
+import EvyCrawler
+import EvyHTTP
+import EvyJobs
+import EvyTestSupport
+import Foundation
+import XCTest
+
+/// A whole crawl through the job system (dispatcher, collector, two workers over inproc://)
+/// against a site this test serves, full of traps. The pages recorded with 200 must be exactly
+/// the ones a correct crawler reaches, each fetched once.
+final class CrawlTests: XCTestCase {
+    private static func html(_ text: String) -> HTTPResponse {
+        HTTPResponse(headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(text.utf8))
+    }
+
+    /// The site: path → response. Counts every request by path.
+    private static func site(_ hits: Box<[String: Int]>) -> HTTPHandler {
+        { request, _ in
+            let path = request.path
+            hits.value[path, default: 0] += 1
+            func page(_ links: [String], _ extra: String = "") -> HTTPResponse {
+                html(
+                    "<html><head><title>\(path)</title></head><body>"
+                        + links.map { "<a href=\"\($0)\">\($0)</a>" }.joined() + extra + "</body></html>")
+            }
+            func redirect(_ status: Int, _ location: String) -> HTTPResponse {
+                HTTPResponse(status: status, headers: [("Location", location)])
+            }
+            switch path {
+            case "/robots.txt": return .text("User-agent: *\nDisallow: /private\n")
+            case "/":
+                return page(
+                    [
+                        "/a", "/b", "/redirect-chain/1", "/loop/1", "/cal/2026/1", "/missing", "/gone", "/error",
+                        "/private/secret", "mailto:someone@example.org", "http://offsite.example/",
+                        "/trap/x/trap/x/trap/", "/big", "/latin1", "/broken", "/a#fragment", "/slow",
+                    ], "<!-- <a href=\"/commented\">not a link</a> -->")
+            case "/a": return page(["/b", "/a", "/"])
+            case "/b": return page(["/c"])
+            case "/c": return page([])
+            case "/redirect-chain/1": return redirect(301, "/redirect-chain/2")
+            case "/redirect-chain/2": return redirect(302, "/final")
+            case "/final": return page([])
+            case "/loop/1": return redirect(301, "/loop/2")
+            case "/loop/2": return redirect(301, "/loop/1")
+            case "/missing": return .text("no", status: 404)
+            case "/gone": return .text("gone", status: 410)
+            case "/error": return .text("oops", status: 500)
+            case "/big": return page([], String(repeating: "x", count: 200_000))
+            case "/latin1":
+                return HTTPResponse(
+                    headers: [("Content-Type", "text/html; charset=iso-8859-1")],
+                    body: Array("<html><body>caf".utf8) + [0xE9] + Array("<a href=\"/from-latin1\">x</a></body></html>".utf8))
+            case "/broken":
+                return html("<html><body><a href=/from-broken>x</a><div><p>unclosed <b")
+            case "/from-latin1", "/from-broken": return page([])
+            case "/slow":
+                try await sleep(for: .seconds(2))
+                return page([])
+            default:
+                if path.hasPrefix("/cal/2026/"), let month = Int(path.dropFirst("/cal/2026/".count)) {
+                    return page(["/cal/2026/\(month + 1)"])  // an endless calendar
+                }
+                return .text("not here", status: 404)
+            }
+        }
+    }
+
+    func testACrawlRecordsExactlyThePagesACorrectCrawlerReachesEachOnce() throws {
+        let directory = NSTemporaryDirectory() + "evy-crawl-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let hits = Box<[String: Int]>([:])
+            var configuration = HTTPServer.Configuration()
+            configuration.accessLog = false
+            let server = HTTPServer(configuration: configuration, handler: Self.site(hits))
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN { try await server.serve(listener) }
+            let base = "http://127.0.0.1:\(listener.localAddress!.port)"
+
+            let system = try EmbeddedSystem(
+                directory: directory, workers: 2, slots: 20, heartbeat: .milliseconds(100),
+                tune: { dispatcher, _ in
+                    dispatcher.retryDelay = .milliseconds(10)
+                    dispatcher.defaultMaxRetries = 1
+                }
+            ) { worker in CrawlFetcher(timeout: .milliseconds(500)).register(on: worker) }
+            let client = try system.client()
+            var policy = CrawlPolicy()
+            policy.maxDepth = 4
+            policy.maxPageBytes = 100_000
+            let crawl = Crawl(client: client, id: "site", seeds: [base + "/"], policy: policy)
+            let summary = try await crawl.run()
+
+            // Every recorded page, from the collector.
+            let json = try await client.queryCollector("results", limit: 10_000)
+            let page = try JSONSerialization.jsonObject(with: Data(json)) as! [String: Any]
+            var okPages = Set<String>()
+            for item in page["results"] as! [[String: Any]] {
+                guard let text = item["result"] as? String,
+                    let record = try? JSONDecoder().decode(PageRecord.self, from: Data(text.utf8)), record.status == 200
+                else { continue }
+                XCTAssertTrue(okPages.insert(String(record.url.dropFirst(base.count))).inserted, "\(record.url) twice")
+            }
+            let expected: Set<String> = [
+                "/", "/a", "/b", "/c", "/final", "/cal/2026/1", "/cal/2026/2", "/cal/2026/3", "/cal/2026/4", "/latin1",
+                "/broken", "/from-latin1", "/from-broken",
+            ]
+            XCTAssertEqual(okPages, expected, "exactly the reachable pages")
+            for path in expected { XCTAssertEqual(hits.value[path], 1, "\(path) fetched once") }
+            for never in ["/private/secret", "/commented", "/trap/x/trap/x/trap/", "/cal/2026/5"] {
+                XCTAssertNil(hits.value[never], "\(never) is never requested")
+            }
+            XCTAssertEqual(hits.value["/loop/1"], 1, "a redirect loop ends at the frontier")
+            XCTAssertEqual(hits.value["/loop/2"], 1)
+            XCTAssertLessThanOrEqual(hits.value["/robots.txt"] ?? 0, 2, "robots.txt once per worker")
+            XCTAssertEqual(summary.statuses[200], expected.count)
+            XCTAssertEqual(summary.statuses[404], 1)
+            XCTAssertEqual(summary.statuses[410], 1)
+            XCTAssertEqual(summary.skipped[.offSite], 1)
+            XCTAssertEqual(summary.skipped[.repeatedSegment], 1)
+            XCTAssertEqual(summary.skipped[.tooDeep], 1, "the calendar's fifth month")
+            client.close()
+            await system.stop()
+            await server.stop()
+        }
+    }
+}

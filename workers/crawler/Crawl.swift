@@ -1,0 +1,136 @@
+import Evy
+import EvyJobs
+import Foundation
+
+/// A crawl run through the job system: the seeds and every link the ``CrawlPolicy`` admits are
+/// `crawl.fetch` jobs, submitted through the dispatcher, which is the frontier: each URL's dedup
+/// key (`crawl:ID:URL`, on disk in its journal) makes it a job once, and its host's concurrency
+/// key (`host:HOST`, with the crawl's per-host limit and the robots.txt Crawl-delay as spacing)
+/// keeps every worker on every machine polite together.
+///
+/// ```swift
+/// let crawl = Crawl(client: client, id: "docs", seeds: ["https://example.org/"], policy: policy)
+/// let summary = try await crawl.run { progress in print(progress.done, progress.queued) }
+/// ```
+/// - Resuming: run the same crawl id again (after any role was killed) and it picks up where it
+///   was: recorded pages are not fetched again (their dedup keys name the jobs, whose recorded
+///   outcomes come back at once and lead on to the links they had), and jobs that were queued or
+///   running go on where they are.
+/// - `maxPages` counts the pages whose outcome this run has taken, and stops submitting once it
+///   is reached (jobs already submitted still run, as in Scrapy's `CLOSESPIDER_PAGECOUNT`).
+/// Hub-confined.
+public final class Crawl: @unchecked Sendable {
+    /// How far a crawl is.
+    public struct Progress: Sendable {
+        /// Pages whose outcome was taken (recorded pages, errors included).
+        public var done = 0
+        /// Jobs submitted and not finished.
+        public var queued = 0
+        /// Pages that could not be fetched (no response, refused, failed for good).
+        public var errors = 0
+        /// Pages done per second since the start.
+        public var pagesPerSecond = 0.0
+    }
+
+    /// What a finished crawl did.
+    public struct Summary: Sendable {
+        /// Pages done, and the count of each HTTP status among them (0: no response).
+        public var pages = 0
+        public var statuses: [Int: Int] = [:]
+        /// Pages that could not be fetched.
+        public var errors = 0
+        /// Links not followed, by reason.
+        public var skipped: [CrawlPolicy.Skip: Int] = [:]
+        /// Wall-clock seconds.
+        public var seconds = 0.0
+    }
+
+    private let client: JobClient
+    /// The crawl's id (in dedup keys and records).
+    public let id: String
+    /// Where it starts.
+    public let seeds: [String]
+    /// What it may visit.
+    public let policy: CrawlPolicy
+    /// Jobs outstanding at once.
+    public var window = 1000
+    /// Crawl-delay (from robots.txt) or politeness spacing between two fetches of one host.
+    public var spacing: Duration = .zero
+    /// Fetches of one host at once, across all workers.
+    public var perHost = 8
+
+    /// A crawl of `seeds` under `policy`, named `id`.
+    public init(client: JobClient, id: String, seeds: [String], policy: CrawlPolicy = CrawlPolicy()) {
+        self.client = client
+        self.id = id
+        self.seeds = seeds
+        self.policy = policy
+    }
+
+    /// Runs the crawl to its end (nothing outstanding), telling `progress` every 200 ms. Throws
+    /// the client's errors (no dispatcher, no collector, refused submits).
+    public func run(progress: ((Progress) -> Void)? = nil) async throws -> Summary {
+        let started = ContinuousClock.now
+        let jobs = try JobSet<Int>(client: client, limit: window)  // tag: the depth submitted at
+        let seedHosts = seeds.compactMap { URL(string: $0)?.host?.lowercased() }
+        var summary = Summary()
+        var taken = Set<UInt64>()  // job ids whose outcome was used: a cycle of links ends here
+        var lastReport = ContinuousClock.now
+
+        func follow(_ link: String, depth: Int) async throws {
+            guard summary.pages + jobs.count < policy.maxPages else { return }
+            switch policy.admit(link, depth: depth, seedHosts: seedHosts) {
+            case .failure(let skip): summary.skipped[skip, default: 0] += 1
+            case .success(let url): try await submit(url, depth: depth, into: jobs)
+            }
+        }
+
+        for seed in seeds { try await follow(seed, depth: 0) }
+        while let (_, result) = try await jobs.next() {
+            switch result {
+            case .failure(let error):
+                throw error  // a refused submit or a lost collector: the crawl cannot go on
+            case .success(let outcome):
+                guard taken.insert(outcome.job).inserted else { continue }  // the same page again
+                summary.pages += 1
+                guard outcome.status == .succeeded,
+                    let record = try? JSONDecoder().decode(PageRecord.self, from: Data(outcome.payload))
+                else {
+                    summary.errors += 1
+                    summary.statuses[0, default: 0] += 1
+                    continue
+                }
+                summary.statuses[record.status, default: 0] += 1
+                if record.error != nil { summary.errors += 1 }
+                // A redirect is a link of the same depth: the target is the same page.
+                if let redirect = record.redirect { try await follow(redirect, depth: record.depth) }
+                for link in record.links { try await follow(link, depth: record.depth + 1) }
+            }
+            if let progress, ContinuousClock.now - lastReport >= .milliseconds(200) {
+                lastReport = .now
+                progress(report(summary, queued: jobs.count, since: started))
+            }
+        }
+        summary.seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+        progress?(report(summary, queued: 0, since: started))
+        return summary
+    }
+
+    private func submit(_ url: String, depth: Int, into jobs: JobSet<Int>) async throws {
+        var options = JobOptions()
+        options.dedupKey = "crawl:\(id):\(url)"
+        options.concurrencyKey = URL(string: url)?.host.map { "host:\($0)" } ?? ""
+        options.concurrencyLimit = UInt16(clamping: perHost)
+        options.spacingMilliseconds = UInt32(clamping: Int(spacing / .milliseconds(1)))
+        options.priority = UInt8(clamping: 255 - depth)  // breadth first
+        let task = CrawlTask(crawl: id, url: url, depth: depth, policy: policy)
+        try await jobs.submit(CrawlFetcher.handlerName, payload: Array(try JSONEncoder().encode(task)), options: options, tag: depth)
+    }
+
+    private func report(_ summary: Summary, queued: Int, since started: ContinuousClock.Instant) -> Progress {
+        let seconds = max(0.001, Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
+        return Progress(
+            done: summary.pages, queued: queued, errors: summary.errors,
+            pagesPerSecond: Double(summary.pages) / seconds)
+    }
+}

@@ -1,0 +1,121 @@
+import Evy
+import EvyCrawl
+import EvyHTTP
+import EvyJobs
+import Foundation
+
+/// The worker side of a crawl: the `crawl.fetch` handler. Each job fetches one page (asking the
+/// host's robots.txt first), parses it for links if it is HTML, and returns its ``PageRecord``;
+/// it follows nothing itself: redirects and links go back to the crawl, which sends them through
+/// the dispatcher (the frontier: dedup and per-host politeness for every worker at once).
+///
+/// Failures: a connection error, a timeout or a 5xx, 429 or 503 is a retryable ``JobFailure``
+/// (the dispatcher's retries with backoff); robots.txt refusals, 4xx and pages over the size
+/// limit are recorded as they are. Hub-confined, like the worker it serves.
+public final class CrawlFetcher: @unchecked Sendable {
+    /// The handler's name.
+    public static let handlerName = "crawl.fetch"
+
+    /// The crawler's `User-Agent` (its product token selects robots.txt groups).
+    public let userAgent: String
+    private let timeout: Duration
+    private var clients: [Int: HTTPClient] = [:]
+    private let robots: RobotsCache
+
+    /// A fetcher identifying itself as `userAgent`, giving each page `timeout`.
+    public init(userAgent: String = "evy-crawler/1.0", timeout: Duration = .seconds(30)) {
+        self.userAgent = userAgent
+        self.timeout = timeout
+        var configuration = HTTPClient.Configuration()
+        configuration.userAgent = userAgent
+        configuration.maxRedirects = 5  // RFC 9309: follow at least five for robots.txt
+        configuration.readTimeout = timeout
+        configuration.totalTimeout = timeout
+        configuration.maxBodyBytes = 500 * 1024  // RFC 9309: at least 500 KiB are parsed
+        let robotsClient = HTTPClient(configuration: configuration)
+        robots = RobotsCache(userAgent: userAgent) { url in
+            let response = try await robotsClient.get(url.absoluteString)
+            return (response.status, response.body)
+        }
+    }
+
+    /// Registers `crawl.fetch` on `worker`.
+    public func register(on worker: Worker) {
+        worker.handle(Self.handlerName) { [self] job in
+            let task: CrawlTask
+            do {
+                task = try JSONDecoder().decode(CrawlTask.self, from: Data(job.payload))
+            } catch {
+                throw JobFailure("not a crawl task: \(error)", retryable: false)
+            }
+            return Array(try JSONEncoder().encode(try await fetch(task)))
+        }
+    }
+
+    /// Fetches one page as `task` says.
+    public func fetch(_ task: CrawlTask) async throws -> PageRecord {
+        var record = PageRecord(crawl: task.crawl, url: task.url, depth: task.depth, status: 0)
+        guard let url = URL(string: task.url), let scheme = url.scheme, let host = url.host else {
+            record.error = "not an http(s) URL"
+            return record
+        }
+        let origin = "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+        let rules = try await robots.rules(for: origin)
+        let target = url.path(percentEncoded: true).isEmpty ? "/" : url.path(percentEncoded: true)
+        guard rules.allows(target + (url.query(percentEncoded: true).map { "?" + $0 } ?? "")) else {
+            record.error = rules.unreachable ? "robots.txt unreachable" : "disallowed by robots.txt"
+            return record
+        }
+        let started = ContinuousClock.now
+        let response: HTTPClientResponse
+        do {
+            response = try await client(maxBytes: task.policy.maxPageBytes).get(task.url)
+        } catch HTTPClientError.bodyTooLarge(let limit) {
+            record.error = "page over \(limit) bytes"
+            return record
+        } catch let error as HTTPClientError {
+            if case .invalidURL = error {
+                record.error = "\(error)"
+                return record
+            }
+            throw JobFailure("\(error)", retryable: true)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw JobFailure("\(error)", retryable: true)  // connection refused, timeout
+        }
+        record.milliseconds = Double((ContinuousClock.now - started) / .microseconds(1)) / 1000
+        record.status = response.status
+        record.bytes = response.body.count
+        record.contentType = response.header("Content-Type")
+        if [429, 500, 502, 503, 504].contains(response.status) {
+            throw JobFailure("HTTP \(response.status)", retryable: true)
+        }
+        if (300..<400).contains(response.status), let location = response.header("Location"),
+            let next = URL(string: location, relativeTo: url)?.absoluteURL
+        {
+            record.redirect = HTMLPage.normalizedURL(next)
+        }
+        if response.status == 200 && task.policy.parses(contentType: record.contentType) {
+            let page = HTMLPage(html: response.body, url: url)
+            record.title = page.title
+            var seen = Set<String>()
+            record.links = page.links.filter { seen.insert($0).inserted }
+        }
+        return record
+    }
+
+    /// The page client for a size limit (one per limit in use; crawls rarely differ).
+    private func client(maxBytes: Int) -> HTTPClient {
+        if let client = clients[maxBytes] { return client }
+        var configuration = HTTPClient.Configuration()
+        configuration.userAgent = userAgent
+        configuration.followsRedirects = false
+        configuration.readTimeout = timeout
+        configuration.totalTimeout = timeout
+        configuration.maxBodyBytes = maxBytes
+        let client = HTTPClient(configuration: configuration)
+        clients[maxBytes] = client
+        return client
+    }
+}
