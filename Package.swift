@@ -76,7 +76,7 @@ let libraries: [Target] = [
         swiftSettings: evySettings),
     /// The job handlers shipped with Evy (workers/).
     .target(
-        name: "EvyHandlers", dependencies: ["Evy", "EvyHTTP", "EvyJobs"], path: "workers/handlers",
+        name: "EvyHandlers", dependencies: ["Evy", "EvyHTTP", "EvyJobs", "EvyCrawler"], path: "workers/handlers",
         swiftSettings: evySettings),
     /// The crawler pipeline on the job system (workers/crawler).
     .target(
@@ -97,7 +97,7 @@ let executables: [Target] = [
     .executableTarget(name: "evy-dispatcher", dependencies: ["Evy", "EvyJobs", argumentParser]),
     .executableTarget(name: "evy-collector", dependencies: ["Evy", "EvyJobs", argumentParser]),
     .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyHandlers", argumentParser]),
-    .executableTarget(name: "evy", dependencies: ["Evy", "EvyJobs", argumentParser]),
+    .executableTarget(name: "evy", dependencies: ["Evy", "EvyJobs", "EvyCrawler", argumentParser]),
     .executableTarget(
         name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyBenchmarks"]),
     .executableTarget(

@@ -1,6 +1,7 @@
 // evy: the command-line client of the job system.
 import ArgumentParser
 import Evy
+import EvyCrawler
 import EvyJobs
 import Foundation
 import Glibc
@@ -28,7 +29,7 @@ struct Endpoints: ParsableArguments {
 struct EvyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evy", abstract: "Submit jobs to Evy's dispatcher and read their results.",
-        subcommands: [Submit.self, Status.self, Inspect.self, Cancel.self, Results.self, Dead.self])
+        subcommands: [Submit.self, Status.self, Inspect.self, Cancel.self, Results.self, Dead.self, CrawlCommand.self])
 }
 
 struct Submit: ParsableCommand {
@@ -193,9 +194,10 @@ struct Results: ParsableCommand {
     @Option(help: "Start after this sequence number.") var after: UInt64 = 0
     @ArgumentParser.Flag(help: "Keep printing new results as they are recorded.") var follow = false
     @ArgumentParser.Flag(help: "One JSON object per line.") var json = false
+    @Option(help: "Only the pages of this crawl, as their page records (JSON Lines).") var crawl: String?
 
     func run() throws {
-        let (follow, json, start) = (self.follow, self.json, self.after)
+        let (follow, json, start, crawl) = (self.follow, self.json, self.after, self.crawl)
         try endpoints.withClient { client in
             var after = start
             while true {
@@ -203,7 +205,13 @@ struct Results: ParsableCommand {
                 let object = try JSONSerialization.jsonObject(with: Data(page)) as? [String: Any] ?? [:]
                 let results = object["results"] as? [[String: Any]] ?? []
                 for result in results {
-                    if json {
+                    if let crawl {
+                        guard result["handler"] as? String == CrawlFetcher.handlerName, let text = result["result"] as? String,
+                            let record = try? JSONDecoder().decode(PageRecord.self, from: Data(text.utf8)),
+                            record.crawl == crawl
+                        else { continue }
+                        print(text)
+                    } else if json {
                         print(
                             String(
                                 decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]),

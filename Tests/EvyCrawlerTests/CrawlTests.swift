@@ -123,6 +123,19 @@ final class CrawlTests: XCTestCase {
             XCTAssertEqual(summary.skipped[.tooDeep], 1, "the calendar's fifth month")
             client.close()
             await system.stop()
+
+            // The same crawl again on the same journals: it resumes, and every page is recorded
+            // already, so nothing is fetched again.
+            let fetchedBefore = hits.value
+            let again = try EmbeddedSystem(directory: directory, workers: 2, heartbeat: .milliseconds(100)) { worker in
+                CrawlFetcher(timeout: .milliseconds(500)).register(on: worker)
+            }
+            let secondClient = try again.client()
+            let resumed = try await Crawl(client: secondClient, id: "site", seeds: [base + "/"], policy: policy).run()
+            XCTAssertEqual(resumed.statuses[200], expected.count, "the recorded pages come back")
+            XCTAssertEqual(hits.value, fetchedBefore, "no page fetched twice")
+            secondClient.close()
+            await again.stop()
             await server.stop()
         }
     }

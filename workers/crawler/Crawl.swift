@@ -52,8 +52,6 @@ public final class Crawl: @unchecked Sendable {
     public let seeds: [String]
     /// What it may visit.
     public let policy: CrawlPolicy
-    /// Jobs outstanding at once.
-    public var window = 1000
     /// Crawl-delay (from robots.txt) or politeness spacing between two fetches of one host.
     public var spacing: Duration = .zero
     /// Fetches of one host at once, across all workers.
@@ -71,7 +69,10 @@ public final class Crawl: @unchecked Sendable {
     /// the client's errors (no dispatcher, no collector, refused submits).
     public func run(progress: ((Progress) -> Void)? = nil) async throws -> Summary {
         let started = ContinuousClock.now
-        let jobs = try JobSet<Int>(client: client, limit: window)  // tag: the depth submitted at
+        // No bound on the set: the crawl both takes outcomes and submits the links they bring, so
+        // a bound would have it wait for room only it can make. The frontier is the dispatcher's
+        // queue (on disk); here each outstanding job costs its id and a tag (the depth).
+        let jobs = try JobSet<Int>(client: client, limit: .max)
         let seedHosts = seeds.compactMap { URL(string: $0)?.host?.lowercased() }
         var summary = Summary()
         var taken = Set<UInt64>()  // job ids whose outcome was used: a cycle of links ends here

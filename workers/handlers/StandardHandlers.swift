@@ -1,4 +1,5 @@
 import Evy
+import EvyCrawler
 import EvyHTTP
 import EvyJobs
 import Foundation
@@ -9,9 +10,10 @@ import Foundation
 /// - `fail`: fails; retryable when the payload is `retryable`, for good otherwise.
 /// - `fetch`: GETs the payload's URL and returns `{"status": 200, "bytes": 1234}`; a connection
 ///   failure or a 5xx is retryable, a 4xx is the result.
+/// - `crawl.fetch`: one page of a crawl (``CrawlFetcher``, started by `evy crawl`).
 public enum StandardHandlers {
     /// Every handler's name.
-    public static let names = ["noop", "sleep", "fail", "fetch"]
+    public static let names = ["noop", "sleep", "fail", "fetch", CrawlFetcher.handlerName]
 
     /// Registers the handlers `names` on `worker`; throws for a name it does not have.
     public static func register(_ names: [String], on worker: Worker) throws {
@@ -40,6 +42,8 @@ public enum StandardHandlers {
                     if response.status >= 500 { throw JobFailure("HTTP \(response.status)", retryable: true) }
                     return Array("{\"status\": \(response.status), \"bytes\": \(response.body.count)}".utf8)
                 }
+            case CrawlFetcher.handlerName:
+                CrawlFetcher().register(on: worker)
             default:
                 throw JobFailure(
                     "no handler named \(name); there are \(StandardHandlers.names.joined(separator: ", "))",

@@ -11,7 +11,9 @@ import Evy
 /// while let (url, outcome) = try await set.next() { … }   // outcome: Result<JobOutcome, any Error>
 /// ```
 /// - ``submit(_:payload:options:tag:)`` waits while `limit` jobs are outstanding, and returns
-///   once the submit is sent (acknowledgements and outcomes come in the background).
+///   once the submit is sent (acknowledgements and outcomes come in the background). A consumer
+///   that submits the work its outcomes bring (a crawl) must not be bounded: it would wait for
+///   room that only it can make; give it `limit: .max`.
 /// - ``next()`` returns the next outcome to arrive, with its tag; a submit the dispatcher
 ///   refused comes back the same way, as a failure. Nil once nothing is outstanding.
 /// - A job a dedup key made the same as another's still gets its own place: both tags come
