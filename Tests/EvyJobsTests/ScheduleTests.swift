@@ -51,6 +51,36 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(schedule.lease(for: ["h"], to: worker, now: 0)?.id, 2, "the key's slot came free")
     }
 
+    func testAKeyWithManyWaitingJobsRunsThemAllInPriorityOrderNeverOverItsLimit() {
+        var schedule = Schedule()
+        let total: UInt64 = 5000
+        for id in 1...total {
+            schedule.add(
+                job(id) {
+                    $0.concurrencyKey = "host"
+                    $0.concurrencyLimit = 3
+                    $0.priority = UInt8(id % 4)
+                }, now: 0)
+        }
+        schedule.remove(17)  // a waiting job cancelled: never leased
+        var running: [UInt64] = []
+        var order: [UInt64] = []
+        while true {
+            while let leased = schedule.lease(for: ["h"], to: worker, now: 0) {
+                running.append(leased.id)
+                order.append(leased.id)
+            }
+            XCTAssertLessThanOrEqual(running.count, 3, "never over the key's limit")
+            guard !running.isEmpty else { break }
+            schedule.remove(running.removeFirst())  // the oldest running job ends
+        }
+        XCTAssertEqual(order.count, Int(total) - 1, "every job but the cancelled one ran, once")
+        XCTAssertEqual(Set(order).count, order.count)
+        XCTAssertFalse(order.contains(17))
+        let priorities = order.dropFirst(3).map { $0 % 4 }
+        XCTAssertEqual(priorities, priorities.sorted(by: >), "the waiting jobs went by priority")
+    }
+
     func testKeySpacingBetweenStarts() {
         var schedule = Schedule()
         for id: UInt64 in 1...2 {

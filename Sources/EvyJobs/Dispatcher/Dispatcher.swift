@@ -383,9 +383,12 @@ public final class Dispatcher: @unchecked Sendable {
 
     // MARK: Handing out jobs
 
-    /// Leases ready jobs to the workers with credit until either runs out.
+    /// Leases ready jobs to the workers with credit until either runs out (delayed jobs and key
+    /// spacings that have come due first), then arms the timer for the next that will.
     private func dispatch() {
         let now = unixMilliseconds()
+        _ = schedule.promote(now: now)
+        defer { scheduleWake() }
         for (peer, worker) in workers where worker.credit > 0 && !worker.draining {
             var credit = worker.credit
             while credit > 0, let job = schedule.lease(for: worker.handlers, to: peer, now: now) {
@@ -415,7 +418,6 @@ public final class Dispatcher: @unchecked Sendable {
         wakeTimer = Hub.current.callLater(.milliseconds(Int64(next - now))) { [self] in
             wakeTimer = nil
             wakeAt = nil
-            scheduleWake()
             dispatch()
         }
     }

@@ -1,4 +1,3 @@
-import DequeModule
 import HeapModule
 
 /// A job the dispatcher holds in memory: queued, delayed, waiting for its concurrency key, or
@@ -60,7 +59,9 @@ struct ScheduledJob {
 ///
 /// Every job is in exactly one place: a handler's ready heap, the delayed heap, a key's waiting
 /// line, or leased. Heaps drop entries lazily: a removed or leased job's entry is skipped when
-/// it comes up.
+/// it comes up. Every operation is O(log n) in the jobs it holds (a key's waiting line too: a
+/// slot freed wakes one waiting job, a spacing that passes wakes as many as the key has room for),
+/// so a crawl with 100,000 queued pages of one host costs no more per page than one of ten.
 struct Schedule {
     private struct ReadyEntry: Comparable {
         let priority: UInt8
@@ -75,16 +76,31 @@ struct Schedule {
         static func < (a: Self, b: Self) -> Bool { a.due != b.due ? a.due < b.due : a.id < b.id }
     }
 
+    /// A concurrency key: how many of its jobs run, when the next may start, and its jobs that
+    /// came up while it had no room, best first.
     private struct Key {
         var running = 0
         var nextStart: UInt64 = 0
-        var waiting = Deque<UInt64>()
+        /// The limit of the jobs that wait (each job carries its key's limit; 0: none).
+        var limit = 0
+        var waiting = Heap<ReadyEntry>()
+        /// The time a ``KeyTimer`` is queued for, if one is.
+        var timer: UInt64?
+    }
+
+    /// When a key's spacing ends (to wake its waiting jobs, or to forget it once idle).
+    private struct KeyTimer: Comparable {
+        let due: UInt64
+        let name: String
+        static func < (a: Self, b: Self) -> Bool { a.due < b.due }
+        static func == (a: Self, b: Self) -> Bool { a.due == b.due && a.name == b.name }
     }
 
     private(set) var jobs: [UInt64: ScheduledJob] = [:]
     private var ready: [String: Heap<ReadyEntry>] = [:]
     private var delayed = Heap<DelayedEntry>()
     private var keys: [String: Key] = [:]
+    private var keyTimers = Heap<KeyTimer>()
     /// Jobs of each state, for status.
     private(set) var leasedCount = 0
     private(set) var delayedCount = 0
@@ -113,17 +129,22 @@ struct Schedule {
             delayedCount -= 1
             makeReady(first.id)
         }
-        var next = delayed.min?.due
-        for (name, key) in keys {
-            if key.nextStart > now {
-                if !key.waiting.isEmpty { next = min(next ?? key.nextStart, key.nextStart) }
-            } else if key.waiting.isEmpty && key.running == 0 {
-                keys[name] = nil  // idle and past its spacing: forget it
+        while let timer = keyTimers.min, timer.due <= now {
+            keyTimers.removeMin()
+            // Fields read one by one: a copy of the key held across `wake` would copy its line.
+            guard keys[timer.name]?.timer == timer.due else { continue }  // superseded, or forgotten
+            keys[timer.name]!.timer = nil
+            let (nextStart, limit, running) = (
+                keys[timer.name]!.nextStart, keys[timer.name]!.limit, keys[timer.name]!.running
+            )
+            if nextStart > now {
+                arm(timer.name, at: nextStart)
             } else {
-                wakeWaiting(name)
+                wake(timer.name, count: limit > 0 ? max(0, limit - running) : 1)
+                forgetIfIdle(timer.name, now: now)
             }
         }
-        return next
+        return [delayed.min?.due, keyTimers.min?.due].compactMap { $0 }.min()
     }
 
     /// The best ready job for a worker serving `handlers`, leased to `worker` as its next attempt;
@@ -145,16 +166,19 @@ struct Schedule {
             var job = jobs[entry.id]!
             let keyName = job.concurrencyKey
             if !keyName.isEmpty {
-                var key = keys[keyName] ?? Key()
+                // In place (`keys[name, default:]`): a copy of the key would copy its waiting line.
                 let limit = Int(job.concurrencyLimit)
-                if (limit > 0 && key.running >= limit) || now < key.nextStart {
-                    key.waiting.append(job.id)
-                    keys[keyName] = key
+                let atLimit = limit > 0 && keys[keyName, default: Key()].running >= limit
+                let spacing = now < keys[keyName, default: Key()].nextStart
+                if atLimit || spacing {
+                    keys[keyName, default: Key()].waiting.insert(entry)
+                    keys[keyName]!.limit = limit
+                    // At its limit, a finished job wakes the next; inside the spacing, a timer does.
+                    if spacing && !atLimit { arm(keyName, at: keys[keyName]!.nextStart) }
                     continue
                 }
-                key.running += 1
-                key.nextStart = now + UInt64(job.spacingMilliseconds)
-                keys[keyName] = key
+                keys[keyName, default: Key()].running += 1
+                keys[keyName]!.nextStart = now + UInt64(job.spacingMilliseconds)
             }
             job.attempts += 1
             job.lease = (worker, job.attempts)
@@ -171,10 +195,8 @@ struct Schedule {
         if job.lease != nil {
             leasedCount -= 1
             release(job)
-        } else if let name = job.concurrencyKey.nilIfEmpty, var key = keys[name] {
-            key.waiting.removeAll { $0 == id }
-            keys[name] = key
         }
+        // A job in its key's waiting line stays there as a stale entry, skipped when it comes up.
         return job
     }
 
@@ -201,12 +223,7 @@ struct Schedule {
         job.lease = (worker, lease.attempt)
         jobs[lease.job] = job
         leasedCount += 1
-        if let name = job.concurrencyKey.nilIfEmpty {
-            var key = keys[name] ?? Key()
-            key.running += 1
-            key.waiting.removeAll { $0 == lease.job }
-            keys[name] = key
-        }
+        if let name = job.concurrencyKey.nilIfEmpty { keys[name, default: Key()].running += 1 }
         return true
     }
 
@@ -215,20 +232,44 @@ struct Schedule {
         ready[job.handler, default: Heap()].insert(ReadyEntry(priority: job.priority, id: id))
     }
 
+    /// A running job of the key ends: its slot goes to the best waiting job (if the key's spacing
+    /// holds it back, it waits again for its timer).
     private mutating func release(_ job: ScheduledJob) {
-        guard let name = job.concurrencyKey.nilIfEmpty, var key = keys[name] else { return }
-        key.running -= 1
-        keys[name] = key
-        wakeWaiting(name)
+        guard let name = job.concurrencyKey.nilIfEmpty, keys[name] != nil else { return }
+        keys[name]!.running -= 1
+        wake(name, count: 1)
+        if keys[name]!.running == 0 && keys[name]!.waiting.isEmpty {
+            // Idle: forgotten once its spacing has passed (so the next job still keeps it).
+            if keys[name]!.nextStart == 0 { keys[name] = nil } else { arm(name, at: keys[name]!.nextStart) }
+        }
     }
 
-    /// Puts a key's waiting jobs back in the ready heaps (they are tried again in priority order).
-    private mutating func wakeWaiting(_ name: String) {
-        guard var key = keys[name] else { return }
-        let waiting = key.waiting
-        key.waiting = []
-        keys[name] = key
-        for id in waiting { makeReady(id) }
+    /// Moves up to `count` of a key's waiting jobs (the best first, stale entries dropped) back to
+    /// the ready heaps, where they are leased in priority order.
+    private mutating func wake(_ name: String, count: Int) {
+        var woken = 0
+        while woken < count, let entry = keys[name]?.waiting.max {
+            keys[name]!.waiting.removeMax()
+            guard let job = jobs[entry.id], job.lease == nil else { continue }
+            ready[job.handler, default: Heap()].insert(entry)
+            woken += 1
+        }
+    }
+
+    /// Queues the key's timer for `due`, unless one is queued for then already.
+    private mutating func arm(_ name: String, at due: UInt64) {
+        guard keys[name]?.timer != due else { return }
+        keys[name]!.timer = due
+        keyTimers.insert(KeyTimer(due: due, name: name))
+    }
+
+    /// Forgets a key that has nothing running, nothing waiting and its spacing behind it.
+    private mutating func forgetIfIdle(_ name: String, now: UInt64) {
+        guard keys[name]?.running == 0, keys[name]!.nextStart <= now, keys[name]!.timer == nil else { return }
+        while let top = keys[name]!.waiting.max, jobs[top.id] == nil || jobs[top.id]!.lease != nil {
+            keys[name]!.waiting.removeMax()
+        }
+        if keys[name]!.waiting.isEmpty { keys[name] = nil }
     }
 }
 

@@ -71,7 +71,10 @@ final class GroupCommitter: @unchecked Sendable {
     /// running one). For start-up loading and inspection: it blocks its caller.
     func read<T>(_ body: (SQLiteDatabase) throws(JournalError) -> T) throws(JournalError) -> T {
         databaseLock.lock()
-        defer { databaseLock.unlock() }
+        defer {
+            database.resetStatements()
+            databaseLock.unlock()
+        }
         return try body(database)
     }
 
@@ -127,6 +130,7 @@ final class GroupCommitter: @unchecked Sendable {
                     operation.fail(error)
                 }
             }
+            database.resetStatements()
             try database.statement("COMMIT").step()
             commitCount.add(1, ordering: .relaxed)
         } catch {

@@ -65,6 +65,12 @@ final class SQLiteDatabase {
         return statement
     }
 
+    /// Resets every cached statement, so that none holds a read open (a SELECT stopped at its
+    /// first row does): an open read makes the WAL hook's checkpoint fail with `SQLITE_LOCKED`.
+    func resetStatements() {
+        for statement in statements.values { statement.reset() }
+    }
+
     /// Calls `hook` after each commit with `context` and the WAL's size in pages
     /// (`sqlite3_wal_hook`); it runs on the committing thread and returns an SQLite code.
     func onCommit(
