@@ -35,38 +35,22 @@ public final class JobPile: @unchecked Sendable {
         }
     }
 
-    private let client: JobClient
     /// The most jobs submitted and not yet taken.
     public let limit: Int
     private var slots = Deque<Slot>()
-    private var waitingForOutcome: [UInt64: [Slot]] = [:]
     private let room = Flag()
     /// Set on each submit and when submitting is over (what ``JobClient/map(_:_:options:limit:)`` waits for).
     private let changed = Flag()
     /// Whether ``finishSubmitting()`` was called.
     private(set) var submissionsFinished = false
-    private var request: UInt64 = 0
-    /// Why the pile's registration at the collector ended, once it has.
-    private var ended: (any Error)?
+    private let router: OutcomeRouter<Slot>
 
     /// A pile of jobs submitted through `client`, at most `limit` outstanding. Throws
     /// ``JobClientError/noCollector`` if the client has no collector endpoint.
     public init(client: JobClient, limit: Int = 1000) throws {
-        self.client = client
         self.limit = Swift.max(1, limit)
-        let wait = OutcomeWait(
-            jobs: [], endsWhenEmpty: false, deliver: { [unowned self] in deliver($0) },
-            end: { [unowned self] error in
-                // The collector refused the question, or the client closed: every job still out fails.
-                let failure = error ?? JobClientError.noAnswer("outcomes (pile closed)")
-                ended = failure
-                for slots in waitingForOutcome.values { for slot in slots { slot.resolve(.failure(failure)) } }
-                waitingForOutcome = [:]
-            })
-        request = try client.register(wait)
+        router = try OutcomeRouter(client: client) { slot, result in slot.resolve(result) }
     }
-
-    deinit { client.forget(request) }
 
     /// Jobs submitted whose outcome has not been taken yet.
     public var count: Int { slots.count }
@@ -80,20 +64,7 @@ public final class JobPile: @unchecked Sendable {
         let slot = Slot()
         slots.append(slot)
         changed.set()
-        spawnN { [self] in
-            do {
-                let job = try await client.submit(handler, payload: payload, options: options)
-                if let ended { return slot.resolve(.failure(ended)) }
-                // A dedup key can make two submits one job: both places get its outcome.
-                waitingForOutcome[job, default: []].append(slot)
-                guard client.ask(for: [job], in: request) else {
-                    waitingForOutcome[job]?.removeAll { $0 === slot }
-                    return slot.resolve(.failure(ended ?? JobClientError.noAnswer("outcomes (pile closed)")))
-                }
-            } catch {
-                slot.resolve(.failure(error))
-            }
-        }
+        router.submit(handler, payload: payload, options: options, for: slot)
     }
 
     /// The outcome of the oldest job not yet taken (waiting for it), nil when none is left.
@@ -124,9 +95,6 @@ public final class JobPile: @unchecked Sendable {
         try await changed.wait()
     }
 
-    private func deliver(_ outcome: JobOutcome) {
-        for slot in waitingForOutcome.removeValue(forKey: outcome.job) ?? [] { slot.resolve(.success(outcome)) }
-    }
 }
 
 extension JobPile: AsyncSequence {

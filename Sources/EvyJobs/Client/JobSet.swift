@@ -22,36 +22,22 @@ import Evy
 ///   (and anything submitted later) comes back as that error.
 /// Hub-confined; one consumer.
 public final class JobSet<Tag: Sendable>: @unchecked Sendable {
-    private let client: JobClient
     /// The most jobs submitted and not yet taken.
     public let limit: Int
     private var outstanding = 0
     private var arrived = Deque<(tag: Tag, result: Result<JobOutcome, any Error>)>()
-    private var waiting: [UInt64: [Tag]] = [:]
     private let news = Flag()
-    private var request: UInt64 = 0
-    private var ended: (any Error)?
+    private var router: OutcomeRouter<Tag>!
 
     /// A set of jobs submitted through `client`, at most `limit` outstanding. Throws
     /// ``JobClientError/noCollector`` if the client has no collector endpoint.
     public init(client: JobClient, limit: Int = 1000) throws {
-        self.client = client
         self.limit = Swift.max(1, limit)
-        let wait = OutcomeWait(
-            jobs: [], endsWhenEmpty: false,
-            deliver: { [unowned self] outcome in
-                for tag in waiting.removeValue(forKey: outcome.job) ?? [] { arrive(tag, .success(outcome)) }
-            },
-            end: { [unowned self] error in
-                let failure = error ?? JobClientError.noAnswer("outcomes (set closed)")
-                ended = failure
-                for (_, tags) in waiting { for tag in tags { arrive(tag, .failure(failure)) } }
-                waiting = [:]
-            })
-        request = try client.register(wait)
+        router = try OutcomeRouter(client: client) { [unowned self] tag, result in
+            arrived.append((tag, result))
+            news.set()
+        }
     }
-
-    deinit { client.forget(request) }
 
     /// Jobs submitted whose outcome has not been taken yet.
     public var count: Int { outstanding }
@@ -65,19 +51,7 @@ public final class JobSet<Tag: Sendable>: @unchecked Sendable {
             try await news.wait()
         }
         outstanding += 1
-        spawnN { [self] in
-            do {
-                let job = try await client.submit(handler, payload: payload, options: options)
-                if let ended { return arrive(tag, .failure(ended)) }
-                waiting[job, default: []].append(tag)
-                if !client.ask(for: [job], in: request) {
-                    waiting[job] = nil
-                    arrive(tag, .failure(ended ?? JobClientError.noAnswer("outcomes (set closed)")))
-                }
-            } catch {
-                arrive(tag, .failure(error))
-            }
-        }
+        router.submit(handler, payload: payload, options: options, for: tag)
     }
 
     /// The next outcome to arrive and its job's tag (waiting for one); nil when none is outstanding.
@@ -90,10 +64,5 @@ public final class JobSet<Tag: Sendable>: @unchecked Sendable {
         outstanding -= 1
         news.set()  // room for a waiting submit
         return arrived.popFirst()
-    }
-
-    private func arrive(_ tag: Tag, _ result: Result<JobOutcome, any Error>) {
-        arrived.append((tag, result))
-        news.set()
     }
 }

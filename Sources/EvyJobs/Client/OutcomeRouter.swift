@@ -1,0 +1,54 @@
+import Evy
+
+/// What ``JobPile`` and ``JobSet`` share: submits jobs in the background and hands each job's
+/// outcome, or why there is none (a refused submit, a collector that refused the question, a
+/// closed client), to the waiter given with it. One registration at the collector for all the
+/// jobs; a job a dedup key made the same as another's reaches both waiters. Hub-confined.
+final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
+    private let client: JobClient
+    private let route: (Waiter, Result<JobOutcome, any Error>) -> Void
+    private var waiting: [UInt64: [Waiter]] = [:]
+    private var request: UInt64 = 0
+    /// Why the registration ended, once it has: everything still out, and anything submitted
+    /// later, gets this.
+    private var ended: (any Error)?
+
+    /// A router through `client` calling `route` once per submitted job. Throws
+    /// ``JobClientError/noCollector`` if the client has no collector endpoint.
+    init(client: JobClient, route: @escaping (Waiter, Result<JobOutcome, any Error>) -> Void) throws {
+        self.client = client
+        self.route = route
+        let wait = OutcomeWait(
+            jobs: [], endsWhenEmpty: false,
+            deliver: { [unowned self] outcome in
+                for waiter in waiting.removeValue(forKey: outcome.job) ?? [] { self.route(waiter, .success(outcome)) }
+            },
+            end: { [unowned self] error in
+                let failure = error ?? JobClientError.noAnswer("outcomes (closed)")
+                ended = failure
+                let all = waiting.values.flatMap { $0 }
+                waiting = [:]
+                for waiter in all { self.route(waiter, .failure(failure)) }
+            })
+        request = try client.register(wait)
+    }
+
+    deinit { client.forget(request) }
+
+    /// Submits a job in the background (returns at once); `waiter` hears of its outcome.
+    func submit(_ handler: String, payload: [UInt8], options: JobOptions, for waiter: Waiter) {
+        spawnN { [self] in
+            do {
+                let job = try await client.submit(handler, payload: payload, options: options)
+                if let ended { return route(waiter, .failure(ended)) }
+                waiting[job, default: []].append(waiter)
+                if !client.ask(for: [job], in: request) {
+                    waiting[job] = nil
+                    route(waiter, .failure(ended ?? JobClientError.noAnswer("outcomes (closed)")))
+                }
+            } catch {
+                route(waiter, .failure(error))
+            }
+        }
+    }
+}
