@@ -80,7 +80,10 @@ let libraries: [Target] = [
         swiftSettings: evySettings),
     /// The crawler pipeline on the job system (workers/crawler).
     .target(
-        name: "EvyCrawler", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyJobs"], path: "workers/crawler",
+        name: "EvyCrawler",
+        dependencies: [
+            "Evy", "EvyHTTP", "EvyCrawl", "EvyJobs", .product(name: "DequeModule", package: "swift-collections"),
+        ], path: "workers/crawler",
         swiftSettings: evySettings),
     /// What the test targets (and the fuzzer) share: the `green {}` runner, in-memory streams.
     .target(name: "EvyTestSupport", dependencies: ["Evy"], swiftSettings: evySettings),

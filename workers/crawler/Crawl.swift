@@ -56,6 +56,9 @@ public final class Crawl: @unchecked Sendable {
     public var spacing: Duration = .zero
     /// Fetches of one host at once, across all workers.
     public var perHost = 8
+    /// URLs remembered as submitted in this run (most links are duplicates: these never reach the
+    /// dispatcher); the complete seen set is the dispatcher's, on disk.
+    public var recentURLs = 200_000
 
     /// A crawl of `seeds` under `policy`, named `id`.
     public init(client: JobClient, id: String, seeds: [String], policy: CrawlPolicy = CrawlPolicy()) {
@@ -76,13 +79,17 @@ public final class Crawl: @unchecked Sendable {
         let seedHosts = seeds.compactMap { URL(string: $0)?.host?.lowercased() }
         var summary = Summary()
         var taken = Set<UInt64>()  // job ids whose outcome was used: a cycle of links ends here
+        var recent = RecentURLs(capacity: recentURLs)
         var lastReport = ContinuousClock.now
 
         func follow(_ link: String, depth: Int) async throws {
             guard summary.pages + jobs.count < policy.maxPages else { return }
             switch policy.admit(link, depth: depth, seedHosts: seedHosts) {
             case .failure(let skip): summary.skipped[skip, default: 0] += 1
-            case .success(let url): try await submit(url, depth: depth, into: jobs)
+            case .success(let url):
+                // Submitted already in this run: its outcome comes (or came) once, with its links.
+                guard recent.insert(url) else { return }
+                try await submit(url, depth: depth, into: jobs)
             }
         }
 
