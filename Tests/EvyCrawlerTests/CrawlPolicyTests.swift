@@ -1,5 +1,7 @@
-import EvyCrawler
+import Foundation
 import XCTest
+
+@testable import EvyCrawler
 
 /// Which URLs a crawl follows: scope, depth, traps, schemes; which responses it parses.
 final class CrawlPolicyTests: XCTestCase {
@@ -38,12 +40,36 @@ final class CrawlPolicyTests: XCTestCase {
         XCTAssertEqual(admit("http://example.org/a/b/a/b/"), .success("http://example.org/a/b/a/b/"), "twice is fine")
     }
 
+    func testCanonicalLinksTakeTheShortPathToTheSameVerdicts() {
+        let policy = CrawlPolicy()
+        for link in [
+            "http://example.org/a", "https://www.example.org:8443/x?y=1", "http://example.com/", "http://example.org/a/b/a/b/a/",
+            "http://example.org/?q=" + String(repeating: "x", count: 3000), "ftp://example.org/",
+        ] {
+            XCTAssertEqual(
+                policy.admit(canonical: link, depth: 1, seedHosts: seeds), policy.admit(link, depth: 1, seedHosts: seeds),
+                link)
+        }
+        XCTAssertEqual(
+            policy.admit(canonical: "http://[::1]:8080/a", depth: 1, seedHosts: ["::1"]), .success("http://[::1]:8080/a"),
+            "an IPv6 literal")
+    }
+
     func testOnlyHTMLIsParsedForLinks() {
         let policy = CrawlPolicy()
         XCTAssertTrue(policy.parses(contentType: "text/html; charset=iso-8859-1"))
         XCTAssertTrue(policy.parses(contentType: "Application/XHTML+XML"))
         XCTAssertFalse(policy.parses(contentType: "image/png"))
         XCTAssertFalse(policy.parses(contentType: nil))
+    }
+
+    func testATaskBuiltAroundItsPolicysJSONDecodesAsTheTask() throws {
+        var policy = CrawlPolicy()
+        policy.maxDepth = 3
+        let url = "http://example.org/a?q=\"quoted\"\\back\u{1}"
+        let bytes = CrawlTask.json(crawl: "c\"1", url: url, depth: 2, policyJSON: Array(try JSONEncoder().encode(policy)))
+        let task = try JSONDecoder().decode(CrawlTask.self, from: Data(bytes))
+        XCTAssertEqual(task, CrawlTask(crawl: "c\"1", url: url, depth: 2, policy: policy))
     }
 
     func testThePolicyTravelsAsJSON() throws {

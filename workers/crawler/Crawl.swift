@@ -60,12 +60,16 @@ public final class Crawl: @unchecked Sendable {
     /// dispatcher); the complete seen set is the dispatcher's, on disk.
     public var recentURLs = 200_000
 
+    /// The policy's JSON, in every task.
+    private let policyJSON: [UInt8]
+
     /// A crawl of `seeds` under `policy`, named `id`.
     public init(client: JobClient, id: String, seeds: [String], policy: CrawlPolicy = CrawlPolicy()) {
         self.client = client
         self.id = id
         self.seeds = seeds
         self.policy = policy
+        policyJSON = (try? Array(JSONEncoder().encode(policy))) ?? Array("{}".utf8)
     }
 
     /// Runs the crawl to its end (nothing outstanding), telling `progress` every 200 ms. Throws
@@ -82,9 +86,14 @@ public final class Crawl: @unchecked Sendable {
         var recent = RecentURLs(capacity: recentURLs)
         var lastReport = ContinuousClock.now
 
-        func follow(_ link: String, depth: Int) async throws {
+        /// `link` is canonical unless it is a seed (a page record's links and redirect are).
+        func follow(_ link: String, depth: Int, canonical: Bool = true) async throws {
             guard summary.pages + jobs.count < policy.maxPages else { return }
-            switch policy.admit(link, depth: depth, seedHosts: seedHosts) {
+            let verdict =
+                canonical
+                ? policy.admit(canonical: link, depth: depth, seedHosts: seedHosts)
+                : policy.admit(link, depth: depth, seedHosts: seedHosts)
+            switch verdict {
             case .failure(let skip): summary.skipped[skip, default: 0] += 1
             case .success(let url):
                 // Submitted already in this run: its outcome comes (or came) once, with its links.
@@ -93,7 +102,7 @@ public final class Crawl: @unchecked Sendable {
             }
         }
 
-        for seed in seeds { try await follow(seed, depth: 0) }
+        for seed in seeds { try await follow(seed, depth: 0, canonical: false) }
         while let (_, result) = try await jobs.next() {
             switch result {
             case .failure(let error):
@@ -131,8 +140,8 @@ public final class Crawl: @unchecked Sendable {
         options.concurrencyLimit = UInt16(clamping: perHost)
         options.spacingMilliseconds = UInt32(clamping: Int(spacing / .milliseconds(1)))
         options.priority = UInt8(clamping: 255 - depth)  // breadth first
-        let task = CrawlTask(crawl: id, url: url, depth: depth, policy: policy)
-        try await jobs.submit(CrawlFetcher.handlerName, payload: Array(try JSONEncoder().encode(task)), options: options, tag: depth)
+        let payload = CrawlTask.json(crawl: id, url: url, depth: depth, policyJSON: policyJSON)
+        try await jobs.submit(CrawlFetcher.handlerName, payload: payload, options: options, tag: depth)
     }
 
     private func report(_ summary: Summary, queued: Int, since started: ContinuousClock.Instant) -> Progress {

@@ -49,14 +49,39 @@ public struct CrawlPolicy: Sendable, Codable, Equatable {
     /// The canonical spelling of `link` (resolved against nothing: it must be absolute) if a page at
     /// `depth` may follow it in a crawl seeded on `seedHosts`, else why not.
     public func admit(_ link: String, depth: Int, seedHosts: [String]) -> Result<String, Skip> {
-        guard let url = URL(string: link), let normalized = HTMLPage.normalizedURL(url),
-            let host = URL(string: normalized)?.host?.lowercased()
-        else { return .failure(.scheme) }
+        guard let url = URL(string: link), let normalized = HTMLPage.normalizedURL(url) else {
+            return .failure(.scheme)
+        }
+        return admit(canonical: normalized, depth: depth, seedHosts: seedHosts)
+    }
+
+    /// ``admit(_:depth:seedHosts:)`` for a URL already in its canonical spelling (as
+    /// ``HTMLPage`` gives links, and ``PageRecord`` keeps them): no parsing beyond finding the
+    /// host and the path, the hot path of a crawl (every link of every page).
+    public func admit(canonical url: String, depth: Int, seedHosts: [String]) -> Result<String, Skip> {
+        let bytes = url.utf8
+        let afterScheme: String.Index
+        if url.hasPrefix("http://") {
+            afterScheme = bytes.index(bytes.startIndex, offsetBy: 7)
+        } else if url.hasPrefix("https://") {
+            afterScheme = bytes.index(bytes.startIndex, offsetBy: 8)
+        } else {
+            return .failure(.scheme)
+        }
+        let pathStart = bytes[afterScheme...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+        let authority = url[afterScheme..<pathStart]
+        // An IPv6 literal (`[::1]:8080`) is left to Foundation; other hosts end at the port's colon.
+        let host =
+            authority.hasPrefix("[")
+            ? (URL(string: url)?.host ?? "")
+            : (authority.split(separator: ":", maxSplits: 1).first.map(String.init) ?? "")
+        guard !host.isEmpty else { return .failure(.scheme) }
         guard inScope(host, seedHosts: seedHosts) else { return .failure(.offSite) }
         guard depth <= maxDepth else { return .failure(.tooDeep) }
-        guard normalized.utf8.count <= maxURLLength else { return .failure(.tooLong) }
-        guard !repeatsASegment(URL(string: normalized)?.path ?? "") else { return .failure(.repeatedSegment) }
-        return .success(normalized)
+        guard bytes.count <= maxURLLength else { return .failure(.tooLong) }
+        let pathEnd = bytes[pathStart...].firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
+        guard !repeatsASegment(url[pathStart..<pathEnd]) else { return .failure(.repeatedSegment) }
+        return .success(url)
     }
 
     /// Whether a response of `contentType` (a `Content-Type` value) is parsed for links.
@@ -79,7 +104,7 @@ public struct CrawlPolicy: Sendable, Codable, Equatable {
         }
     }
 
-    private func repeatsASegment(_ path: String) -> Bool {
+    private func repeatsASegment(_ path: Substring) -> Bool {
         var counts: [Substring: Int] = [:]
         for segment in path.split(separator: "/") {
             counts[segment, default: 0] += 1

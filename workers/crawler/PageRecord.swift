@@ -10,6 +10,19 @@ public struct CrawlTask: Codable, Sendable, Equatable {
     /// The crawl's policy (the fetch reads its page size limit and parsed types).
     public var policy: CrawlPolicy
 
+    /// The JSON of a task, built around `policyJSON` (the policy's own JSON, encoded once per
+    /// crawl): what the crawl sends for each page, without a JSONEncoder pass over the policy.
+    static func json(crawl: String, url: String, depth: Int, policyJSON: [UInt8]) -> [UInt8] {
+        var bytes = Array("{\"crawl\":".utf8)
+        appendJSONString(crawl, to: &bytes)
+        bytes += Array(",\"url\":".utf8)
+        appendJSONString(url, to: &bytes)
+        bytes += Array(",\"depth\":\(depth),\"policy\":".utf8)
+        bytes += policyJSON
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
     /// A task for `url` at `depth` in crawl `crawl`.
     public init(crawl: String, url: String, depth: Int, policy: CrawlPolicy) {
         self.crawl = crawl
@@ -51,4 +64,21 @@ public struct PageRecord: Codable, Sendable, Equatable {
         self.depth = depth
         self.status = status
     }
+}
+
+/// Appends `text` as a JSON string (quoted; `"`, `\\` and control characters escaped).
+func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
+    bytes.append(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+            bytes += [UInt8(ascii: "\\"), byte]
+        case ..<0x20:
+            let hex = Array("0123456789abcdef".utf8)
+            bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+        default:
+            bytes.append(byte)
+        }
+    }
+    bytes.append(UInt8(ascii: "\""))
 }
