@@ -77,6 +77,19 @@ final class SystemTests: XCTestCase {
         }
     }
 
+    func testJobsSpreadOverTheWorkersWhenFewerAreReadyThanOneWorkerHasSlotsFor() throws {
+        try withSystem(workers: 2, slots: 10) { system, client in
+            var options = JobOptions()
+            options.concurrencyKey = "one host"
+            options.concurrencyLimit = 4  // under one worker's 10 slots: it alone could take them all
+            let ids = try await client.submitMany((0..<60).map { _ in ("echo", [], options) })
+            for try await outcome in client.outcomes(of: ids) { XCTAssertEqual(outcome.status, .succeeded) }
+            let counts = system.workers.map(\.completed)
+            XCTAssertEqual(counts.reduce(0, +), 60)
+            XCTAssertTrue(counts.allSatisfy { $0 >= 15 }, "each worker took its share: \(counts)")
+        }
+    }
+
     func testRetryableFailuresAreRetriedThenDead() throws {
         try withSystem { _, client in
             var options = JobOptions()

@@ -83,6 +83,8 @@ public final class Dispatcher: @unchecked Sendable {
     private var unrecorded: [UInt64: Message] = [:]
     private var pendingSubmits: [[UInt8]: Int] = [:]
     private var wakeTimer: Handle?
+    /// Where the rounds of ``dispatch()`` start among the workers with credit.
+    private var dispatchRotation = 0
     private var wakeAt: UInt64?
     private let stopped = Flag()
     /// What happened since start.
@@ -384,22 +386,31 @@ public final class Dispatcher: @unchecked Sendable {
     // MARK: Handing out jobs
 
     /// Leases ready jobs to the workers with credit until either runs out (delayed jobs and key
-    /// spacings that have come due first), then arms the timer for the next that will.
+    /// spacings that have come due first), then arms the timer for the next that will. Fair:
+    /// one job per worker per round, the first worker of the rounds changing from call to call,
+    /// so that jobs spread over the workers even when fewer are ready than one worker has slots
+    /// for (a host's concurrency limit, a trickle of submits).
     private func dispatch() {
         let now = unixMilliseconds()
         _ = schedule.promote(now: now)
         defer { scheduleWake() }
-        for (peer, worker) in workers where worker.credit > 0 && !worker.draining {
-            var credit = worker.credit
-            while credit > 0, let job = schedule.lease(for: worker.handlers, to: peer, now: now) {
-                credit -= 1
+        var eligible = workers.compactMap { $0.value.credit > 0 && !$0.value.draining ? $0.key : nil }
+        guard !eligible.isEmpty else { return }
+        dispatchRotation = (dispatchRotation + 1) % eligible.count
+        eligible = Array(eligible[dispatchRotation...] + eligible[..<dispatchRotation])
+        while !eligible.isEmpty {
+            eligible.removeAll { peer in
+                guard let worker = workers[peer], worker.credit > 0,
+                    let job = schedule.lease(for: worker.handlers, to: peer, now: now)
+                else { return true }
+                workers[peer]!.credit -= 1
                 counters.leased += 1
                 toPeers.post(
                     .job(
                         Lease(job: job.id, attempt: job.attempts), handler: job.handler,
                         timeoutMilliseconds: job.timeoutMilliseconds, payload: job.payload), to: peer)
+                return false
             }
-            workers[peer]!.credit = credit
         }
     }
 
