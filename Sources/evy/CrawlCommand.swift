@@ -75,7 +75,11 @@ struct CrawlCommand: ParsableCommand {
             if !summary.skipped.isEmpty {
                 print("links not followed: " + summary.skipped.map { "\($0.key.rawValue) \($0.value)" }.sorted().joined(separator: ", "))
             }
-            print("results: evy results --crawl \(id) --json" + (dispatcher == nil ? " (with the roles of \(directory) running)" : ""))
+            if dispatcher == nil {
+                print("results: in \(directory) (evy results --crawl \(id) while its roles run)")
+            } else {
+                print("results: evy results --crawl \(id)")
+            }
             await system?.stop()
         }
     }
