@@ -140,3 +140,89 @@ final class CrawlTests: XCTestCase {
         }
     }
 }
+
+/// A crawl whose roles all stop half-way (the embedded process going down) and that is run
+/// again on the same journals: it finishes, every page recorded once, none fetched again that
+/// was recorded before the stop.
+final class CrawlResumeTests: XCTestCase {
+    func testACrawlStoppedHalfWayResumesWithoutRefetchingWhatWasRecorded() throws {
+        let directory = NSTemporaryDirectory() + "evy-crawl-resume-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(120)) {
+            // 400 pages, each linking to the next five (mod 400): 80 links deep.
+            let policy = { () -> CrawlPolicy in
+                var policy = CrawlPolicy()
+                policy.maxDepth = 100
+                return policy
+            }()
+            let hits = Box<[String: Int]>([:])
+            var configuration = HTTPServer.Configuration()
+            configuration.accessLog = false
+            let server = HTTPServer(configuration: configuration) { request, _ in
+                hits.value[request.path, default: 0] += 1
+                guard request.path.hasPrefix("/p/"), let n = Int(request.path.dropFirst(3)) else {
+                    return .text("", status: 404)
+                }
+                let links = (1...5).map { "<a href=\"/p/\(($0 + n) % 400)\">x</a>" }.joined()
+                return HTTPResponse(
+                    headers: [("Content-Type", "text/html")], body: Array("<html><body>\(links)</body></html>".utf8))
+            }
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN { try await server.serve(listener) }
+            let seed = "http://127.0.0.1:\(listener.localAddress!.port)/p/0"
+            func start() throws -> EmbeddedSystem {
+                try EmbeddedSystem(directory: directory, workers: 2, slots: 4, heartbeat: .milliseconds(100)) {
+                    CrawlFetcher(timeout: .seconds(5)).register(on: $0)
+                }
+            }
+            func recorded(_ client: JobClient) async throws -> Set<String> {
+                var pages = Set<String>()
+                var after: UInt64 = 0
+                while true {
+                    let json = try await client.queryCollector("results", after: after, limit: 1000)
+                    let page = try JSONSerialization.jsonObject(with: Data(json)) as! [String: Any]
+                    let items = page["results"] as! [[String: Any]]
+                    if items.isEmpty { return pages }
+                    for item in items {
+                        if let text = item["result"] as? String,
+                            let record = try? JSONDecoder().decode(PageRecord.self, from: Data(text.utf8))
+                        {
+                            XCTAssertTrue(pages.insert(record.url).inserted, "\(record.url) recorded twice")
+                        }
+                    }
+                    after = UInt64(page["next"] as! Int)
+                }
+            }
+
+            // First run: stopped once about a quarter of the pages are done.
+            let first = try start()
+            let firstClient = try first.client()
+            let done = Box(0)
+            let crawling = spawn {
+                _ = try await Crawl(client: firstClient, id: "resume", seeds: [seed], policy: policy).run { done.value = $0.done }
+            }
+            try await waitUntil("a quarter of the pages", timeout: .seconds(60)) { done.value >= 100 }
+            crawling.cancel()
+            let before = try await recorded(firstClient)
+            XCTAssertLessThan(before.count, 400, "stopped half-way")
+            firstClient.close()
+            await first.stop()
+            let fetchedBefore = hits.value
+
+            // Second run on the same journals: it finishes.
+            let second = try start()
+            let secondClient = try second.client()
+            let summary = try await Crawl(client: secondClient, id: "resume", seeds: [seed], policy: policy).run()
+            XCTAssertEqual(summary.statuses[200], 400, "every page, the recorded ones coming back")
+            let after = try await recorded(secondClient)
+            XCTAssertEqual(after.count, 400, "none missed, each recorded once")
+            for url in before {
+                let path = String(url.dropFirst(seed.count - "/p/0".count))
+                XCTAssertEqual(hits.value[path], fetchedBefore[path], "\(path) was recorded: not fetched again")
+            }
+            secondClient.close()
+            await second.stop()
+            await server.stop()
+        }
+    }
+}
