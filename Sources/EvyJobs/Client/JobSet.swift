@@ -33,9 +33,10 @@ public final class JobSet<Tag: Sendable>: @unchecked Sendable {
     /// ``JobClientError/noCollector`` if the client has no collector endpoint.
     public init(client: JobClient, limit: Int = 1000) throws {
         self.limit = Swift.max(1, limit)
-        router = try OutcomeRouter(client: client) { [unowned self] tag, result in
-            arrived.append((tag, result))
-            news.set()
+        // Weak: submits still in flight keep the router alive after the set is gone.
+        router = try OutcomeRouter(client: client) { [weak self] tag, result in
+            self?.arrived.append((tag, result))
+            self?.news.set()
         }
     }
 

@@ -20,15 +20,17 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
         self.route = route
         let wait = OutcomeWait(
             jobs: [], endsWhenEmpty: false,
-            deliver: { [unowned self] outcome in
-                for waiter in waiting.removeValue(forKey: outcome.job) ?? [] { self.route(waiter, .success(outcome)) }
+            deliver: { [weak self] outcome in
+                guard let self else { return }
+                for waiter in waiting.removeValue(forKey: outcome.job) ?? [] { route(waiter, .success(outcome)) }
             },
-            end: { [unowned self] error in
+            end: { [weak self] error in
+                guard let self else { return }
                 let failure = error ?? JobClientError.noAnswer("outcomes (closed)")
                 ended = failure
                 let all = waiting.values.flatMap { $0 }
                 waiting = [:]
-                for waiter in all { self.route(waiter, .failure(failure)) }
+                for waiter in all { route(waiter, .failure(failure)) }
             })
         request = try client.register(wait)
     }
