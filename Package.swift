@@ -102,7 +102,8 @@ let executables: [Target] = [
     .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyHandlers", argumentParser]),
     .executableTarget(name: "evy", dependencies: ["Evy", "EvyJobs", "EvyCrawler", argumentParser]),
     .executableTarget(
-        name: "evy-bench", dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyBenchmarks"]),
+        name: "evy-bench",
+        dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyBenchmarks"]),
     .executableTarget(
         name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], swiftSettings: greenWorldSettings),
     .executableTarget(

@@ -8,11 +8,11 @@ import Foundation
 import Glibc
 
 /// The repository's `Benchmarks/crawl` folder (evy-bench runs from the repository's root).
-private let crawlScripts = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+let crawlScripts = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     .appendingPathComponent("Benchmarks/crawl")
 
 /// The `value` of the first JSON line in `output` that has one.
-private func jsonValue(_ output: String) -> Double? {
+func jsonValue(_ output: String) -> Double? {
     for line in output.split(separator: "\n") {
         if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let value = object["value"] as? Double

@@ -4,6 +4,7 @@
 // JobClient in this process; next to Dramatiq with Redis in the same run
 // (Benchmarks/jobs/dramatiq_jobs.py against a redis-server this file starts and stops by pid).
 import Evy
+import EvyCrawler
 import EvyJobs
 import EvyZMQ
 import Foundation
@@ -417,4 +418,60 @@ private func residentMegabytes(_ pid: Int32) throws -> Double {
         let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
     else { throw BenchmarkFailure("no VmRSS for \(pid)") }
     return kilobytes / 1024
+}
+
+// MARK: The crawler pipeline
+
+/// The 20,000-page site of `evy-bench crawl` (nginx), crawled through the job system: the real
+/// dispatcher, collector and two `crawl.fetch` workers as processes over tcp, the crawl driven from
+/// this process; next to the one-process crawler of `evy-bench crawl` (what distribution costs)
+/// and Scrapy (Benchmarks/crawl/scrapy_crawl.py) in the same run. Best of `rounds` each.
+func crawlDistributedBenchmark(pages: Int, rounds: Int = 2) throws {
+    try require(["/usr/sbin/nginx"])
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("evy-bench-site-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: root) }
+    _ = try Child.run(
+        ["python3", crawlScripts.appendingPathComponent("make_site.py").path, root.path, "\(pages)"], seconds: 300)
+    let crawlSeconds = 60 + Double(pages) / 50
+    let nginx = try Nginx.start(root: root, cpu: 1, seconds: crawlSeconds * Double(3 * rounds + 1))
+    defer { nginx.stop() }
+    let base = "http://127.0.0.1:\(nginx.port)"
+    var best: [String: Double] = [:]
+    for round in 0..<rounds {
+        attempt("crawl-distributed", source: "evy") {
+            let system = try JobSystem(workers: 2, handlers: "crawl.fetch")
+            defer { system.stop() }
+            let summary = try system.withClient { client in
+                let crawl = Crawl(client: client, id: "bench-\(round)", seeds: [base + "/p/0.html"])
+                crawl.perHost = 200
+                return try await crawl.run()
+            }
+            guard summary.statuses[200] == pages else {
+                throw BenchmarkFailure("\(summary.statuses[200] ?? 0) of \(pages) pages fetched")
+            }
+            best["evy", default: 0] = max(best["evy", default: 0], Double(pages) / summary.seconds)
+        }
+        attempt("crawl-distributed", source: "evy-one-process") {
+            let output = try Child.run([CommandLine.arguments[0], "--crawl", base, "100", "\(pages)"], seconds: crawlSeconds)
+            guard let rate = jsonValue(output) else { throw BenchmarkFailure("no result") }
+            best["evy-one-process", default: 0] = max(best["evy-one-process", default: 0], rate)
+        }
+        attempt("crawl-distributed", source: "scrapy") {
+            let script = crawlScripts.appendingPathComponent("scrapy_crawl.py").path
+            let output = try Child.run(["python3", script, base, "\(pages)"], seconds: crawlSeconds, quiet: true)
+            guard let rate = jsonValue(output) else { throw BenchmarkFailure("no result (is scrapy installed?)") }
+            best["scrapy", default: 0] = max(best["scrapy", default: 0], rate)
+        }
+    }
+    for source in ["scrapy", "evy-one-process"] where best[source] != nil {
+        print(json([("name", "crawl-distributed"), ("source", source), ("value", best[source]!), ("unit", "pages/s")]))
+    }
+    guard let evy = best["evy"] else { return }
+    var fields: [(String, Any)] = [
+        ("name", "crawl-distributed"), ("source", "evy"), ("value", evy), ("unit", "pages/s"), ("pages", pages),
+        ("processes", "dispatcher, collector, 2 workers"),
+    ]
+    if let scrapy = best["scrapy"] { fields += [("ratio", evy / scrapy), ("ratio_reference", "scrapy")] }
+    if let one = best["evy-one-process"] { fields.append(("ratio_one_process", evy / one)) }
+    print(json(fields))
 }

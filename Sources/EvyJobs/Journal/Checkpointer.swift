@@ -29,6 +29,8 @@ final class Checkpointer: @unchecked Sendable {
     private let connection: SQLiteDatabase
     private let condition = NSCondition()
     private var requested = false
+    /// Whether this thread is checkpointing now (the writer's inline checkpoint waits for it).
+    private var checkpointing = false
     private var closing = false
     private var thread: pthread_t?
     private let checkpointCount = Atomic<Int>(0)
@@ -60,7 +62,12 @@ final class Checkpointer: @unchecked Sendable {
         if pages < lastPages { requestedAt = 0 }  // the WAL started over
         lastPages = pages
         if pages >= Self.hardLimit {
-            let code = sqlite3_wal_checkpoint_v2(database, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            var code = sqlite3_wal_checkpoint_v2(database, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            if code & 0xff == SQLITE_BUSY {
+                // This thread holds the checkpoint lock: once its pass ends, what is left is short.
+                waitForPass()
+                code = sqlite3_wal_checkpoint_v2(database, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            }
             if code != SQLITE_OK && code & 0xff != SQLITE_BUSY {
                 logger.warning("an inline WAL checkpoint failed (SQLite code \(code)); tried again after the next commit")
             }
@@ -69,6 +76,13 @@ final class Checkpointer: @unchecked Sendable {
             requestedAt = pages / Self.threshold
             request()
         }
+    }
+
+    /// Blocks until this thread's checkpoint in progress, if any, is over.
+    private func waitForPass() {
+        condition.lock()
+        while checkpointing { condition.wait() }
+        condition.unlock()
     }
 
     /// Asks for a checkpoint (several requests before it runs make one).
@@ -97,6 +111,7 @@ final class Checkpointer: @unchecked Sendable {
             while !requested && !closing { condition.wait() }
             let stop = closing
             requested = false
+            checkpointing = !stop
             condition.unlock()
             if stop { break }
             do {
@@ -107,6 +122,10 @@ final class Checkpointer: @unchecked Sendable {
             } catch {
                 logger.warning("a WAL checkpoint failed (tried again later): \(error)")
             }
+            condition.lock()
+            checkpointing = false
+            condition.broadcast()
+            condition.unlock()
         }
         connection.close()
     }
