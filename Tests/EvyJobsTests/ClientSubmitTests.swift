@@ -91,4 +91,36 @@ final class ClientSubmitTests: XCTestCase {
             } catch JobClientError.noAnswer {}
         }
     }
+
+    func testABusyDispatcherIsAskedAgainByAJobSet() throws {
+        try green(deadline: .seconds(20)) {
+            let dispatcherEndpoint = inproc("dispatcher"), collectorEndpoint = inproc("collector")
+            let dispatcher = try ZMQSocket(.router), collector = try ZMQSocket(.router)
+            try dispatcher.bind(dispatcherEndpoint)
+            try collector.bind(collectorEndpoint)
+            let client = try JobClient(dispatcher: dispatcherEndpoint, collector: collectorEndpoint)
+            defer { client.close() }
+            let set = try JobSet<String>(client: client, limit: .max)
+            try await set.submit("noop", tag: "only")
+            let first = try await Self.nextSubmit(dispatcher)
+            try await dispatcher.sendMultipart(
+                [first.peer] + MessageCodec.encode(.error(request: first.request, code: .busy, reason: "full")))
+            let second = try await Self.nextSubmit(dispatcher)  // the same job, asked again
+            try await dispatcher.sendMultipart(
+                [second.peer] + MessageCodec.encode(.submitted(request: second.request, job: 7, duplicate: false)))
+            var frames = try await collector.receiveMultipart(timeout: .seconds(5))
+            let peer = frames.removeFirst()
+            guard case .wait(let request, let jobs) = try MessageCodec.decode(frames) else {
+                return XCTFail("a WAIT for the job")
+            }
+            XCTAssertEqual(jobs, [7])
+            try await collector.sendMultipart(
+                [peer]
+                    + MessageCodec.encode(
+                        .outcome(request: request, job: 7, attempt: 1, status: .succeeded, handler: "noop", payload: [])))
+            let taken = try await set.next()
+            XCTAssertEqual(taken?.tag, "only")
+            XCTAssertEqual(try taken?.result.get().job, 7, "a busy answer is not the job's end")
+        }
+    }
 }

@@ -37,11 +37,13 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
 
     deinit { client.forget(request) }
 
-    /// Submits a job in the background (returns at once); `waiter` hears of its outcome.
+    /// Submits a job in the background (returns at once); `waiter` hears of its outcome. A
+    /// dispatcher that answers busy (too many of this client's submits waiting for its journal)
+    /// is asked again after a pause, 10 ms doubling to 1 s, for up to a minute.
     func submit(_ handler: String, payload: [UInt8], options: JobOptions, for waiter: Waiter) {
         spawnN { [self] in
             do {
-                let job = try await client.submit(handler, payload: payload, options: options)
+                let job = try await submitPatiently(handler, payload: payload, options: options)
                 if let ended { return route(waiter, .failure(ended)) }
                 waiting[job, default: []].append(waiter)
                 if !client.ask(for: [job], in: request) {
@@ -50,6 +52,19 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
                 }
             } catch {
                 route(waiter, .failure(error))
+            }
+        }
+    }
+
+    private func submitPatiently(_ handler: String, payload: [UInt8], options: JobOptions) async throws -> UInt64 {
+        var pause = Duration.milliseconds(10)
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await client.submit(handler, payload: payload, options: options)
+            } catch JobClientError.refused(.busy, _) where ContinuousClock.now + pause < giveUp {
+                try await sleep(for: pause)
+                pause = min(pause * 2, .seconds(1))
             }
         }
     }
