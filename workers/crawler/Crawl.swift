@@ -34,8 +34,9 @@ public final class Crawl: @unchecked Sendable {
 
     /// What a finished crawl did.
     public struct Summary: Sendable {
-        /// Pages done, and the count of each HTTP status among them (0: no response).
+        /// Pages done (each job's outcome taken once).
         public var pages = 0
+        /// How many of them had each HTTP status (0: no response, or the job failed for good).
         public var statuses: [Int: Int] = [:]
         /// Pages that could not be fetched.
         public var errors = 0
