@@ -19,7 +19,7 @@ left to fetch or after LIMIT responses (CLOSESPIDER_PAGECOUNT); the spider
 also stops following links once it has parsed LIMIT pages.
 
 Settings are what a fair Scrapy user would pick for a crawl of one local
-server (see SETTINGS below and Scrapy's "Broad Crawls" advice):
+server (see settings_for below, and Scrapy's "Broad Crawls" advice):
 CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = --concurrency (Scrapy's
 HTTP/1.1 pool then keeps that many keep-alive connections), DOWNLOAD_DELAY 0,
 no AutoThrottle, cookies or telnet console, LOG_LEVEL ERROR. ROBOTSTXT_OBEY is
@@ -32,11 +32,15 @@ Prints exactly one JSON line on stdout:
   {"name": "crawl-distributed", "source": "scrapy", "value": PAGES_PER_SECOND,
    "unit": "pages/s", "pages": N, "errors": E, "seconds": S}
 timed from the spider_opened signal to the spider_closed signal. pages counts
-the responses with status 200 that parse handled; errors counts the requests
-that failed or got another status. If the crawl cannot run, fetches no page,
-raises in parse, or hits --timeout, it prints
+the responses with status 200 that parse handled (when LIMIT is below the
+size of the site it passes LIMIT by about --concurrency pages, the ones in
+flight or queued in Scrapy when the limit was hit); errors counts the requests
+that failed (after Scrapy's retries) or got another status, and is 0 in a good
+run. If the crawl cannot run, fetches no page, has any error, raises in parse,
+or hits --timeout, it prints
   {"name": "crawl-distributed", "source": "scrapy", "error": "..."}
-instead and exits with status 1. Scrapy's own log (errors only) goes to stderr.
+instead and exits with status 1, so that a broken run (say, nginx died) never
+passes for a slow one. Scrapy's own log (errors only) goes to stderr.
 
 Scrapy installs the Twisted reactor when the crawl starts, and a reactor can
 only be started once per process, so each run of this script does one crawl.
@@ -197,6 +201,9 @@ def main(argv):
     if pages == 0:
         fail(f"no page fetched from {urljoin(args.base, '/p/0.html')} "
              f"({result['errors']} errors); see stderr")
+    if result["errors"]:
+        fail(f"{result['errors']} requests failed ({pages} pages fetched "
+             f"in {seconds:.1f} s); see stderr")
     print(json.dumps({"name": NAME, "source": SOURCE,
                       "value": round(pages / seconds, 1), "unit": "pages/s",
                       "pages": pages, "errors": result["errors"],
