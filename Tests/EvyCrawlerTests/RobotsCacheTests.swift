@@ -64,8 +64,10 @@ final class RobotsCacheTests: XCTestCase {
         try green {
             let calls = Box(0)
             let answers = Box<[String: (Int, String)]>(["http://late.example": (500, "")])
+            let now = Box(ContinuousClock.now)
             let robots = RobotsCache(
-                userAgent: "evy-crawler/1.0", retryAfterFailure: .milliseconds(50), maxCrawlDelay: .seconds(5),
+                userAgent: "evy-crawler/1.0", retryAfterFailure: .seconds(300), maxCrawlDelay: .seconds(5),
+                clock: { now.value },
                 fetch: { url in
                     calls.value += 1
                     return answers.value["http://\(url.host!)"].map { ($0.0, Array($0.1.utf8)) } ?? (404, [])
@@ -75,7 +77,7 @@ final class RobotsCacheTests: XCTestCase {
             answers.value["http://late.example"] = (200, "User-agent: *\nCrawl-delay: 3600\n")
             let cached = try await robots.rules(for: "http://late.example")
             XCTAssertFalse(cached.allows("/"), "still disallowed within the retry delay")
-            try await sleep(for: .milliseconds(60))  // the retry delay itself, not a readiness wait
+            now.value += .seconds(301)  // past the retry delay
             let later = try await robots.rules(for: "http://late.example")
             XCTAssertTrue(later.allows("/"), "asked again once the delay passed")
             XCTAssertEqual(later.crawlDelay, .seconds(5), "an hour's Crawl-delay is capped")

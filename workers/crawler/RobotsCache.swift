@@ -46,16 +46,19 @@ public final class RobotsCache: @unchecked Sendable {
     /// The longest `Crawl-delay` honoured.
     public let maxCrawlDelay: Duration
     private let fetch: Fetch
+    private let clock: @Sendable () -> ContinuousClock.Instant
     private var entries: [String: Entry] = [:]
     private var inFlight: [String: Event<Rules>] = [:]
     /// Files fetched so far (tests and statistics).
     public private(set) var fetches = 0
 
-    /// A cache fetching with `fetch`.
+    /// A cache fetching with `fetch`, telling the time by `clock` (tests pass their own).
     public init(
         userAgent: String, lifetime: Duration = .seconds(24 * 3600), retryAfterFailure: Duration = .seconds(300),
-        maxCrawlDelay: Duration = .seconds(10), fetch: @escaping Fetch
+        maxCrawlDelay: Duration = .seconds(10), clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        fetch: @escaping Fetch
     ) {
+        self.clock = clock
         self.userAgent = userAgent
         self.lifetime = lifetime
         self.retryAfterFailure = retryAfterFailure
@@ -67,14 +70,14 @@ public final class RobotsCache: @unchecked Sendable {
     /// `CancellationError` if the green thread is killed while it waits (nothing is cached then,
     /// and the others waiting for that fetch throw it too).
     public func rules(for origin: String) async throws -> Rules {
-        if let entry = entries[origin], entry.expires > .now { return entry.rules }
+        if let entry = entries[origin], entry.expires > clock() { return entry.rules }
         if let pending = inFlight[origin] { return try await pending.wait() }
         let pending = Event<Rules>()
         inFlight[origin] = pending
         defer { inFlight[origin] = nil }
         do {
             let (rules, keep) = try await load(origin)
-            entries[origin] = Entry(rules: rules, expires: .now + keep)
+            entries[origin] = Entry(rules: rules, expires: clock() + keep)
             try? pending.send(rules)
             return rules
         } catch {
