@@ -48,11 +48,10 @@ public final class Collector: @unchecked Sendable {
     private let results: ZMQSocket
     private let clients: ZMQSocket
     /// The connection to the dispatcher (a fresh one after each reconnect), from ``run()`` on.
-    private var dispatcherSocket: ZMQSocket?
+    private var dispatcherLink: DealerLink?
     private let toWorkers: Outbox
     private let toClients: Outbox
-    private var toDispatcher: Outbox?
-    private var dispatcherThreads: [GreenThread<Void>] = []
+    private var toDispatcher: Outbox? { dispatcherLink?.outbox }
     /// Completions told to the dispatcher and not yet acknowledged.
     private var unacknowledged: [UInt64: Completion] = [:]
     private var waiters: [UInt64: [Waiter]] = [:]
@@ -97,10 +96,10 @@ public final class Collector: @unchecked Sendable {
             spawn { [self] in await beat() },
         ]
         _ = try? await stopped.wait()
-        for thread in threads + dispatcherThreads { thread.cancel() }
+        for thread in threads { thread.cancel() }
         results.close(linger: .zero)
         clients.close(linger: .zero)
-        dispatcherSocket?.close(linger: .milliseconds(200))
+        dispatcherLink?.close(linger: .milliseconds(200))
         store.close()
     }
 
@@ -109,17 +108,15 @@ public final class Collector: @unchecked Sendable {
 
     // MARK: The dispatcher
 
+    /// Connects to the dispatcher (again: the link before is closed) and introduces itself.
     private func connectDispatcher() throws {
-        dispatcherSocket?.close(linger: .zero)
-        for thread in dispatcherThreads { thread.cancel() }
-        let socket = try ZMQSocket.forRole(.dealer)
-        try socket.connect(configuration.dispatcher)
-        let outbox = Outbox(socket, logger: logger)
-        dispatcherSocket = socket
-        toDispatcher = outbox
+        dispatcherLink?.close(linger: .zero)
+        dispatcherLink = nil
+        dispatcherLink = try DealerLink(to: configuration.dispatcher, logger: logger) { [self] in
+            await serveDispatcher($0)
+        }
         heardFromDispatcher = .now
         introduce()
-        dispatcherThreads = [spawn { await outbox.run() }, spawn { [self] in await serveDispatcher(socket) }]
     }
 
     private func introduce() {

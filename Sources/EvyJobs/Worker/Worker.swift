@@ -53,10 +53,10 @@ public final class Worker: @unchecked Sendable {
     public let configuration: Configuration
     private let logger = Logger(label: "evy.worker")
     private var handlers: [String: JobHandler] = [:]
-    private var dispatcherSocket: ZMQSocket?
-    private var toDispatcher: Outbox?
-    private var collectorSocket: ZMQSocket?
-    private var toCollector: Outbox?
+    private var dispatcherLink: DealerLink?
+    private var collectorLink: DealerLink?
+    private var toDispatcher: Outbox? { dispatcherLink?.outbox }
+    private var toCollector: Outbox? { collectorLink?.outbox }
     private let pool: GreenPool
     private var running: [UInt64: Running] = [:]
     /// Results sent to the collector and not yet recorded, with when they were last sent.
@@ -70,8 +70,6 @@ public final class Worker: @unchecked Sendable {
     private let stopped = Flag()
     /// Set when a job ends or a result is recorded (what a drain waits for).
     private let progressed = Flag()
-    private var dispatcherThreads: [GreenThread<Void>] = []
-    private var collectorThreads: [GreenThread<Void>] = []
     /// Jobs run to the end (succeeded or failed) since start.
     public private(set) var completed = 0
 
@@ -94,10 +92,9 @@ public final class Worker: @unchecked Sendable {
         let beating = spawn { [self] in await beat() }
         _ = try? await stopped.wait()
         beating.cancel()
-        for thread in dispatcherThreads + collectorThreads { thread.cancel() }
         for job in running.values { job.thread.cancel() }
-        dispatcherSocket?.close(linger: .milliseconds(500))
-        collectorSocket?.close(linger: .milliseconds(500))
+        dispatcherLink?.close(linger: .milliseconds(500))
+        collectorLink?.close(linger: .milliseconds(500))
     }
 
     /// Stops at once: running jobs are killed (their leases expire and they run elsewhere).
@@ -132,25 +129,19 @@ public final class Worker: @unchecked Sendable {
 
     // MARK: Connections
 
+    /// Connects to the dispatcher (again: the link before is closed) and introduces itself.
     private func connectDispatcher() throws {
-        let socket = try ZMQSocket.forRole(.dealer)
-        try socket.connect(configuration.dispatcher)
-        let outbox = Outbox(socket, logger: logger)
-        dispatcherSocket = socket
-        toDispatcher = outbox
+        dispatcherLink?.close(linger: .zero)
+        dispatcherLink = nil
+        dispatcherLink = try DealerLink(to: configuration.dispatcher, logger: logger) { [self] in
+            await serveDispatcher($0)
+        }
         heardFromDispatcher = .now
-        outbox.post(.ready(readyMessage()))
-        for thread in dispatcherThreads { thread.cancel() }  // those of the socket before
-        dispatcherThreads = [spawn { await outbox.run() }, spawn { [self] in await serveDispatcher(socket) }]
+        toDispatcher?.post(.ready(readyMessage()))
     }
 
     private func connectCollector() throws {
-        let socket = try ZMQSocket.forRole(.dealer)
-        try socket.connect(configuration.collector)
-        let outbox = Outbox(socket, logger: logger)
-        collectorSocket = socket
-        toCollector = outbox
-        collectorThreads = [spawn { await outbox.run() }, spawn { [self] in await serveCollector(socket) }]
+        collectorLink = try DealerLink(to: configuration.collector, logger: logger) { [self] in await serveCollector($0) }
     }
 
     private func readyMessage() -> Ready {
@@ -300,7 +291,6 @@ public final class Worker: @unchecked Sendable {
             logger.warning("dispatcher silent; reconnecting in \(backoff)")
             _ = try? await sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(32))
-            dispatcherSocket?.close(linger: .zero)
             do { try connectDispatcher() } catch { logger.error("reconnecting failed: \(error)") }
         }
     }
