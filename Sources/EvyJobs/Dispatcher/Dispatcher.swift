@@ -127,7 +127,7 @@ public final class Dispatcher: @unchecked Sendable {
             spawn { [self] in await servePeers() },
             spawn { [self] in await beat() },
         ]
-        scheduleWake()
+        dispatch()
         _ = try? await stopped.wait()
         for thread in threads { thread.cancel() }
         wakeTimer?.cancel()
@@ -215,7 +215,6 @@ public final class Dispatcher: @unchecked Sendable {
                 schedule.add(ScheduledJob(stored), now: unixMilliseconds())
                 toClients.post(.submitted(request: request, job: stored.id, duplicate: false), to: client)
                 dispatch()
-                scheduleWake()
             case .success(.duplicate(let id)):
                 counters.duplicates += 1
                 toClients.post(.submitted(request: request, job: id, duplicate: true), to: client)
@@ -305,7 +304,6 @@ public final class Dispatcher: @unchecked Sendable {
                 counters.retried += 1
                 schedule.unlease(lease.job, now: now, notBefore: now + delay)
                 journal.markRetry(job: lease.job, attempts: job.attempts, notBefore: now + delay, error: error)
-                scheduleWake()
             } else {
                 bury(lease.job, lease: lease, error: error)
             }
@@ -414,10 +412,11 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
-    /// Keeps one timer for the next delayed job or key spacing to come due.
+    /// Keeps one timer for the next delayed job or key spacing to come due (``dispatch()`` has
+    /// promoted what is due already).
     private func scheduleWake() {
         let now = unixMilliseconds()
-        guard let next = schedule.promote(now: now) else {
+        guard let next = schedule.nextDue else {
             wakeTimer?.cancel()
             wakeTimer = nil
             wakeAt = nil
@@ -426,7 +425,7 @@ public final class Dispatcher: @unchecked Sendable {
         if let wakeAt, wakeAt <= next, wakeTimer != nil { return }
         wakeTimer?.cancel()
         wakeAt = next
-        wakeTimer = Hub.current.callLater(.milliseconds(Int64(next - now))) { [self] in
+        wakeTimer = Hub.current.callLater(.milliseconds(max(0, Int64(next) - Int64(now)))) { [self] in
             wakeTimer = nil
             wakeAt = nil
             dispatch()
@@ -487,7 +486,6 @@ public final class Dispatcher: @unchecked Sendable {
                     for message in unrecorded.values { toPeers.post(message, to: collector) }
                 }
             }
-            scheduleWake()
             dispatch()
         }
     }

@@ -144,8 +144,11 @@ struct Schedule {
                 forgetIfIdle(timer.name, now: now)
             }
         }
-        return [delayed.min?.due, keyTimers.min?.due].compactMap { $0 }.min()
+        return nextDue
     }
+
+    /// The next time a delayed job or a key's spacing comes due (nil: nothing waits for a time).
+    var nextDue: UInt64? { [delayed.min?.due, keyTimers.min?.due].compactMap { $0 }.min() }
 
     /// The best ready job for a worker serving `handlers`, leased to `worker` as its next attempt;
     /// nil if none may start now. A job whose key is at its limit or inside its spacing waits in
