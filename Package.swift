@@ -76,7 +76,7 @@ let libraries: [Target] = [
         swiftSettings: evySettings),
     /// The job handlers shipped with Evy (workers/).
     .target(
-        name: "EvyHandlers", dependencies: ["Evy", "EvyHTTP", "EvyJobs", "EvyCrawler"], path: "workers/handlers",
+        name: "EvyHandlers", dependencies: ["Evy", "EvyHTTP", "EvyJobs", "EvyCrawler", "EvyFeeds"], path: "workers/handlers",
         swiftSettings: evySettings),
     /// The crawler pipeline on the job system (workers/crawler).
     .target(
@@ -84,6 +84,10 @@ let libraries: [Target] = [
         dependencies: [
             "Evy", "EvyHTTP", "EvyCrawl", "EvyJobs", .product(name: "DequeModule", package: "swift-collections"),
         ], path: "workers/crawler",
+        swiftSettings: evySettings),
+    /// The feed-scraper pipeline on the job system (workers/feeds).
+    .target(
+        name: "EvyFeeds", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyJobs"], path: "workers/feeds",
         swiftSettings: evySettings),
     /// What the test targets (and the fuzzer) share: the `green {}` runner, in-memory streams.
     .target(name: "EvyTestSupport", dependencies: ["Evy"], swiftSettings: evySettings),
@@ -100,10 +104,10 @@ let executables: [Target] = [
     .executableTarget(name: "evy-dispatcher", dependencies: ["Evy", "EvyJobs", argumentParser]),
     .executableTarget(name: "evy-collector", dependencies: ["Evy", "EvyJobs", argumentParser]),
     .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyHandlers", argumentParser]),
-    .executableTarget(name: "evy", dependencies: ["Evy", "EvyJobs", "EvyCrawler", argumentParser]),
+    .executableTarget(name: "evy", dependencies: ["Evy", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyFeeds", argumentParser]),
     .executableTarget(
         name: "evy-bench",
-        dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyBenchmarks"]),
+        dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyFeeds", "EvyBenchmarks"]),
     .executableTarget(
         name: "evy-bench-green", dependencies: ["Evy", "EvyBenchmarks"], swiftSettings: greenWorldSettings),
     .executableTarget(
@@ -122,6 +126,8 @@ let tests: [Target] = [
         resources: [.copy("Fixtures")]),
     .testTarget(
         name: "EvyCrawlerTests", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyCrawler", "EvyTestSupport"]),
+    .testTarget(
+        name: "EvyFeedsTests", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyFeeds", "EvyTestSupport"]),
 ]
 
 // MARK: Package

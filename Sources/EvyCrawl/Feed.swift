@@ -23,6 +23,8 @@ public struct Feed: Sendable {
     public var bozo: Bool
     /// Why, if ``bozo``.
     public var bozoReason: String?
+    /// How long the feed asks to be cached before it is fetched again, in minutes (RSS `<ttl>`).
+    public var ttlMinutes: Int?
 
     /// Parses `data` (any encoding the document declares; broken bytes are recovered from).
     public init(data: [UInt8]) {
@@ -36,6 +38,10 @@ public struct Feed: Sendable {
             parseXML(data)
         }
     }
+
+    /// A date as feeds and HTTP write them: RFC 822 / RFC 1123 (RSS, and HTTP's `Date`,
+    /// `Retry-After`, `Last-Modified`), RFC 3339 / ISO 8601 (Atom, JSON Feed) or `yyyy-MM-dd`.
+    public static func date(from text: String) -> Date? { FeedDates.parse(text) }
 
     // MARK: JSON Feed
 
@@ -120,6 +126,7 @@ public struct Feed: Sendable {
     private mutating func readChannel(_ channel: xmlNodePtr, items: [xmlNodePtr]) {
         title = text(of: channel, "title")
         link = text(of: channel, "link")
+        ttlMinutes = text(of: channel, "ttl").flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
         for item in items {
             let guid = text(of: item, "guid")
             let itemLink = text(of: item, "link") ?? guid.flatMap { $0.hasPrefix("http") ? $0 : nil }
@@ -178,50 +185,6 @@ public struct FeedEntry: Sendable, Equatable {
         self.published = published
         self.summary = summary
     }
-}
-
-// MARK: libxml2 helpers
-
-private func name(_ node: xmlNodePtr) -> String {
-    node.pointee.name.map { String(cString: $0) } ?? ""
-}
-
-private func namespace(_ node: xmlNodePtr) -> String? {
-    node.pointee.ns?.pointee.href.map { String(cString: $0) }
-}
-
-private func children(_ node: xmlNodePtr) -> [xmlNodePtr] {
-    var result: [xmlNodePtr] = []
-    var child = node.pointee.children
-    while let current = child {
-        if current.pointee.type == XML_ELEMENT_NODE { result.append(current) }
-        child = current.pointee.next
-    }
-    return result
-}
-
-private func attribute(_ node: xmlNodePtr, _ name: String) -> String? {
-    var property = node.pointee.properties
-    while let current = property {
-        if let raw = current.pointee.name, String(cString: raw) == name,
-            let value = xmlNodeGetContent(UnsafeMutableRawPointer(current).assumingMemoryBound(to: xmlNode.self))
-        {
-            defer { evy_xmlFree(value) }
-            return String(cString: value)
-        }
-        property = current.pointee.next
-    }
-    return nil
-}
-
-/// The trimmed text of the first child element called `name` (any namespace).
-private func text(of node: xmlNodePtr, _ childName: String) -> String? {
-    guard let child = children(node).first(where: { name($0) == childName }), let content = xmlNodeGetContent(child)
-    else {
-        return nil
-    }
-    defer { evy_xmlFree(content) }
-    return trimmedText(content)
 }
 
 /// The text of a C string without surrounding whitespace, nil if nothing is left. ASCII

@@ -1,7 +1,9 @@
 // evy: the command-line client of the job system.
 import ArgumentParser
 import Evy
+import EvyCrawl
 import EvyCrawler
+import EvyFeeds
 import EvyJobs
 import Foundation
 import Glibc
@@ -29,7 +31,7 @@ struct Endpoints: ParsableArguments {
 struct EvyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evy", abstract: "Submit jobs to Evy's dispatcher and read their results.",
-        subcommands: [Submit.self, Status.self, Inspect.self, Cancel.self, Results.self, Dead.self, CrawlCommand.self])
+        subcommands: [Submit.self, Status.self, Inspect.self, Cancel.self, Results.self, Dead.self, CrawlCommand.self, FeedsCommand.self])
 }
 
 struct Submit: ParsableCommand {
@@ -189,46 +191,118 @@ struct Cancel: ParsableCommand {
 
 struct Results: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recorded results, oldest first (JSON Lines with --json).")
+        abstract: "Recorded results, oldest first; a crawl's pages or the feeds' entries.",
+        discussion:
+            "--crawl ID exports a crawl's page records and --feeds the feeds' entries, as JSON Lines; "
+            + "--feeds --format opml lists the feeds polled. With --data-dir the results are read from the "
+            + "directory of an embedded run (evy crawl, evy feeds) instead of from a running collector.")
     @OptionGroup var endpoints: Endpoints
     @Option(help: "Start after this sequence number.") var after: UInt64 = 0
     @ArgumentParser.Flag(help: "Keep printing new results as they are recorded.") var follow = false
-    @ArgumentParser.Flag(help: "One JSON object per line.") var json = false
-    @Option(help: "Only the pages of this crawl, as their page records (JSON Lines).") var crawl: String?
+    @ArgumentParser.Flag(help: "One JSON object per line (the same as --format jsonl).") var json = false
+    @Option(help: "Only the pages of this crawl, as their page records.") var crawl: String?
+    @ArgumentParser.Flag(help: "Only the feeds' entries (feed, id, title, link, published, summary).") var feeds = false
+    @Option(help: "text, jsonl, or opml (with --feeds: the feeds polled, as an OPML list).") var format: String?
+    @Option(help: "Read an embedded run's results from this directory instead of a collector.") var dataDir: String?
+
+    func validate() throws {
+        guard [nil, "text", "jsonl", "opml"].contains(format) else { throw ValidationError("--format text|jsonl|opml") }
+        if format == "opml" && !feeds { throw ValidationError("--format opml lists feeds: add --feeds") }
+        if format == "opml" && follow { throw ValidationError("--format opml prints one document: no --follow") }
+        if crawl != nil && feeds { throw ValidationError("--crawl or --feeds, not both") }
+    }
 
     func run() throws {
-        let (follow, json, start, crawl) = (self.follow, self.json, self.after, self.crawl)
-        try endpoints.withClient { client in
+        let (follow, start, crawl, feeds, dataDir) = (self.follow, self.after, self.crawl, self.feeds, self.dataDir)
+        let format = json ? "jsonl" : format ?? (crawl != nil || feeds ? "jsonl" : "text")
+        let (dispatcher, collector, timeout) = (endpoints.dispatcher, endpoints.collector, endpoints.timeout)
+        try Hub.run {
+            let source = try ResultSource(dataDirectory: dataDir, dispatcher: dispatcher, collector: collector)
+            source.client?.timeout = .milliseconds(Int64(timeout * 1000))
+            defer { source.close() }
+            var outlines: [String: OPML.Outline] = [:]
+            var order: [String] = []
             var after = start
             while true {
-                let page = try await client.queryCollector("results", after: after, limit: 1000)
-                let object = try JSONSerialization.jsonObject(with: Data(page)) as? [String: Any] ?? [:]
-                let results = object["results"] as? [[String: Any]] ?? []
+                let (results, next) = try await source.page(after: after)
                 for result in results {
+                    let text = result["result"] as? String
                     if let crawl {
-                        guard result["handler"] as? String == CrawlFetcher.handlerName, let text = result["result"] as? String,
+                        guard result["handler"] as? String == CrawlFetcher.handlerName, let text,
                             let record = try? JSONDecoder().decode(PageRecord.self, from: Data(text.utf8)),
                             record.crawl == crawl
                         else { continue }
                         print(text)
-                    } else if json {
+                    } else if feeds {
+                        guard result["handler"] as? String == FeedPoller.handlerName, let text,
+                            let poll = try? JSONDecoder().decode(FeedPoll.self, from: Data(text.utf8))
+                        else { continue }
+                        if format == "opml" {
+                            if outlines[poll.feed] == nil { order.append(poll.feed) }
+                            let known = outlines[poll.feed]
+                            outlines[poll.feed] = OPML.Outline(
+                                url: poll.feed, title: poll.title ?? known?.title, homePage: poll.homePage ?? known?.homePage)
+                        } else {
+                            let encoder = JSONEncoder()
+                            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                            for entry in poll.entries { print(String(decoding: try encoder.encode(entry), as: UTF8.self)) }
+                        }
+                    } else if format == "jsonl" {
                         print(
                             String(
                                 decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]),
                                 as: UTF8.self))
                     } else {
-                        print(
-                            "\(result["job"] ?? "?")\t\(result["status"] ?? "?")\t\(result["handler"] ?? "?")\t\(result["result"] ?? "")"
-                        )
+                        print("\(result["job"] ?? "?")\t\(result["status"] ?? "?")\t\(result["handler"] ?? "?")\t\(text ?? "")")
                     }
                 }
-                after = (object["next"] as? UInt64) ?? UInt64((object["next"] as? Int) ?? Int(after))
+                after = next
                 if results.isEmpty {
-                    guard follow else { return }
+                    guard follow else { break }
                     try await sleep(for: .milliseconds(500))
                 }
             }
+            if format == "opml" {
+                print(OPML.document(title: "Evy feeds", feeds: order.map { outlines[$0]! }), terminator: "")
+            }
         }
+    }
+}
+
+/// Where `evy results` reads: a running collector, or the collector store of an embedded run.
+final class ResultSource: @unchecked Sendable {
+    let client: JobClient?
+    private let store: CollectorStore?
+
+    init(dataDirectory: String?, dispatcher: String, collector: String) throws {
+        if let dataDirectory {
+            let directory = dataDirectory + "/collector"
+            guard FileManager.default.fileExists(atPath: directory + "/collector.sqlite3") else {
+                throw ValidationError("no results in \(dataDirectory) (no collector/collector.sqlite3)")
+            }
+            store = try CollectorStore(directory: directory, hub: .current)
+            client = nil
+        } else {
+            client = try JobClient(dispatcher: dispatcher, collector: collector)
+            store = nil
+        }
+    }
+
+    /// Up to 1000 results recorded after sequence number `after`, and the number to ask after next.
+    func page(after: UInt64) async throws -> (results: [[String: Any]], next: UInt64) {
+        if let store {
+            let rows = try store.page(after: Int64(after), limit: 1000)
+            return (rows.map(Collector.json), rows.last.map { UInt64($0.seq) } ?? after)
+        }
+        let page = try await client!.queryCollector("results", after: after, limit: 1000)
+        let object = try JSONSerialization.jsonObject(with: Data(page)) as? [String: Any] ?? [:]
+        let next = (object["next"] as? UInt64) ?? UInt64((object["next"] as? Int) ?? Int(after))
+        return (object["results"] as? [[String: Any]] ?? [], next)
+    }
+
+    func close() {
+        client?.close()
+        store?.close()
     }
 }
 

@@ -1,5 +1,6 @@
 import Evy
 import EvyCrawler
+import EvyFeeds
 import EvyHTTP
 import EvyJobs
 import Foundation
@@ -11,9 +12,10 @@ import Foundation
 /// - `fetch`: GETs the payload's URL and returns `{"status": 200, "bytes": 1234}`; a connection
 ///   failure or a 5xx is retryable, a 4xx is the result.
 /// - `crawl.fetch`: one page of a crawl (``CrawlFetcher``, started by `evy crawl`).
+/// - `feeds.poll`: one poll of a feed (``FeedPoller``, started by `evy feeds`).
 public enum StandardHandlers {
     /// Every handler's name.
-    public static let names = ["noop", "sleep", "fail", "fetch", CrawlFetcher.handlerName]
+    public static let names = ["noop", "sleep", "fail", "fetch", CrawlFetcher.handlerName, FeedPoller.handlerName]
 
     /// Registers the handlers `names` on `worker`; throws for a name it does not have.
     public static func register(_ names: [String], on worker: Worker) throws {
@@ -44,6 +46,8 @@ public enum StandardHandlers {
                 }
             case CrawlFetcher.handlerName:
                 CrawlFetcher().register(on: worker)
+            case FeedPoller.handlerName:
+                FeedPoller().register(on: worker)
             default:
                 throw JobFailure(
                     "no handler named \(name); there are \(StandardHandlers.names.joined(separator: ", "))",

@@ -57,10 +57,28 @@ public final class JobSet<Tag: Sendable>: @unchecked Sendable {
 
     /// The next outcome to arrive and its job's tag (waiting for one); nil when none is outstanding.
     public func next() async throws -> (tag: Tag, result: Result<JobOutcome, any Error>)? {
+        try await take(deadline: nil)
+    }
+
+    /// ``next()``, waiting at most `timeout` (`.zero`: only what has arrived already); nil also
+    /// when nothing arrived in time (``count`` tells the two apart).
+    public func next(timeout: Duration) async throws -> (tag: Tag, result: Result<JobOutcome, any Error>)? {
+        try await take(deadline: .now + timeout)
+    }
+
+    private func take(deadline: ContinuousClock.Instant?) async throws -> (
+        tag: Tag, result: Result<JobOutcome, any Error>
+    )? {
         while arrived.isEmpty {
             guard outstanding > 0 else { return nil }
             news.clear()
-            try await news.wait()
+            if let deadline {
+                let left = deadline - .now
+                guard left > .zero else { return nil }
+                _ = try await news.wait(timeout: left)
+            } else {
+                try await news.wait()
+            }
         }
         outstanding -= 1
         news.set()  // room for a waiting submit

@@ -271,20 +271,24 @@ public final class Collector: @unchecked Sendable {
         }
     }
 
+    /// A recorded result as the `results` query gives it: `job`, `attempt`, `handler`, `status`,
+    /// `seq`, `durationUs`, and `result` (the payload as text) or `resultBase64`.
+    public static func json(_ row: StoredResult) -> [String: Any] {
+        var item: [String: Any] = [
+            "job": row.job, "attempt": row.attempt, "handler": row.handler,
+            "status": "\(row.status)", "seq": row.seq, "durationUs": row.durationMicroseconds,
+        ]
+        if let text = String(validating: row.payload, as: UTF8.self) {
+            item["result"] = text
+        } else {
+            item["resultBase64"] = Data(row.payload).base64EncodedString()
+        }
+        return item
+    }
+
     private func page(after: UInt64, limit: Int) -> [UInt8] {
         let rows = (try? store.page(after: Int64(after), limit: limit)) ?? []
-        let items: [[String: Any]] = rows.map { row in
-            var item: [String: Any] = [
-                "job": row.job, "attempt": row.attempt, "handler": row.handler,
-                "status": "\(row.status)", "seq": row.seq, "durationUs": row.durationMicroseconds,
-            ]
-            if let text = String(validating: row.payload, as: UTF8.self) {
-                item["result"] = text
-            } else {
-                item["resultBase64"] = Data(row.payload).base64EncodedString()
-            }
-            return item
-        }
+        let items = rows.map(Self.json)
         let object: [String: Any] = ["results": items, "next": rows.last?.seq ?? Int64(after)]
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }

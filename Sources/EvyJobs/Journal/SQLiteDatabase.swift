@@ -11,15 +11,15 @@ public enum JournalSynchronous: Sendable {
 
 /// One connection to a SQLite database file in WAL mode, with a cache of prepared statements.
 /// Not thread-safe: one thread uses it at a time (``GroupCommitter`` guarantees that).
-final class SQLiteDatabase {
+package final class SQLiteDatabase {
     /// The file.
-    let path: String
+    package let path: String
     private var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
 
     /// Opens (creating it unless `readOnly`) the database at `path` in WAL mode with a 5 s busy
     /// timeout. Throws ``JournalError`` if the file cannot be opened or set up.
-    init(path: String, synchronous: JournalSynchronous = .normal, readOnly: Bool = false) throws(JournalError) {
+    package init(path: String, synchronous: JournalSynchronous = .normal, readOnly: Bool = false) throws(JournalError) {
         self.path = path
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
@@ -40,7 +40,7 @@ final class SQLiteDatabase {
     deinit { close() }
 
     /// Finalizes every statement and closes the connection; later use throws.
-    func close() {
+    package func close() {
         for statement in statements.values { statement.finalize() }
         statements = [:]
         sqlite3_close_v2(handle)
@@ -48,12 +48,12 @@ final class SQLiteDatabase {
     }
 
     /// Runs `sql` (one or more statements, no parameters), discarding rows.
-    func execute(_ sql: String) throws(JournalError) {
+    package func execute(_ sql: String) throws(JournalError) {
         try check(sqlite3_exec(handle, sql, nil, nil, nil))
     }
 
     /// The prepared statement of `sql`, reset and with no bindings (prepared once, then cached).
-    func statement(_ sql: String) throws(JournalError) -> Statement {
+    package func statement(_ sql: String) throws(JournalError) -> Statement {
         if let cached = statements[sql] {
             cached.reset()
             return cached
@@ -67,7 +67,7 @@ final class SQLiteDatabase {
 
     /// Resets every cached statement, so that none holds a read open (a SELECT stopped at its
     /// first row does): an open read makes the WAL hook's checkpoint fail with `SQLITE_LOCKED`.
-    func resetStatements() {
+    package func resetStatements() {
         for statement in statements.values { statement.reset() }
     }
 
@@ -88,16 +88,16 @@ final class SQLiteDatabase {
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    var changes: Int { Int(sqlite3_changes(handle)) }
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// The rowid of the last successful INSERT.
-    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Whether no transaction is open (SQLite may roll one back by itself after an I/O error).
-    var isAutocommit: Bool { handle == nil || sqlite3_get_autocommit(handle) != 0 }
+    package var isAutocommit: Bool { handle == nil || sqlite3_get_autocommit(handle) != 0 }
 
     /// Throws the connection's current error unless `code` is `SQLITE_OK`, `SQLITE_ROW` or `SQLITE_DONE`.
-    func check(_ code: Int32) throws(JournalError) {
+    package func check(_ code: Int32) throws(JournalError) {
         guard code != SQLITE_OK && code != SQLITE_ROW && code != SQLITE_DONE else { return }
         guard let handle else { throw JournalError.other(SQLITE_MISUSE, "\(path): the database is closed") }
         throw JournalError(code: code, path: path, message: String(cString: sqlite3_errmsg(handle)))
@@ -106,7 +106,7 @@ final class SQLiteDatabase {
 
 /// A prepared statement of a ``SQLiteDatabase``: bind parameters (numbered from 1), step, read
 /// columns (numbered from 0). Used on its database's thread only.
-final class Statement {
+package final class Statement {
     private var handle: OpaquePointer?
     private unowned let database: SQLiteDatabase
 
@@ -115,34 +115,34 @@ final class Statement {
         self.database = database
     }
 
-    func finalize() {
+    package func finalize() {
         sqlite3_finalize(handle)
         handle = nil
     }
 
     /// Resets the statement and clears its bindings.
-    func reset() {
+    package func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
     }
 
     // MARK: Binding
 
-    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+    package func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
 
     /// Binds `value`'s bit pattern (SQLite integers are signed 64-bit).
-    func bind(_ index: Int32, _ value: UInt64) { sqlite3_bind_int64(handle, index, Int64(bitPattern: value)) }
+    package func bind(_ index: Int32, _ value: UInt64) { sqlite3_bind_int64(handle, index, Int64(bitPattern: value)) }
 
-    func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
+    package func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
 
     /// Binds `value` as text, or NULL.
-    func bind(_ index: Int32, _ value: String?) {
+    package func bind(_ index: Int32, _ value: String?) {
         guard let value else { return bindNull(index) }
         sqlite3_bind_text(handle, index, value, -1, evy_sqlite_transient())
     }
 
     /// Binds `value` as a blob (copied), or NULL.
-    func bind(_ index: Int32, _ value: [UInt8]?) {
+    package func bind(_ index: Int32, _ value: [UInt8]?) {
         guard let value else { return bindNull(index) }
         value.withUnsafeBytes { bytes in
             // A zero-length blob needs a non-nil pointer, or SQLite stores NULL.
@@ -151,13 +151,15 @@ final class Statement {
         }
     }
 
-    func bindNull(_ index: Int32) { sqlite3_bind_null(handle, index) }
+    package func bind(_ index: Int32, _ value: Double) { sqlite3_bind_double(handle, index, value) }
+
+    package func bindNull(_ index: Int32) { sqlite3_bind_null(handle, index) }
 
     // MARK: Stepping
 
     /// Steps once: true while there is a row to read, false once done. Throws the statement's error.
     @discardableResult
-    func step() throws(JournalError) -> Bool {
+    package func step() throws(JournalError) -> Bool {
         let code = sqlite3_step(handle)
         if code == SQLITE_ROW { return true }
         if code == SQLITE_DONE { return false }
@@ -166,28 +168,30 @@ final class Statement {
     }
 
     /// Steps through every row, calling `row` for each.
-    func forEachRow(_ row: (Statement) throws(JournalError) -> Void) throws(JournalError) {
+    package func forEachRow(_ row: (Statement) throws(JournalError) -> Void) throws(JournalError) {
         while try step() { try row(self) }
     }
 
     // MARK: Columns
 
-    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
-    func uint64(_ column: Int32) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(handle, column)) }
+    package func uint64(_ column: Int32) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(handle, column)) }
 
-    func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
+    package func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
 
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    package func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+    package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 
     /// The column as text ("" for NULL).
-    func text(_ column: Int32) -> String {
+    package func text(_ column: Int32) -> String {
         guard let bytes = sqlite3_column_text(handle, column) else { return "" }
         return String(cString: bytes)
     }
 
     /// The column as bytes ([] for NULL).
-    func blob(_ column: Int32) -> [UInt8] {
+    package func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, column))
         guard count > 0, let bytes = sqlite3_column_blob(handle, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: bytes, count: count))
