@@ -87,7 +87,10 @@ let libraries: [Target] = [
         swiftSettings: evySettings),
     /// The feed-scraper pipeline on the job system (workers/feeds).
     .target(
-        name: "EvyFeeds", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyJobs"], path: "workers/feeds",
+        name: "EvyFeeds",
+        dependencies: [
+            "Evy", "EvyHTTP", "EvyCrawl", "EvyJobs", .product(name: "HeapModule", package: "swift-collections"),
+        ], path: "workers/feeds",
         swiftSettings: evySettings),
     /// What the test targets (and the fuzzer) share: the `green {}` runner, in-memory streams.
     .target(name: "EvyTestSupport", dependencies: ["Evy"], swiftSettings: evySettings),

@@ -113,7 +113,7 @@ events {{
 }}
 
 http {{
-    types {{ text/html html; }}
+    types {{ text/html html; application/rss+xml xml; }}
     default_type application/octet-stream;
     access_log off;
     keepalive_requests 1000000;

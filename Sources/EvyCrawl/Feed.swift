@@ -219,9 +219,17 @@ enum FeedDates {
     static func parse(_ text: String) -> Date? {
         let padded = text.first?.isWhitespace == true || text.last?.isWhitespace == true
         let trimmed = padded ? text.trimmingCharacters(in: .whitespaces) : text
-        if let date = try? iso.parse(trimmed) { return date }
-        if let date = try? isoFractional.parse(trimmed) { return date }
-        return rfc822(trimmed) ?? dayOnly(trimmed)
+        // `2026-11-30…` is ISO 8601; anything else is tried as RFC 822 first (a failed ISO parse
+        // costs as much as a successful one, and RSS dates are RFC 822).
+        let head = trimmed.utf8.prefix(5)
+        let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+        if head.count == 5, head.prefix(4).allSatisfy(isDigit), head.last == UInt8(ascii: "-") {
+            if let date = try? iso.parse(trimmed) { return date }
+            if let date = try? isoFractional.parse(trimmed) { return date }
+            return dayOnly(trimmed)
+        }
+        if let date = rfc822(trimmed) { return date }
+        return (try? iso.parse(trimmed)) ?? (try? isoFractional.parse(trimmed))
     }
 
     /// `[Wkd,] DD Mon YYYY HH:MM[:SS] [ZONE|+HHMM]`; two-digit years are 19xx/20xx as in RFC 2822.

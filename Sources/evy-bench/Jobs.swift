@@ -400,7 +400,7 @@ func jobsBenchmarks() throws {
 // MARK: Process figures
 
 /// User + system CPU seconds of process `pid` so far (/proc/PID/stat).
-private func processCPUSeconds(_ pid: Int32) throws -> Double {
+func processCPUSeconds(_ pid: Int32) throws -> Double {
     let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
     // The fields after the command name, which is in parentheses and may hold spaces.
     guard let close = stat.lastIndex(of: ")") else { throw BenchmarkFailure("unreadable /proc/\(pid)/stat") }

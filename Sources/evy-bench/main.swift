@@ -42,7 +42,7 @@ if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(argume
 
 let networkScenarios = [
     "echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds", "crawl", "http-server",
-    "crawl-distributed", "jobs", "jobs-noop", "jobs-enqueue", "jobs-fetch", "jobs-latency", "jobs-scale", "jobs-deep",
+    "crawl-distributed", "feeds-distributed", "jobs", "jobs-noop", "jobs-enqueue", "jobs-fetch", "jobs-latency", "jobs-scale", "jobs-deep",
 ]
 guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name)
 else {
@@ -69,6 +69,8 @@ case "jobs":
     attempt(name) { try jobsBenchmarks() }
 case "crawl-distributed":
     attempt(name) { try crawlDistributedBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) }
+case "feeds-distributed":
+    attempt(name) { try feedsDistributedBenchmark(feeds: size.flatMap { Int($0) } ?? 2000) }
 case "jobs-noop":
     attempt(name) { try jobsNoopBenchmark(count: size.flatMap { Int($0) } ?? 200_000) }
 case "jobs-enqueue":

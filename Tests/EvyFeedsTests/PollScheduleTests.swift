@@ -104,6 +104,23 @@ final class PollScheduleTests: XCTestCase {
         XCTAssertEqual(EntryKey.of(byID).count, 16)
     }
 
+    func testATasksHandWrittenJSONIsWhatItsDecoderReads() throws {
+        let tasks = [
+            FeedTask(feed: "http://a.example/feed?x=\"1\"", etag: "W/\"abc\"", lastModified: "Mon, 30 Nov 2026", seen: ["0011", "ffee"]),
+            FeedTask(feed: "http://b.example/\u{1}é", url: "http://c.example/"),
+        ]
+        for task in tasks {
+            XCTAssertEqual(try JSONDecoder().decode(FeedTask.self, from: Data(task.json)), task)
+            XCTAssertEqual(try JSONDecoder().decode(FeedTask.self, from: try JSONEncoder().encode(task)), task)
+        }
+        var poll = FeedPoll(feed: "f", url: "u")
+        poll.keys = ["01", "02"]
+        poll.entries = [FeedItem(feed: "f", key: "01", id: "1", title: "t")]
+        let decoded = try JSONDecoder().decode(FeedPoll.self, from: try JSONEncoder().encode(poll))
+        XCTAssertEqual(decoded, poll)
+        XCTAssertEqual(decoded.newEntries, 1)
+    }
+
     // MARK: OPML
 
     func testOPMLListsEveryFeedOfNestedFoldersAndRoundTrips() throws {

@@ -1,3 +1,5 @@
+import EvyJobs
+
 /// One crawl job's input: which page of which crawl, how deep, under which policy. Travels as
 /// JSON in the job's payload.
 public struct CrawlTask: Codable, Sendable, Equatable {
@@ -64,21 +66,4 @@ public struct PageRecord: Codable, Sendable, Equatable {
         self.depth = depth
         self.status = status
     }
-}
-
-/// Appends `text` as a JSON string (quoted; `"`, `\\` and control characters escaped).
-func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
-    bytes.append(UInt8(ascii: "\""))
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-            bytes += [UInt8(ascii: "\\"), byte]
-        case ..<0x20:
-            let hex = Array("0123456789abcdef".utf8)
-            bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-        default:
-            bytes.append(byte)
-        }
-    }
-    bytes.append(UInt8(ascii: "\""))
 }

@@ -13,6 +13,11 @@ public enum EntryKey {
         return hash("content\u{0}\(entry.title ?? "")\u{0}\(entry.summary ?? "")\u{0}\(published)")
     }
 
+    /// The keys of a space-separated list (how ``FeedTask`` and ``FeedPoll`` carry them).
+    static func list(_ text: String) -> [String] {
+        text.utf8.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     private static func hash(_ text: String) -> String {
         var value: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {

@@ -1,4 +1,5 @@
 import Evy
+import HeapModule
 import EvyJobs
 import Foundation
 
@@ -88,35 +89,36 @@ public final class FeedScraper: @unchecked Sendable {
         let started = ContinuousClock.now
         var states = try store.all()
         let jobs = try JobSet<Int>(client: client, limit: .max)
-        var outstanding = Set<Int>()  // indices into states
-        var polled = Set<Int>()  // .once: the feeds submitted in this run
+        // The feeds waiting for their next poll, soonest first (.once: every active feed, now).
+        // A feed is in it or outstanding (submitted, outcome not taken), never both.
+        var waiting = Heap(
+            states.indices.filter { states[$0].status == .active }.map {
+                Due(at: mode == .once ? 0 : states[$0].nextPoll, position: $0)
+            })
+        var outstanding = 0
         var summary = Summary()
         var lastReport = ContinuousClock.now
 
-        func isDue(_ position: Int, now: Double) -> Bool {
-            guard states[position].status == .active, !outstanding.contains(position) else { return false }
-            return mode == .once ? !polled.contains(position) : states[position].nextPoll <= now
-        }
-
         while true {
             let now = clock().timeIntervalSince1970
-            for position in states.indices where isDue(position, now: now) {
-                try await submit(states[position], into: jobs, tag: position)
-                outstanding.insert(position)
-                polled.insert(position)
+            while let due = waiting.min, due.at <= now {
+                _ = waiting.popMin()
+                try await submit(states[due.position], into: jobs, tag: due.position)
+                outstanding += 1
             }
-            let nextDue = states.indices.filter { states[$0].status == .active && !outstanding.contains($0) }
-                .map { states[$0].nextPoll }.min()
-            if outstanding.isEmpty {
-                guard mode == .forever, let nextDue else { break }
+            let nextDue = waiting.min?.at
+            if outstanding == 0 {
+                guard let nextDue else { break }
                 try await sleep(for: .milliseconds(Int64(max(0, nextDue - now) * 1000) + 1))
                 continue
             }
-            // .forever waits for an outcome only until the next feed is due.
+            // Outcomes are waited for only until the next feed is due.
             let arrival =
-                mode == .once
-                ? try await jobs.next()
-                : try await jobs.next(timeout: .milliseconds(Int64(max(0, (nextDue ?? now + 60) - now) * 1000) + 1))
+                if let nextDue {
+                    try await jobs.next(timeout: .milliseconds(Int64(max(0, nextDue - now) * 1000) + 1))
+                } else {
+                    try await jobs.next()
+                }
             guard var taken = arrival else { continue }
             // Everything that has arrived, written in one transaction.
             var changed: [Int] = []
@@ -125,13 +127,16 @@ public final class FeedScraper: @unchecked Sendable {
                 let poll = try Self.poll(from: result, of: states[position])
                 states[position].apply(poll, schedule: schedule, now: clock())
                 count(poll, state: states[position], into: &summary)
-                outstanding.remove(position)
+                outstanding -= 1
                 changed.append(position)
+                if mode == .forever, states[position].status == .active {
+                    waiting.insert(Due(at: states[position].nextPoll, position: position))
+                }
                 guard let more = try await jobs.next(timeout: .zero) else { break }
                 taken = more
             }
             try store.save(changed.map { states[$0] })
-            summary.progress.queued = outstanding.count
+            summary.progress.queued = outstanding
             if let progress, ContinuousClock.now - lastReport >= .milliseconds(200) {
                 lastReport = .now
                 progress(rated(summary.progress, since: started))
@@ -151,7 +156,7 @@ public final class FeedScraper: @unchecked Sendable {
         options.concurrencyKey = URL(string: state.url)?.host.map { "feeds-host:\($0)" } ?? ""
         options.concurrencyLimit = UInt16(clamping: perHost)
         try await jobs.submit(
-            FeedPoller.handlerName, payload: Array(try JSONEncoder().encode(state.task)), options: options, tag: tag)
+            FeedPoller.handlerName, payload: state.task.json, options: options, tag: tag)
     }
 
     /// The poll a job's outcome holds; a job that failed (a worker lost too often, a task the
@@ -159,7 +164,7 @@ public final class FeedScraper: @unchecked Sendable {
     private static func poll(from result: Result<JobOutcome, any Error>, of state: FeedState) throws -> FeedPoll {
         let outcome = try result.get()
         if outcome.status == .succeeded,
-            let poll = try? JSONDecoder().decode(FeedPoll.self, from: Data(outcome.payload))
+            let poll = try? JSONDecoder().decode(FeedPollHeader.self, from: Data(outcome.payload)).poll
         {
             return poll
         }
@@ -170,7 +175,7 @@ public final class FeedScraper: @unchecked Sendable {
 
     private func count(_ poll: FeedPoll, state: FeedState, into summary: inout Summary) {
         summary.progress.polls += 1
-        summary.progress.entries += poll.error == nil ? poll.entries.count : 0
+        summary.progress.entries += poll.error == nil ? poll.newEntries : 0
         if poll.notModified { summary.progress.notModified += 1 }
         if poll.error != nil { summary.progress.errors += 1 }
         if poll.bozo != nil && poll.error == nil { summary.bozo += 1 }
@@ -183,4 +188,12 @@ public final class FeedScraper: @unchecked Sendable {
         progress.entriesPerSecond = Double(progress.entries) / seconds
         return progress
     }
+}
+
+/// A feed's next poll time (seconds since 1970) and its place in the scraper's states.
+private struct Due: Comparable {
+    var at: Double
+    var position: Int
+
+    static func < (left: Due, right: Due) -> Bool { (left.at, left.position) < (right.at, right.position) }
 }

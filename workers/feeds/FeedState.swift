@@ -94,7 +94,7 @@ public struct FeedState: Sendable, Equatable {
                 bozo = poll.bozo
                 remember(poll.keys)
             }
-            entries += poll.entries.count
+            entries += poll.newEntries
         }
         follow(poll.permanentRedirect)
         let interval = schedule.interval(

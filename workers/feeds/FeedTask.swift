@@ -1,3 +1,4 @@
+import EvyJobs
 import Foundation
 
 /// One poll's input: which feed, where to fetch it now, and what the last polls left behind (the
@@ -13,7 +14,39 @@ public struct FeedTask: Codable, Sendable, Equatable {
     /// The `Last-Modified` of the last 200, sent as `If-Modified-Since`.
     public var lastModified: String?
     /// The keys (``EntryKey``) of the entries recorded already: those are not recorded again.
-    public var seen: [String]
+    public var seen: [String] {
+        get { EntryKey.list(seenList) }
+        set { seenList = newValue.joined(separator: " ") }
+    }
+    /// ``seen`` as it travels: one string, the keys separated by spaces (a JSON array of short
+    /// strings costs a JSON coder many times more).
+    private var seenList: String
+
+    private enum CodingKeys: String, CodingKey {
+        case feed, url, etag, lastModified
+        case seenList = "seen"
+    }
+
+    /// The task's JSON, as its `Codable` conformance writes it, without a `JSONEncoder` pass (the
+    /// scraper writes one per poll).
+    public var json: [UInt8] {
+        var bytes = Array("{\"feed\":".utf8)
+        appendJSONString(feed, to: &bytes)
+        bytes += Array(",\"url\":".utf8)
+        appendJSONString(url, to: &bytes)
+        if let etag {
+            bytes += Array(",\"etag\":".utf8)
+            appendJSONString(etag, to: &bytes)
+        }
+        if let lastModified {
+            bytes += Array(",\"lastModified\":".utf8)
+            appendJSONString(lastModified, to: &bytes)
+        }
+        bytes += Array(",\"seen\":".utf8)
+        appendJSONString(seenList, to: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
 
     /// A task for `feed`, fetched at `url` (the listed URL by default).
     public init(feed: String, url: String? = nil, etag: String? = nil, lastModified: String? = nil, seen: [String] = [])
@@ -22,7 +55,7 @@ public struct FeedTask: Codable, Sendable, Equatable {
         self.url = url ?? feed
         self.etag = etag
         self.lastModified = lastModified
-        self.seen = seen
+        seenList = seen.joined(separator: " ")
     }
 }
 
@@ -42,6 +75,20 @@ public struct FeedItem: Codable, Sendable, Equatable {
     public var published: String?
     /// Its summary or content.
     public var summary: String?
+
+    /// An entry from known values.
+    public init(
+        feed: String, key: String, id: String? = nil, title: String? = nil, link: String? = nil,
+        published: String? = nil, summary: String? = nil
+    ) {
+        self.feed = feed
+        self.key = key
+        self.id = id
+        self.title = title
+        self.link = link
+        self.published = published
+        self.summary = summary
+    }
 }
 
 /// What one poll found: the job's result, as JSON. ``entries`` holds only the entries not seen
@@ -64,9 +111,19 @@ public struct FeedPoll: Codable, Sendable, Equatable {
     /// The validators to send next time.
     public var lastModified: String?
     /// The new entries, in document order.
-    public var entries: [FeedItem] = []
+    public var entries: [FeedItem] = [] {
+        didSet { newEntries = entries.count }
+    }
+    /// How many ``entries`` there are: a reader that does not need the entries themselves (the
+    /// scraper) decodes this and skips them.
+    public internal(set) var newEntries = 0
     /// The keys of every entry in the document (new or not): the next seen set starts with them.
-    public var keys: [String] = []
+    public var keys: [String] {
+        get { EntryKey.list(keyList) }
+        set { keyList = newValue.joined(separator: " ") }
+    }
+    /// ``keys`` as they travel: one string, separated by spaces.
+    private var keyList = ""
     /// Entries in the document published in the 7 days before the poll (adaptive polling).
     public var entriesLastWeek = 0
     /// Where every hop of a 301/308 chain led, if the fetch began with permanent redirects.
@@ -85,9 +142,45 @@ public struct FeedPoll: Codable, Sendable, Equatable {
     /// From the request to the whole body, in milliseconds.
     public var milliseconds = 0.0
 
+    private enum CodingKeys: String, CodingKey {
+        case feed, url, status, notModified, title, homePage, etag, lastModified, entries, newEntries, entriesLastWeek
+        case permanentRedirect, retryAfterSeconds, cacheSeconds, bozo, error, bytes, milliseconds
+        case keyList = "keys"
+    }
+
     /// A poll of `feed` at `url` with nothing found yet.
     public init(feed: String, url: String) {
         self.feed = feed
         self.url = url
+    }
+}
+
+/// What the scraper reads of a ``FeedPoll``: everything but the entries, which only the collector
+/// keeps (decoding them again cost the scraper most of its time).
+struct FeedPollHeader: Decodable {
+    var poll: FeedPoll
+
+    private enum CodingKeys: String, CodingKey {
+        case feed, url, status, notModified, title, homePage, etag, lastModified, newEntries, entriesLastWeek
+        case permanentRedirect, retryAfterSeconds, cacheSeconds, bozo, error, keys
+    }
+
+    init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        poll = FeedPoll(feed: try values.decode(String.self, forKey: .feed), url: try values.decode(String.self, forKey: .url))
+        poll.status = try values.decode(Int.self, forKey: .status)
+        poll.notModified = try values.decode(Bool.self, forKey: .notModified)
+        poll.title = try values.decodeIfPresent(String.self, forKey: .title)
+        poll.homePage = try values.decodeIfPresent(String.self, forKey: .homePage)
+        poll.etag = try values.decodeIfPresent(String.self, forKey: .etag)
+        poll.lastModified = try values.decodeIfPresent(String.self, forKey: .lastModified)
+        poll.newEntries = try values.decode(Int.self, forKey: .newEntries)
+        poll.entriesLastWeek = try values.decode(Int.self, forKey: .entriesLastWeek)
+        poll.permanentRedirect = try values.decodeIfPresent(String.self, forKey: .permanentRedirect)
+        poll.retryAfterSeconds = try values.decodeIfPresent(Int.self, forKey: .retryAfterSeconds)
+        poll.cacheSeconds = try values.decodeIfPresent(Int.self, forKey: .cacheSeconds)
+        poll.bozo = try values.decodeIfPresent(String.self, forKey: .bozo)
+        poll.error = try values.decodeIfPresent(String.self, forKey: .error)
+        poll.keys = EntryKey.list(try values.decode(String.self, forKey: .keys))
     }
 }

@@ -54,6 +54,8 @@ public final class JobClient: @unchecked Sendable {
     private var nextRequest: UInt64 = 1
     private var pending: [UInt64: Event<Message>] = [:]
     private var streams: [UInt64: OutcomeWait] = [:]
+    /// Jobs asked about (per registration) that the next flush sends to the collector.
+    private var unsentAsks: [UInt64: [UInt64]] = [:]
     /// The ``submitMany(_:window:)`` calls in progress, each owning a range of request ids.
     private var batches: [SubmitBatch] = []
     private var readers: [GreenThread<Void>] = []
@@ -202,7 +204,17 @@ public final class JobClient: @unchecked Sendable {
     func ask(for jobs: [UInt64], in request: UInt64) -> Bool {
         guard let collector, let wait = streams[request] else { return false }
         wait.add(jobs)
-        spawnN { try await collector.send(.wait(request: request, jobs: jobs)) }
+        // One message for every job asked about in this turn of the hub (a JobSet asks once per
+        // acknowledged submit, and acknowledgements come in bursts).
+        if unsentAsks[request] != nil {
+            unsentAsks[request]! += jobs
+            return true
+        }
+        unsentAsks[request] = jobs
+        spawnN { [self] in
+            let all = unsentAsks.removeValue(forKey: request) ?? []
+            for chunk in all.chunks() { try await collector.send(.wait(request: request, jobs: Array(chunk))) }
+        }
         return true
     }
 
