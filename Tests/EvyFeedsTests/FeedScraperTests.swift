@@ -245,4 +245,56 @@ final class FeedScraperTests: XCTestCase {
             await server.stop()
         }
     }
+
+    /// `.forever` on a schedule of milliseconds: every feed is polled again and again when due,
+    /// conditionally once its validators are known, and a failing feed is backed off and polled
+    /// on, never dropped; no entry is recorded twice however many polls there are.
+    func testForeverPollsEachFeedWhenDueAndNeverDropsAFailingOne() throws {
+        let directory = NSTemporaryDirectory() + "evy-feeds-forever-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let site = FeedSite()
+            for n in 0..<3 { site.feeds["/f/\(n)"] = (1, (0..<5).map { "f\(n)-e\($0)" }) }
+            var configuration = HTTPServer.Configuration()
+            configuration.accessLog = false
+            let server = HTTPServer(configuration: configuration, handler: site.handler)
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN { try await server.serve(listener) }
+            let base = "http://127.0.0.1:\(listener.localAddress!.port)"
+            let system = try EmbeddedSystem(directory: directory, workers: 2, slots: 4, heartbeat: .milliseconds(100)) {
+                FeedPoller(timeout: .seconds(5)).register(on: $0)
+            }
+            let client = try system.client()
+            let store = try FeedStateStore(path: directory + "/feeds.sqlite3")
+            try store.add(["/f/0", "/f/1", "/f/2", "/error"].map { OPML.Outline(url: base + $0) })
+            var schedule = PollSchedule()
+            schedule.minInterval = .milliseconds(50)
+            schedule.maxInterval = .milliseconds(150)
+            schedule.maxErrorInterval = .milliseconds(200)
+            let scraper = FeedScraper(client: client, store: store, schedule: schedule)
+            let running = spawn { try await scraper.run(.forever) }
+            try await waitUntil("every feed polled four times", timeout: .seconds(20)) {
+                ["/f/0", "/f/1", "/f/2", "/error"].allSatisfy { site.hits[$0, default: 0] >= 4 }
+            }
+            running.cancel()
+            _ = try? await running.wait()
+
+            for n in 0..<3 {
+                XCTAssertGreaterThanOrEqual(site.conditionalHits["/f/\(n)", default: 0], 3, "polls after the first are 304s")
+            }
+            let states = Dictionary(uniqueKeysWithValues: try store.all().map { ($0.feed, $0) })
+            let failing = try XCTUnwrap(states[base + "/error"])
+            XCTAssertEqual(failing.status, .active, "never dropped")
+            XCTAssertGreaterThanOrEqual(failing.errors, 3)
+            XCTAssertEqual(failing.lastError, "HTTP 500")
+            XCTAssertEqual(failing.nextPoll - failing.lastPoll, 0.2, accuracy: 0.001, "backed off to the maximum")
+            let entries = try await Self.recordedEntries(client)
+            XCTAssertEqual(entries.count, 15, "each entry once, however many polls")
+            store.close()
+            client.close()
+            await system.stop()
+            await server.stop()
+        }
+    }
 }
