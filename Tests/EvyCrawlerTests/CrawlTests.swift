@@ -15,7 +15,7 @@ final class CrawlTests: XCTestCase {
     }
 
     /// The site: path → response. Counts every request by path.
-    private static func site(_ hits: Box<[String: Int]>) -> HTTPHandler {
+    private static func site(_ hits: Box<[String: Int]>, throttled: Box<[ContinuousClock.Instant]>) -> HTTPHandler {
         { request, _ in
             let path = request.path
             hits.value[path, default: 0] += 1
@@ -34,7 +34,7 @@ final class CrawlTests: XCTestCase {
                     [
                         "/a", "/b", "/redirect-chain/1", "/loop/1", "/cal/2026/1", "/missing", "/gone", "/error",
                         "/private/secret", "mailto:someone@example.org", "http://offsite.example/",
-                        "/trap/x/trap/x/trap/", "/big", "/latin1", "/broken", "/a#fragment", "/slow",
+                        "/trap/x/trap/x/trap/", "/big", "/latin1", "/broken", "/a#fragment", "/slow", "/throttled",
                     ], "<!-- <a href=\"/commented\">not a link</a> -->")
             case "/a": return page(["/b", "/a", "/"])
             case "/b": return page(["/c"])
@@ -44,6 +44,10 @@ final class CrawlTests: XCTestCase {
             case "/final": return page([])
             case "/loop/1": return redirect(301, "/loop/2")
             case "/loop/2": return redirect(301, "/loop/1")
+            case "/throttled":  // 429 with Retry-After the first time, then the page
+                throttled.value.append(.now)
+                if throttled.value.count == 1 { return HTTPResponse(status: 429, headers: [("Retry-After", "1")]) }
+                return page([])
             case "/missing": return .text("no", status: 404)
             case "/gone": return .text("gone", status: 410)
             case "/error": return .text("oops", status: 500)
@@ -72,9 +76,10 @@ final class CrawlTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try green(deadline: .seconds(60)) {
             let hits = Box<[String: Int]>([:])
+            let throttled = Box<[ContinuousClock.Instant]>([])
             var configuration = HTTPServer.Configuration()
             configuration.accessLog = false
-            let server = HTTPServer(configuration: configuration, handler: Self.site(hits))
+            let server = HTTPServer(configuration: configuration, handler: Self.site(hits, throttled: throttled))
             let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
             spawnN { try await server.serve(listener) }
             let base = "http://127.0.0.1:\(listener.localAddress!.port)"
@@ -105,12 +110,17 @@ final class CrawlTests: XCTestCase {
             }
             let expected: Set<String> = [
                 "/", "/a", "/b", "/c", "/final", "/cal/2026/1", "/cal/2026/2", "/cal/2026/3", "/cal/2026/4", "/latin1",
-                "/broken", "/from-latin1", "/from-broken",
+                "/broken", "/from-latin1", "/from-broken", "/throttled",
             ]
             XCTAssertEqual(okPages, expected, "exactly the reachable pages")
-            for path in expected { XCTAssertEqual(hits.value[path], 1, "\(path) fetched once") }
+            for path in expected where path != "/throttled" { XCTAssertEqual(hits.value[path], 1, "\(path) fetched once") }
             for never in ["/private/secret", "/commented", "/trap/x/trap/x/trap/", "/cal/2026/5"] {
                 XCTAssertNil(hits.value[never], "\(never) is never requested")
+            }
+            XCTAssertEqual(throttled.value.count, 2, "a 429 is asked again once")
+            if throttled.value.count == 2 {
+                XCTAssertGreaterThanOrEqual(
+                    throttled.value[1] - throttled.value[0], .seconds(1), "not before its Retry-After (the retry delay is 10 ms)")
             }
             XCTAssertEqual(hits.value["/loop/1"], 1, "a redirect loop ends at the frontier")
             XCTAssertEqual(hits.value["/loop/2"], 1)

@@ -148,6 +148,16 @@ final class CodecTests: XCTestCase {
             "bad JobStatus value 4")
     }
 
+    func testFailedCarriesRetryAfterOnlyWhenItIsNotZero() throws {
+        let plain = Message.failed(Lease(job: 1, attempt: 1), retryable: true, error: "ab")
+        let later = Message.failed(Lease(job: 1, attempt: 1), retryable: true, error: "ab", retryAfterMilliseconds: 0x0102_0304)
+        XCTAssertEqual(MessageCodec.encode(later)[2], MessageCodec.encode(plain)[2] + [1, 2, 3, 4], "a trailing u32")
+        XCTAssertEqual(try MessageCodec.decode(MessageCodec.encode(later)), later)
+        XCTAssertEqual(try MessageCodec.decode(MessageCodec.encode(plain)), plain, "absent: 0")
+        assertRefused(
+            frames(plain, header: MessageCodec.encode(plain)[2] + [0, 1]), .malformed, "2 bytes after the header's last field")
+    }
+
     func testInvalidUTF8() {
         let failed = Message.failed(Lease(job: 1, attempt: 1), retryable: true, error: "ab")
         let header = MessageCodec.encode(failed)[2].dropLast(2)

@@ -10,8 +10,11 @@ import Foundation
 /// the dispatcher (the frontier: dedup and per-host politeness for every worker at once).
 ///
 /// Failures: a connection error, a timeout or a 5xx, 429 or 503 is a retryable ``JobFailure``
-/// (the dispatcher's retries with backoff); robots.txt refusals, 4xx and pages over the size
-/// limit are recorded as they are. Hub-confined, like the worker it serves.
+/// (the dispatcher's retries with backoff, and not before a 429's or 503's `Retry-After`, up to
+/// ``maxRetryAfter``); robots.txt refusals, 4xx and pages over the size limit are recorded as they
+/// are. A host that failed ``backoffAfter`` times in a row, or asked for a `Retry-After`, is backed
+/// off: its next fetches from this worker wait (1 s doubling to ``maxHostBackoff``, or the
+/// `Retry-After`), holding only the host's concurrency slots. Hub-confined, like the worker it serves.
 public final class CrawlFetcher: @unchecked Sendable {
     /// The handler's name.
     public static let handlerName = "crawl.fetch"
@@ -21,6 +24,14 @@ public final class CrawlFetcher: @unchecked Sendable {
     private let timeout: Duration
     private var clients: [Int: HTTPClient] = [:]
     private let robots: RobotsCache
+    /// Failures in a row per origin, and until when it is backed off.
+    private var hostFailures: [String: (count: Int, until: ContinuousClock.Instant)] = [:]
+    /// The longest `Retry-After` honoured.
+    public static let maxRetryAfter = Duration.seconds(3600)
+    /// Failures of one host in a row after which it is backed off.
+    public static let backoffAfter = 3
+    /// The longest backoff of a failing host.
+    public static let maxHostBackoff = Duration.seconds(60)
 
     /// A fetcher identifying itself as `userAgent`, giving each page `timeout`.
     public init(userAgent: String = "evy-crawler/1.0", timeout: Duration = .seconds(30)) {
@@ -66,6 +77,7 @@ public final class CrawlFetcher: @unchecked Sendable {
             record.error = rules.unreachable ? "robots.txt unreachable" : "disallowed by robots.txt"
             return record
         }
+        if let until = hostFailures[origin]?.until, until > .now { try await sleep(for: until - .now) }
         let started = ContinuousClock.now
         let response: HTTPClientResponse
         do {
@@ -78,19 +90,21 @@ public final class CrawlFetcher: @unchecked Sendable {
                 record.error = "\(error)"
                 return record
             }
-            throw JobFailure("\(error)", retryable: true)
+            throw hostFailed(origin, JobFailure("\(error)", retryable: true))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw JobFailure("\(error)", retryable: true)  // connection refused, timeout
+            throw hostFailed(origin, JobFailure("\(error)", retryable: true))  // connection refused, timeout
         }
         record.milliseconds = Double((ContinuousClock.now - started) / .microseconds(1)) / 1000
         record.status = response.status
         record.bytes = response.body.count
         record.contentType = response.header("Content-Type")
         if [429, 500, 502, 503, 504].contains(response.status) {
-            throw JobFailure("HTTP \(response.status)", retryable: true)
+            let asked = [429, 503].contains(response.status) ? response.retryAfter().map { min($0, Self.maxRetryAfter) } : nil
+            throw hostFailed(origin, JobFailure("HTTP \(response.status)", retryable: true, retryAfter: asked))
         }
+        hostFailures[origin] = nil
         if (300..<400).contains(response.status), let location = response.header("Location"),
             let next = URL(string: location, relativeTo: url)?.absoluteURL
         {
@@ -103,6 +117,18 @@ public final class CrawlFetcher: @unchecked Sendable {
             record.links = page.links.filter { seen.insert($0).inserted }
         }
         return record
+    }
+
+    /// Counts a failure of `origin` and backs it off if it keeps failing or asked to wait; returns `failure`.
+    private func hostFailed(_ origin: String, _ failure: JobFailure) -> JobFailure {
+        let count = (hostFailures[origin]?.count ?? 0) + 1
+        var until = ContinuousClock.now
+        if count >= Self.backoffAfter {
+            until += min(Self.maxHostBackoff, .seconds(1) * (1 << min(count - Self.backoffAfter, 16)))
+        }
+        if let asked = failure.retryAfter { until = max(until, .now + asked) }
+        hostFailures[origin] = (count, until)
+        return failure
     }
 
     /// The page client for a size limit (one per limit in use; crawls rarely differ).

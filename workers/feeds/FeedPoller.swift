@@ -93,7 +93,7 @@ public final class FeedPoller: @unchecked Sendable {
         case 200..<300:
             read(response, into: &poll, seen: task.seen)
         case 429, 503:
-            poll.retryAfterSeconds = response.header("Retry-After").flatMap { Self.seconds(retryAfter: $0, now: clock()) }
+            poll.retryAfterSeconds = response.retryAfter(now: clock()).map { Int(($0 / .seconds(1)).rounded(.up)) }
             poll.error = "HTTP \(response.status)"
         case 410:
             poll.error = "HTTP 410 Gone"
@@ -153,12 +153,5 @@ public final class FeedPoller: @unchecked Sendable {
             }
         }
         return nil
-    }
-
-    /// A `Retry-After` value (seconds, or an HTTP date) as seconds from `now`.
-    static func seconds(retryAfter value: String, now: Date) -> Int? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Int(trimmed) { return max(0, seconds) }
-        return Feed.date(from: trimmed).map { max(0, Int($0.timeIntervalSince(now).rounded(.up))) }
     }
 }

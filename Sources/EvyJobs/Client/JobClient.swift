@@ -213,7 +213,11 @@ public final class JobClient: @unchecked Sendable {
         unsentAsks[request] = jobs
         spawnN { [self] in
             let all = unsentAsks.removeValue(forKey: request) ?? []
-            for chunk in all.chunks() { try await collector.send(.wait(request: request, jobs: Array(chunk))) }
+            // A send that fails (the client closed meanwhile) loses nothing: the registration's
+            // refresh asks again for every job still outstanding.
+            for chunk in all.chunks() where !isClosed {
+                try? await collector.send(.wait(request: request, jobs: Array(chunk)))
+            }
         }
         return true
     }

@@ -294,13 +294,13 @@ public final class Dispatcher: @unchecked Sendable {
         case .credit(let slots):
             workers[peer]!.credit = min(workers[peer]!.credit + slots, workers[peer]!.slots)
             dispatch()
-        case .failed(let lease, let retryable, let error):
+        case .failed(let lease, let retryable, let error, let retryAfter):
             guard let job = schedule.jobs[lease.job], job.lease?.worker == peer, job.lease?.attempt == lease.attempt
             else {
                 return  // a lease that expired: the job has another attempt, or is done
             }
             if retryable && job.attempts <= UInt32(job.maxRetries) {
-                let delay = retryDelay(after: job.attempts)
+                let delay = max(retryDelay(after: job.attempts), UInt64(retryAfter))
                 counters.retried += 1
                 schedule.unlease(lease.job, now: now, notBefore: now + delay)
                 journal.markRetry(job: lease.job, attempts: job.attempts, notBefore: now + delay, error: error)

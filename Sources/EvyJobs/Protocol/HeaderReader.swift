@@ -116,7 +116,8 @@ struct HeaderReader {
         case .welcome: try .welcome(heartbeatMilliseconds: int(), liveness: int())
         case .job: try .job(lease(), handler: string(), timeoutMilliseconds: int(), payload: payload)
         case .credit: try .credit(slots: int())
-        case .failed: try .failed(lease(), retryable: bool(), error: string())
+        case .failed:
+            try .failed(lease(), retryable: bool(), error: string(), retryAfterMilliseconds: remaining >= 4 ? int() : 0)
         case .abort: try .abort(job: int())
         case .giveBack: try .giveBack(lease())
         case .drain: .drain

@@ -124,10 +124,11 @@ extension HeaderSink {
             put(timeoutMilliseconds)
         case .credit(let slots):
             put(slots)
-        case .failed(let lease, let retryable, let error):
+        case .failed(let lease, let retryable, let error, let retryAfterMilliseconds):
             put(lease)
             put(retryable)
             put(error)
+            if retryAfterMilliseconds != 0 { put(retryAfterMilliseconds) }  // optional: absent means 0
         case .abort(let job):
             put(job)
         case .giveBack(let lease):

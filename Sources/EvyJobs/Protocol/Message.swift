@@ -36,8 +36,9 @@ public enum Message: Sendable, Equatable {
     case job(Lease, handler: String, timeoutMilliseconds: UInt32, payload: [UInt8])
     /// Worker → dispatcher: `slots` more jobs may be sent.
     case credit(slots: UInt32)
-    /// Worker → dispatcher: the attempt failed; `retryable` lets the retry policy decide.
-    case failed(Lease, retryable: Bool, error: String)
+    /// Worker → dispatcher: the attempt failed; `retryable` lets the retry policy decide, and a
+    /// `retryAfterMilliseconds` other than 0 (an HTTP `Retry-After`) is the least it waits.
+    case failed(Lease, retryable: Bool, error: String, retryAfterMilliseconds: UInt32 = 0)
     /// Dispatcher → worker: cancel a running job.
     case abort(job: UInt64)
     /// Worker → dispatcher: a job given back unrun (draining, or not served).

@@ -32,11 +32,15 @@ public struct JobFailure: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// Whether another attempt may succeed (a timeout, a 503), or not (bad input).
     public var retryable: Bool
+    /// The least time before another attempt (an HTTP `Retry-After`), if the failure says; the
+    /// dispatcher waits the longer of it and its own backoff. Up to 49 days (a u32 of milliseconds).
+    public var retryAfter: Duration?
 
-    /// A failure with `message`; retryable unless said otherwise.
-    public init(_ message: String, retryable: Bool = true) {
+    /// A failure with `message`; retryable unless said otherwise, not before `retryAfter` if given.
+    public init(_ message: String, retryable: Bool = true, retryAfter: Duration? = nil) {
         self.message = message
         self.retryable = retryable
+        self.retryAfter = retryAfter
     }
 
     public var description: String { message }

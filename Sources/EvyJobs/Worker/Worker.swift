@@ -227,11 +227,11 @@ public final class Worker: @unchecked Sendable {
                                 lease, handler: name, status: .succeeded, durationMicroseconds: micros,
                                 payload: output))
                     } catch let failure as JobFailure {
-                        finish(lease, failure: failure.message, retryable: failure.retryable)
+                        finish(lease, failure: failure, retryable: failure.retryable)
                     } catch is CancellationError {
                         finish(lease, aborted: true)  // aborted, or the worker stops: no FAILED
                     } catch {
-                        finish(lease, failure: "\(error)", retryable: true)
+                        finish(lease, failure: JobFailure("\(error)"), retryable: true)
                     }
                 })
         else { return }
@@ -239,7 +239,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func finish(
-        _ lease: Lease, result: Message? = nil, failure: String? = nil, retryable: Bool = true,
+        _ lease: Lease, result: Message? = nil, failure: JobFailure? = nil, retryable: Bool = true,
         aborted: Bool = false
     ) {
         running[lease.job] = nil
@@ -249,7 +249,9 @@ public final class Worker: @unchecked Sendable {
             unrecorded[lease.job] = (result, .now)
             toCollector?.post(result)
         } else if let failure, !aborted {
-            toDispatcher?.post(.failed(lease, retryable: retryable, error: failure))
+            let retryAfter = failure.retryAfter.map { UInt32(min(Double(UInt32.max), max(1, $0 / .milliseconds(1)))) } ?? 0
+            toDispatcher?.post(
+                .failed(lease, retryable: retryable, error: failure.message, retryAfterMilliseconds: retryAfter))
         }
         if draining { return }
         if unrecorded.count >= configuration.maxUnrecordedResults {
