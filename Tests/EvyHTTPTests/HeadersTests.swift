@@ -1,6 +1,7 @@
 import Evy
 import EvyHTTP
 import EvyTestSupport
+import Foundation
 import XCTest
 
 final class HeadersTests: XCTestCase {
@@ -33,5 +34,27 @@ final class HeadersTests: XCTestCase {
             client.close()
             await server.stop()
         }
+    }
+}
+
+/// `Retry-After` as a client reads it: seconds or an IMF-fixdate, anything else ignored.
+final class RetryAfterTests: XCTestCase {
+    private func response(_ retryAfter: String?) -> HTTPClientResponse {
+        HTTPClientResponse(
+            status: 429, headers: retryAfter.map { [("Retry-After", $0)] } ?? [], body: [],
+            url: URL(string: "http://127.0.0.1/")!)
+    }
+
+    func testSecondsAndDatesAreDelaysFromNow() {
+        let now = HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT")!
+        XCTAssertEqual(now.timeIntervalSince1970, 784_111_777)
+        XCTAssertEqual(response("120").retryAfter(now: now), .seconds(120))
+        XCTAssertEqual(response(" 0 ").retryAfter(now: now), .zero)
+        XCTAssertEqual(response("Sun, 06 Nov 1994 08:50:07 GMT").retryAfter(now: now), .seconds(30))
+        XCTAssertEqual(response("Sun, 06 Nov 1994 08:00:00 GMT").retryAfter(now: now), .zero, "a date past: now")
+        for garbage in ["-5", "soon", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", ""] {
+            XCTAssertNil(response(garbage).retryAfter(now: now), garbage)
+        }
+        XCTAssertNil(response(nil).retryAfter(now: now))
     }
 }

@@ -11,6 +11,14 @@ public struct HTTPClientResponse: Sendable {
     /// The URL that answered, after redirects.
     public var url: URL
 
+    /// A response from known values (tests, and handlers that make one up).
+    public init(status: Int, headers: HTTPHeaders = [], body: [UInt8] = [], url: URL) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+    }
+
     /// The first value of the header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
         headers[name]
