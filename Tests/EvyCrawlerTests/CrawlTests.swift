@@ -124,7 +124,8 @@ final class CrawlTests: XCTestCase {
             }
             XCTAssertEqual(hits.value["/loop/1"], 1, "a redirect loop ends at the frontier")
             XCTAssertEqual(hits.value["/loop/2"], 1)
-            XCTAssertLessThanOrEqual(hits.value["/robots.txt"] ?? 0, 2, "robots.txt once per worker")
+            XCTAssertEqual(hits.value["/robots.txt"], 1, "robots.txt once for both workers")
+            XCTAssertEqual(summary.skipped[.robots], 1, "/private/secret")
             XCTAssertEqual(summary.statuses[200], expected.count)
             XCTAssertEqual(summary.statuses[404], 1)
             XCTAssertEqual(summary.statuses[410], 1)
@@ -232,6 +233,46 @@ final class CrawlResumeTests: XCTestCase {
             }
             secondClient.close()
             await second.stop()
+            await server.stop()
+        }
+    }
+}
+
+/// robots.txt's Crawl-delay is the spacing of the host at the dispatcher, for all workers at once.
+final class CrawlDelayTests: XCTestCase {
+    func testCrawlDelaySpacesEveryFetchOfAHostAcrossWorkers() throws {
+        let directory = NSTemporaryDirectory() + "evy-crawl-delay-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let starts = Box<[ContinuousClock.Instant]>([])
+            let robotsHits = Box(0)
+            var configuration = HTTPServer.Configuration()
+            configuration.accessLog = false
+            let server = HTTPServer(configuration: configuration) { request, _ in
+                if request.path == "/robots.txt" {
+                    robotsHits.value += 1
+                    return .text("User-agent: *\nCrawl-delay: 0.2\n")
+                }
+                starts.value.append(.now)
+                let links = (1...5).map { "<a href=\"/p/\($0)\">x</a>" }.joined()
+                return HTTPResponse(
+                    headers: [("Content-Type", "text/html")], body: Array("<html><body>\(links)</body></html>".utf8))
+            }
+            let listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN { try await server.serve(listener) }
+            let system = try EmbeddedSystem(directory: directory, workers: 2, slots: 10, heartbeat: .milliseconds(100)) {
+                CrawlFetcher(timeout: .seconds(5)).register(on: $0)
+            }
+            let client = try system.client()
+            let crawl = Crawl(client: client, id: "delay", seeds: ["http://127.0.0.1:\(listener.localAddress!.port)/"])
+            let summary = try await crawl.run()
+            XCTAssertEqual(summary.statuses[200], 6, "the seed and its five pages")
+            XCTAssertEqual(robotsHits.value, 1)
+            let gaps = zip(starts.value.dropFirst(), starts.value).map { $0 - $1 }
+            XCTAssertEqual(gaps.count, 5)
+            for gap in gaps { XCTAssertGreaterThanOrEqual(gap, .milliseconds(150), "Crawl-delay 0.2 s between fetches") }
+            client.close()
+            await system.stop()
             await server.stop()
         }
     }

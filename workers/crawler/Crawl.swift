@@ -2,11 +2,16 @@ import Evy
 import EvyJobs
 import Foundation
 
-/// A crawl run through the job system: the seeds and every link the ``CrawlPolicy`` admits are
-/// `crawl.fetch` jobs, submitted through the dispatcher, which is the frontier: each URL's dedup
-/// key (`crawl:ID:URL`, on disk in its journal) makes it a job once, and its host's concurrency
-/// key (`host:HOST`, with the crawl's per-host limit and the robots.txt Crawl-delay as spacing)
-/// keeps every worker on every machine polite together.
+/// A crawl run through the job system: the seeds and every link the ``CrawlPolicy`` and the
+/// host's robots.txt admit are `crawl.fetch` jobs, submitted through the dispatcher, which is the
+/// frontier: each URL's dedup key (`crawl:ID:URL`, on disk in its journal) makes it a job once,
+/// and its host's concurrency key (`host:HOST`, with the crawl's per-host limit and the longer of
+/// ``spacing`` and the robots.txt Crawl-delay as spacing) keeps every worker on every machine
+/// polite together.
+///
+/// robots.txt is one `crawl.robots` job per host (dedup key `crawl:ID:robots:ORIGIN:DAY`), so it
+/// is fetched once for all the workers; the host's links wait in the crawl until it is known.
+/// An unreachable robots.txt (the job failed for good) disallows the host for five minutes.
 ///
 /// ```swift
 /// let crawl = Crawl(client: client, id: "docs", seeds: ["https://example.org/"], policy: policy)
@@ -16,8 +21,7 @@ import Foundation
 ///   was: recorded pages are not fetched again (their dedup keys name the jobs, whose recorded
 ///   outcomes come back at once and lead on to the links they had), and jobs that were queued or
 ///   running go on where they are.
-/// - `maxPages` counts the pages whose outcome this run has taken, and stops submitting once it
-///   is reached (jobs already submitted still run, as in Scrapy's `CLOSESPIDER_PAGECOUNT`).
+/// - `maxPages` is exact for a run: it submits that many pages at most.
 /// Hub-confined.
 public final class Crawl: @unchecked Sendable {
     /// How far a crawl is.
@@ -40,7 +44,7 @@ public final class Crawl: @unchecked Sendable {
         public var statuses: [Int: Int] = [:]
         /// Pages that could not be fetched.
         public var errors = 0
-        /// Links not followed, by reason.
+        /// Links not followed, by reason (``CrawlPolicy/Skip/robots`` for robots.txt's).
         public var skipped: [CrawlPolicy.Skip: Int] = [:]
         /// Wall-clock seconds.
         public var seconds = 0.0
@@ -57,6 +61,8 @@ public final class Crawl: @unchecked Sendable {
     public var spacing: Duration = .zero
     /// Fetches of one host at once, across all workers.
     public var perHost = 8
+    /// The `User-Agent` product token robots.txt groups are matched with (the fetchers' own).
+    public var userAgent = "evy-crawler/1.0"
     /// URLs remembered as submitted in this run (most links are duplicates: these never reach the
     /// dispatcher); the complete seen set is the dispatcher's, on disk.
     public var recentURLs = 200_000
@@ -79,17 +85,32 @@ public final class Crawl: @unchecked Sendable {
         let started = ContinuousClock.now
         // No bound on the set: the crawl both takes outcomes and submits the links they bring, so
         // a bound would have it wait for room only it can make. The frontier is the dispatcher's
-        // queue (on disk); here each outstanding job costs its id and a tag (the depth).
-        let jobs = try JobSet<Int>(client: client, limit: .max)
+        // queue (on disk); here each outstanding job costs its id and a tag.
+        let jobs = try JobSet<CrawlJob>(client: client, limit: .max)
         let seedHosts = seeds.compactMap { URL(string: $0)?.host?.lowercased() }
         var summary = Summary()
         var taken = Set<UInt64>()  // job ids whose outcome was used: a cycle of links ends here
         var recent = RecentURLs(capacity: recentURLs)
+        var submitted = 0  // pages
+        var robots: [String: (rules: RobotsRules, expires: ContinuousClock.Instant)] = [:]
+        var waitingForRobots: [String: [(url: String, depth: Int)]] = [:]
         var lastReport = ContinuousClock.now
+
+        /// Submits `url` if its host's robots.txt allows it and the page budget is not spent.
+        func submitIfAllowed(_ url: String, depth: Int, origin: String, rules: RobotsRules) async throws {
+            let path = url.dropFirst(origin.count)
+            guard rules.allows(path.isEmpty ? "/" : String(path)) else {
+                summary.skipped[.robots, default: 0] += 1
+                return
+            }
+            guard submitted < policy.maxPages else { return }
+            submitted += 1
+            try await submit(url, depth: depth, delay: max(spacing, rules.crawlDelay ?? .zero), into: jobs)
+        }
 
         /// `link` is canonical unless it is a seed (a page record's links and redirect are).
         func follow(_ link: String, depth: Int, canonical: Bool = true) async throws {
-            guard summary.pages + jobs.count < policy.maxPages else { return }
+            guard submitted < policy.maxPages else { return }
             let verdict =
                 canonical
                 ? policy.admit(canonical: link, depth: depth, seedHosts: seedHosts)
@@ -99,16 +120,38 @@ public final class Crawl: @unchecked Sendable {
             case .success(let url):
                 // Submitted already in this run: its outcome comes (or came) once, with its links.
                 guard recent.insert(url) else { return }
-                try await submit(url, depth: depth, into: jobs)
+                let origin = Self.origin(of: url)
+                if let known = robots[origin], known.expires > .now {
+                    try await submitIfAllowed(url, depth: depth, origin: origin, rules: known.rules)
+                } else if waitingForRobots[origin] != nil {
+                    waitingForRobots[origin]!.append((url, depth))
+                } else {
+                    waitingForRobots[origin] = [(url, depth)]
+                    try await askRobots(origin, retrying: robots[origin]?.rules.unreachable == true, into: jobs)
+                }
             }
         }
 
         for seed in seeds { try await follow(seed, depth: 0, canonical: false) }
-        while let (_, result) = try await jobs.next() {
+        while let (job, result) = try await jobs.next() {
+            let outcome: JobOutcome
             switch result {
-            case .failure(let error):
-                throw error  // a refused submit or a lost collector: the crawl cannot go on
-            case .success(let outcome):
+            case .failure(let error): throw error  // a refused submit or a lost collector: the crawl cannot go on
+            case .success(let value): outcome = value
+            }
+            switch job {
+            case .robots(let origin):
+                let answer =
+                    outcome.status == .succeeded
+                    ? try? JSONDecoder().decode(RobotsAnswer.self, from: Data(outcome.payload)) : nil
+                let rules =
+                    answer.map { RobotsRules(status: $0.status, body: Array($0.body.utf8), userAgent: userAgent) }
+                    ?? RobotsRules(unreachableFor: userAgent)
+                robots[origin] = (rules, .now + rules.keptFor)
+                for (url, depth) in waitingForRobots.removeValue(forKey: origin) ?? [] {
+                    try await submitIfAllowed(url, depth: depth, origin: origin, rules: rules)
+                }
+            case .page:
                 guard taken.insert(outcome.job).inserted else { continue }  // the same page again
                 summary.pages += 1
                 guard outcome.status == .succeeded,
@@ -134,15 +177,43 @@ public final class Crawl: @unchecked Sendable {
         return summary
     }
 
-    private func submit(_ url: String, depth: Int, into jobs: JobSet<Int>) async throws {
+    /// What a job of the crawl is for.
+    private enum CrawlJob: Sendable {
+        case page
+        case robots(origin: String)
+    }
+
+    /// `scheme://host[:port]` of a canonical URL.
+    static func origin(of url: String) -> String {
+        let bytes = url.utf8
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return url }
+        let hostStart = bytes.index(colon, offsetBy: 3, limitedBy: bytes.endIndex) ?? bytes.endIndex
+        let end = bytes[hostStart...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+        return String(url[..<end])
+    }
+
+    /// Submits the robots.txt job of `origin`: once a day per host (its dedup key), or once per
+    /// five minutes while it is unreachable.
+    private func askRobots(_ origin: String, retrying: Bool, into jobs: JobSet<CrawlJob>) async throws {
+        let now = Date().timeIntervalSince1970
+        var options = JobOptions()
+        options.dedupKey =
+            "crawl:\(id):robots:\(origin):" + (retrying ? "\(Int(now / 300))m" : "\(Int(now / 86_400))d")
+        options.priority = 255  // before any page: the host's pages wait for it
+        options.maxRetries = 3
+        try await jobs.submit(
+            CrawlFetcher.robotsHandlerName, payload: Array(origin.utf8), options: options, tag: .robots(origin: origin))
+    }
+
+    private func submit(_ url: String, depth: Int, delay: Duration, into jobs: JobSet<CrawlJob>) async throws {
         var options = JobOptions()
         options.dedupKey = "crawl:\(id):\(url)"
         options.concurrencyKey = URL(string: url)?.host.map { "host:\($0)" } ?? ""
         options.concurrencyLimit = UInt16(clamping: perHost)
-        options.spacingMilliseconds = UInt32(clamping: Int(spacing / .milliseconds(1)))
-        options.priority = UInt8(clamping: 255 - depth)  // breadth first
+        options.spacingMilliseconds = UInt32(clamping: Int(delay / .milliseconds(1)))
+        options.priority = UInt8(clamping: 254 - depth)  // breadth first
         let payload = CrawlTask.json(crawl: id, url: url, depth: depth, policyJSON: policyJSON)
-        try await jobs.submit(CrawlFetcher.handlerName, payload: payload, options: options, tag: depth)
+        try await jobs.submit(CrawlFetcher.handlerName, payload: payload, options: options, tag: .page)
     }
 
     private func report(_ summary: Summary, queued: Int, since started: ContinuousClock.Instant) -> Progress {

@@ -4,26 +4,29 @@ import EvyHTTP
 import EvyJobs
 import Foundation
 
-/// The worker side of a crawl: the `crawl.fetch` handler. Each job fetches one page (asking the
-/// host's robots.txt first), parses it for links if it is HTML, and returns its ``PageRecord``;
-/// it follows nothing itself: redirects and links go back to the crawl, which sends them through
-/// the dispatcher (the frontier: dedup and per-host politeness for every worker at once).
+/// The worker side of a crawl: the `crawl.fetch` handler, which fetches one page and, if it is
+/// HTML, parses it for links, returning its ``PageRecord``, and the `crawl.robots` handler, which
+/// fetches one host's robots.txt for the crawl (``RobotsAnswer``). It follows nothing itself:
+/// redirects and links go back to the crawl, which applies the host's ``RobotsRules`` and sends
+/// what they allow through the dispatcher (the frontier: dedup and per-host politeness for every
+/// worker at once).
 ///
 /// Failures: a connection error, a timeout or a 5xx, 429 or 503 is a retryable ``JobFailure``
 /// (the dispatcher's retries with backoff, and not before a 429's or 503's `Retry-After`, up to
-/// ``maxRetryAfter``); robots.txt refusals, 4xx and pages over the size limit are recorded as they
-/// are. A host that failed ``backoffAfter`` times in a row, or asked for a `Retry-After`, is backed
+/// ``maxRetryAfter``); 4xx and pages over the size limit are recorded as they are. A host that failed ``backoffAfter`` times in a row, or asked for a `Retry-After`, is backed
 /// off: its next fetches from this worker wait (1 s doubling to ``maxHostBackoff``, or the
 /// `Retry-After`), holding only the host's concurrency slots. Hub-confined, like the worker it serves.
 public final class CrawlFetcher: @unchecked Sendable {
-    /// The handler's name.
+    /// The page handler's name.
     public static let handlerName = "crawl.fetch"
+    /// The robots.txt handler's name.
+    public static let robotsHandlerName = "crawl.robots"
 
     /// The crawler's `User-Agent` (its product token selects robots.txt groups).
     public let userAgent: String
     private let timeout: Duration
     private var clients: [Int: HTTPClient] = [:]
-    private let robots: RobotsCache
+    private let robotsClient: HTTPClient
     /// Failures in a row per origin, and until when it is backed off.
     private var hostFailures: [String: (count: Int, until: ContinuousClock.Instant)] = [:]
     /// The longest `Retry-After` honoured.
@@ -43,15 +46,14 @@ public final class CrawlFetcher: @unchecked Sendable {
         configuration.readTimeout = timeout
         configuration.totalTimeout = timeout
         configuration.maxBodyBytes = 500 * 1024  // RFC 9309: at least 500 KiB are parsed
-        let robotsClient = HTTPClient(configuration: configuration)
-        robots = RobotsCache(userAgent: userAgent) { url in
-            let response = try await robotsClient.get(url.absoluteString)
-            return (response.status, response.body)
-        }
+        robotsClient = HTTPClient(configuration: configuration)
     }
 
-    /// Registers `crawl.fetch` on `worker`.
+    /// Registers `crawl.fetch` and `crawl.robots` on `worker`.
     public func register(on worker: Worker) {
+        worker.handle(Self.robotsHandlerName) { [self] job in
+            Array(try JSONEncoder().encode(try await robots(origin: job.text)))
+        }
         worker.handle(Self.handlerName) { [self] job in
             let task: CrawlTask
             do {
@@ -63,6 +65,29 @@ public final class CrawlFetcher: @unchecked Sendable {
         }
     }
 
+    /// Fetches the robots.txt of `origin` (`scheme://host[:port]`). A 5xx or no answer is a
+    /// retryable failure (the dispatcher asks again with backoff; a crawl whose robots job fails
+    /// for good treats the host as disallowed for a while); a file over 500 KiB is taken as empty
+    /// (everything allowed).
+    public func robots(origin: String) async throws -> RobotsAnswer {
+        let response: HTTPClientResponse
+        do {
+            response = try await robotsClient.get(origin + "/robots.txt")
+        } catch HTTPClientError.invalidURL(let url) {
+            throw JobFailure("not an origin: \(url)", retryable: false)
+        } catch HTTPClientError.bodyTooLarge {
+            return RobotsAnswer(status: 200, body: "")  // RFC 9309 parses the first 500 KiB; we parse none of it
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw JobFailure("robots.txt of \(origin): \(error)", retryable: true)
+        }
+        if response.status >= 500 {
+            throw JobFailure("robots.txt of \(origin): HTTP \(response.status)", retryable: true, retryAfter: response.retryAfter())
+        }
+        return RobotsAnswer(status: response.status, body: response.text)
+    }
+
     /// Fetches one page as `task` says.
     public func fetch(_ task: CrawlTask) async throws -> PageRecord {
         var record = PageRecord(crawl: task.crawl, url: task.url, depth: task.depth, status: 0)
@@ -71,12 +96,6 @@ public final class CrawlFetcher: @unchecked Sendable {
             return record
         }
         let origin = "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
-        let rules = try await robots.rules(for: origin)
-        let target = url.path(percentEncoded: true).isEmpty ? "/" : url.path(percentEncoded: true)
-        guard rules.allows(target + (url.query(percentEncoded: true).map { "?" + $0 } ?? "")) else {
-            record.error = rules.unreachable ? "robots.txt unreachable" : "disallowed by robots.txt"
-            return record
-        }
         if let until = hostFailures[origin]?.until, until > .now { try await sleep(for: until - .now) }
         let started = ContinuousClock.now
         let response: HTTPClientResponse

@@ -44,6 +44,8 @@ public struct CrawlPolicy: Sendable, Codable, Equatable {
         case tooLong
         /// A path segment repeated ``CrawlPolicy/maxRepeatedSegment`` times.
         case repeatedSegment
+        /// Disallowed by the host's robots.txt (or robots.txt unreachable).
+        case robots
     }
 
     /// The canonical spelling of `link` (resolved against nothing: it must be absolute) if a page at
