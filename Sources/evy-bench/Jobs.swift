@@ -451,6 +451,7 @@ func crawlDistributedBenchmark(pages: Int, rounds: Int = 2) throws {
             }
             best["evy", default: 0] = max(best["evy", default: 0], Double(pages) / summary.seconds)
         }
+        if ProcessInfo.processInfo.environment["EVY_BENCH_NO_REFERENCE"] == "1" { continue }
         attempt("crawl-distributed", source: "evy-one-process") {
             let output = try Child.run([CommandLine.arguments[0], "--crawl", base, "100", "\(pages)"], seconds: crawlSeconds)
             guard let rate = jsonValue(output) else { throw BenchmarkFailure("no result") }
