@@ -62,7 +62,10 @@ let libraries: [Target] = [
     .target(name: "EvyZMQ", dependencies: ["Evy", "CZeroMQ"], swiftSettings: evySettings),
     .target(
         name: "EvyHTTP",
-        dependencies: ["Evy", "CHTTPParser", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+        dependencies: [
+            "Evy", "CHTTPParser", "CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ],
         swiftSettings: evySettings),
     .target(name: "EvyCrawl", dependencies: ["Evy", "CLibXML2"], swiftSettings: evySettings),
     /// The distributed worker system: protocol, journal, dispatcher, worker, collector, client.

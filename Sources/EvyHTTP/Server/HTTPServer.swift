@@ -1,5 +1,6 @@
 import Evy
 import Foundation
+import DequeModule
 import Logging
 
 /// An HTTP/1.1 server on green sockets, in the spirit of Evy's WSGI server: one green thread per
@@ -11,7 +12,10 @@ import Logging
 /// try await server.serve(try listen(on: SocketAddress(ip: "0.0.0.0", port: 8090)))
 /// ```
 /// A client that sends something that is not HTTP, too much, or too slowly gets a 400, 413, 431 or
-/// 408 and its connection closed; nothing else is affected. Hub-confined.
+/// 408 and its connection closed; nothing else is affected. At its ``Configuration/concurrency``
+/// the server closes the connection idle the longest (a keep-alive connection between requests, or
+/// one that has not sent a byte yet), as nginx reuses its connections, so a new client is served at
+/// once however many idle or slow ones are open. Hub-confined.
 public final class HTTPServer: @unchecked Sendable {
     /// Limits and behaviour.
     public struct Configuration: Sendable {
@@ -24,13 +28,22 @@ public final class HTTPServer: @unchecked Sendable {
         /// How long a client may take to send a request line and headers once it started, and to
         /// send each next piece of a body (slowloris: 408).
         public var requestTimeout: Duration = .seconds(30)
-        /// Connections served at once.
-        public var concurrency = 1000
+        /// Connections open at once; at the limit the longest-idle one is closed for a new one.
+        /// A parked connection costs about 4 KB (its green thread, socket and parser state), so the
+        /// default is 100,000 (400 MB), or what the process's file descriptor limit leaves room for.
+        public var concurrency = Configuration.defaultConcurrency
         /// Whether each request is logged (logger `evy.http.access`).
         public var accessLog = true
 
         /// The defaults.
         public init() {}
+
+        /// 100,000, or the soft `RLIMIT_NOFILE` less 64 descriptors for everything else, if lower.
+        public static var defaultConcurrency: Int {
+            var limit = rlimit()
+            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1000 }
+            return max(64, min(100_000, Int(clamping: limit.rlim_cur) - 64))
+        }
     }
 
     private let configuration: Configuration
@@ -38,6 +51,9 @@ public final class HTTPServer: @unchecked Sendable {
     private var listeners: [Socket] = []
     private var stopping = false
     private var openConnections: [ObjectIdentifier: ServerConnection] = [:]
+    /// Connections in the order they became idle (oldest first), each with the idle spell it
+    /// entered then; an entry is stale once its connection is busy again or closed.
+    private var idleOrder = Deque<(connection: ServerConnection, spell: Int)>()
     private let drained = Flag()
     private static let accessLogger = Logger(label: "evy.http.access")
 
@@ -98,6 +114,8 @@ public final class HTTPServer: @unchecked Sendable {
             stream: stream, peer: peer, parser: parser, requestTimeout: configuration.requestTimeout)
         let id = ObjectIdentifier(connection)
         openConnections[id] = connection
+        // At the limit (the next client would wait for a slot): make room now.
+        if openConnections.count >= configuration.concurrency { shedIdleConnection() }
         defer {
             openConnections[id] = nil
             if openConnections.isEmpty { drained.set() }
@@ -115,6 +133,7 @@ public final class HTTPServer: @unchecked Sendable {
                 await reject(failure, stream, peer)
                 return
             }
+            if !parser.inMiddleOfRequest { becameIdle(connection) }
             do {
                 guard try await connection.receiveRequest(idleTimeout: configuration.idleTimeout) else { return }
             } catch is HTTPParseError {
@@ -125,6 +144,30 @@ public final class HTTPServer: @unchecked Sendable {
             } catch {
                 return  // reset, closed by stop(): nothing to answer
             }
+        }
+    }
+
+    /// Notes that `connection` waits for a request (its next idle spell).
+    private func becameIdle(_ connection: ServerConnection) {
+        connection.idleSpells += 1
+        idleOrder.append((connection, connection.idleSpells))
+        // Stale entries are dropped by shedding; without pressure, compact now and then.
+        if idleOrder.count > 2 * openConnections.count + 64 {
+            idleOrder = Deque(idleOrder.filter { isIdle($0) })
+        }
+    }
+
+    private func isIdle(_ entry: (connection: ServerConnection, spell: Int)) -> Bool {
+        entry.connection.idleSpells == entry.spell && entry.connection.state == .idle
+            && openConnections[ObjectIdentifier(entry.connection)] != nil
+    }
+
+    /// Closes the connection idle the longest, if any is idle (its green thread then ends).
+    private func shedIdleConnection() {
+        while let entry = idleOrder.popFirst() {
+            guard isIdle(entry) else { continue }
+            entry.connection.stream.close()
+            return
         }
     }
 

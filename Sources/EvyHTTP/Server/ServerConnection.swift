@@ -24,6 +24,8 @@ final class ServerConnection: HTTPBodySource {
     /// Requests whose headers are in, in order.
     var ready: [HTTPRequest] = []
     private(set) var state = State.idle
+    /// How many times the connection has waited for a request (the server's idle order uses it).
+    var idleSpells = 0
     /// Whether the request being answered still waits for its `100 Continue`.
     var owesContinue: Bool { state == .responding(owesContinue: true) }
     /// Why the bytes received cannot be parsed further (answered once the requests before it are).
