@@ -95,6 +95,12 @@ final class Child {
     /// The program's file name, for messages.
     var name: String { command.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "?" }
 
+    /// Waits for the process to end (after a signal sent by pid).
+    func waitForExit() {
+        watchdog.cancel()
+        process.waitUntilExit()
+    }
+
     /// Stops the process by its pid: SIGTERM, then SIGKILL if it still runs 5 s later; waits for it.
     func stop() {
         watchdog.cancel()

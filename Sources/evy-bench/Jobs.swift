@@ -15,7 +15,7 @@ private let jobScripts = URL(fileURLWithPath: FileManager.default.currentDirecto
     .appendingPathComponent("Benchmarks/jobs")
 
 /// The folder of the executables beside evy-bench.
-private let executables = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let executables = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
 /// How long any one role process may live before its watchdog stops it.
 private let roleSeconds = 600.0

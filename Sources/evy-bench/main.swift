@@ -42,7 +42,7 @@ if arguments.first == "--zmq-peer", arguments.count >= 5, let count = Int(argume
 
 let networkScenarios = [
     "echo", "idle-connections", "tls-handshake", "zmq-pushpull", "zmq-reqrep", "feeds", "crawl", "http-server",
-    "crawl-distributed", "feeds-distributed", "jobs", "jobs-noop", "jobs-enqueue", "jobs-fetch", "jobs-latency", "jobs-scale", "jobs-deep",
+    "crawl-distributed", "feeds-distributed", "chaos", "jobs", "jobs-noop", "jobs-enqueue", "jobs-fetch", "jobs-latency", "jobs-scale", "jobs-deep",
 ]
 guard let name = arguments.first, name == "all" || Scenarios.names.contains(name) || networkScenarios.contains(name)
 else {
@@ -69,6 +69,13 @@ case "jobs":
     attempt(name) { try jobsBenchmarks() }
 case "crawl-distributed":
     attempt(name) { try crawlDistributedBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) }
+case "chaos":
+    // evy-bench chaos [SCENARIO|all] [JOBS] [RATE]
+    let rest = Array(arguments.dropFirst())
+    let chosen = rest.first.map { $0 == "all" ? chaosScenarioNames : [$0] } ?? chaosScenarioNames
+    let jobs = rest.dropFirst().first.flatMap { Int($0) } ?? 50_000
+    let rate = rest.dropFirst(2).first.flatMap { Int($0) } ?? 2_000
+    for scenario in chosen { attempt(name, source: scenario) { try chaosScenario(scenario, jobs: jobs, rate: rate) } }
 case "feeds-distributed":
     attempt(name) { try feedsDistributedBenchmark(feeds: size.flatMap { Int($0) } ?? 2000) }
 case "jobs-noop":

@@ -272,11 +272,13 @@ public final class Collector: @unchecked Sendable {
     }
 
     /// A recorded result as the `results` query gives it: `job`, `attempt`, `handler`, `status`,
-    /// `seq`, `durationUs`, and `result` (the payload as text) or `resultBase64`.
+    /// `seq`, `durationUs`, `recordedAt` (Unix milliseconds), and `result` (the payload as text)
+    /// or `resultBase64`.
     public static func json(_ row: StoredResult) -> [String: Any] {
         var item: [String: Any] = [
             "job": row.job, "attempt": row.attempt, "handler": row.handler,
             "status": "\(row.status)", "seq": row.seq, "durationUs": row.durationMicroseconds,
+            "recordedAt": row.recordedAt,
         ]
         if let text = String(validating: row.payload, as: UTF8.self) {
             item["result"] = text

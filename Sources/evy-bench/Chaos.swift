@@ -1,0 +1,277 @@
+// `evy-bench chaos SCENARIO [JOBS] [RATE]` (scripts/chaos): the job system under faults, as
+// separate processes over tcp, every job counted at the end.
+import Dispatch
+import Evy
+import EvyJobs
+import Foundation
+import Glibc
+
+/// The roles of one chaos run as processes on fixed loopback ports (so a restarted role is found
+/// where it was), each startable, killable and restartable by its pid from the fault thread.
+private final class ChaosRoles: @unchecked Sendable {
+    let clients: String
+    let workerEndpoint: String
+    let results: String
+    let readers: String
+    let directory: URL
+    private let lock = NSLock()
+    private var dispatcher: Child?
+    private var collector: Child?
+    private var workers: [Child?]
+
+    init(workers count: Int) throws {
+        let ports = try (0..<4).map { _ in try freePort() }
+        (clients, workerEndpoint, results, readers) = (
+            "tcp://127.0.0.1:\(ports[0])", "tcp://127.0.0.1:\(ports[1])", "tcp://127.0.0.1:\(ports[2])",
+            "tcp://127.0.0.1:\(ports[3])"
+        )
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("evy-chaos-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        workers = Array(repeating: nil, count: count)
+        try startDispatcher()
+        try startCollector()
+        for index in 0..<count { try startWorker(index) }
+    }
+
+    private static func start(_ name: String, _ arguments: [String]) throws -> Child {
+        let child = try Child(
+            [executables.appendingPathComponent(name).path] + arguments, seconds: 900, quiet: true)
+        guard child.readLine(containing: "\(name): ") != nil else { throw BenchmarkFailure("\(name) did not start") }
+        return child
+    }
+
+    func startDispatcher() throws {
+        let child = try Self.start(
+            "evy-dispatcher",
+            [
+                "--client-endpoint", clients, "--worker-endpoint", workerEndpoint, "--data-dir",
+                directory.appendingPathComponent("d").path,
+            ])
+        lock.withLock { dispatcher = child }
+    }
+
+    func startCollector() throws {
+        let child = try Self.start(
+            "evy-collector",
+            [
+                "--result-endpoint", results, "--client-endpoint", readers, "--dispatcher", workerEndpoint,
+                "--data-dir", directory.appendingPathComponent("c").path,
+            ])
+        lock.withLock { collector = child }
+    }
+
+    func startWorker(_ index: Int) throws {
+        let child = try Self.start(
+            "evy-worker", ["--dispatcher", workerEndpoint, "--collector", results, "--handlers", "noop,sleep"])
+        lock.withLock { workers[index] = child }
+    }
+
+    /// Sends `signal` to the role and waits for it to end (SIGKILL: at once).
+    func signal(_ role: Role, _ signal: Int32) {
+        let child: Child? = lock.withLock {
+            switch role {
+            case .dispatcher: defer { dispatcher = nil }; return dispatcher
+            case .collector: defer { collector = nil }; return collector
+            case .worker(let index): defer { workers[index] = nil }; return workers[index]
+            }
+        }
+        guard let child else { return }
+        kill(child.pid, signal)
+        child.waitForExit()
+    }
+
+    enum Role { case dispatcher, collector, worker(Int) }
+
+    func stop() {
+        let all: [Child] = lock.withLock { workers.compactMap { $0 } + [collector, dispatcher].compactMap { $0 } }
+        for child in all { child.stop() }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// One chaos scenario: its name, what it does to the roles (on its own thread, `elapsed` telling
+/// the seconds since the submits began), and the times of its faults.
+private struct ChaosScenario: Sendable {
+    let name: String
+    let summary: String
+    let inject: @Sendable (ChaosRoles, @escaping @Sendable () -> Double, inout [Double]) throws -> Void
+}
+
+private func pause(until second: Double, _ elapsed: () -> Double) {
+    while elapsed() < second { usleep(20_000) }
+}
+
+private let chaosScenarios: [ChaosScenario] = [
+    ChaosScenario(name: "worker-kill", summary: "kill -9 a worker at 5 s, restart it") { roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.signal(.worker(0), SIGKILL)
+        try roles.startWorker(0)
+    },
+    ChaosScenario(name: "two-workers", summary: "kill -9 two workers at once at 5 s, restart them") { roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.signal(.worker(0), SIGKILL)
+        roles.signal(.worker(1), SIGKILL)
+        try roles.startWorker(0)
+        try roles.startWorker(1)
+    },
+    ChaosScenario(name: "worker-every-2s", summary: "kill -9 a worker every 2 s for 30 s, restarting each") {
+        roles, elapsed, faults in
+        for round in 0..<15 {
+            pause(until: 2 + Double(round) * 2, elapsed)
+            faults.append(elapsed())
+            roles.signal(.worker(round % 3), SIGKILL)
+            try roles.startWorker(round % 3)
+        }
+    },
+    ChaosScenario(name: "worker-term", summary: "SIGTERM a worker at 5 s (it drains), start another") { roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.signal(.worker(0), SIGTERM)
+        try roles.startWorker(0)
+    },
+    ChaosScenario(name: "dispatcher-kill", summary: "kill -9 the dispatcher at 5 s, restart it") { roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.signal(.dispatcher, SIGKILL)
+        try roles.startDispatcher()
+    },
+    ChaosScenario(name: "collector-down", summary: "kill -9 the collector at 5 s, keep it down 30 s, restart it") {
+        roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.signal(.collector, SIGKILL)
+        pause(until: 35, elapsed)
+        try roles.startCollector()
+    },
+]
+
+/// The names of the chaos scenarios.
+let chaosScenarioNames = chaosScenarios.map(\.name)
+
+/// Runs the scenario `name`: 3 workers, `jobs` jobs (every fifth sleeps 10 ms, the rest are
+/// no-ops) submitted at `rate` per second with dedup keys (a batch the dispatcher did not
+/// acknowledge is submitted again, safely), the fault injected mid-run; then every job's outcome
+/// is waited for and every recorded result read back. Prints one JSON line: jobs lost, recorded
+/// twice, run again, the time until the last job re-run after a fault was recorded, the longest
+/// pause in recording, and the throughput before and during the faults.
+func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
+    guard let scenario = chaosScenarios.first(where: { $0.name == name }) else {
+        throw BenchmarkFailure("no scenario \(name); there are \(chaosScenarioNames.joined(separator: ", "))")
+    }
+    let roles = try ChaosRoles(workers: 3)
+    defer { roles.stop() }
+    let started = Date()
+    let startMilliseconds = UInt64(started.timeIntervalSince1970 * 1000)
+    let elapsed: @Sendable () -> Double = { Date().timeIntervalSince(started) }
+    let faultTimes = FaultLog()
+    let faultThread = Thread {
+        var times: [Double] = []
+        do { try scenario.inject(roles, elapsed, &times) } catch { faultTimes.error = "\(error)" }
+        faultTimes.times = times
+        faultTimes.done.signal()
+    }
+    faultThread.start()
+
+    let (clients, readers) = (roles.clients, roles.readers)
+    let run = UUID().uuidString.prefix(8)
+    let outcome = try Hub.run { () -> (ids: Set<UInt64>, received: Int, results: [Recorded]) in
+        let client = try JobClient(dispatcher: clients, collector: readers)
+        client.timeout = .seconds(3)
+        defer { client.close() }
+        var ids: [UInt64] = []
+        let batch = max(1, rate / 10)
+        for first in stride(from: 0, to: jobs, by: batch) {
+            let due = Double(first) / Double(rate)
+            if elapsed() < due { try await sleep(for: .milliseconds(Int64((due - elapsed()) * 1000))) }
+            let items = (first..<min(jobs, first + batch)).map { index in
+                var options = JobOptions()
+                options.dedupKey = "chaos:\(run):\(index)"
+                return index % 5 == 0 ? ("sleep", Array("10".utf8), options) : ("noop", [UInt8](), options)
+            }
+            // Unacknowledged (the dispatcher is down, or died before its commit): again, until it
+            // answers; the dedup keys make a second submit of an accepted job that job.
+            let giveUp = ContinuousClock.now + .seconds(120)
+            while true {
+                do {
+                    ids += try await client.submitMany(items, window: 1000)
+                    break
+                } catch let error as JobClientError where ContinuousClock.now < giveUp {
+                    if case .refused(.busy, _) = error {} else if case .noAnswer = error {} else { throw error }
+                    try await sleep(for: .milliseconds(200))
+                }
+            }
+        }
+        // Every outcome, within 3 minutes of the last submit.
+        client.timeout = .seconds(30)
+        client.outcomeRefresh = .seconds(1)
+        let accepted = Array(Set(ids))
+        let received =
+            (try? await withTimeout(.seconds(180), label: "every outcome") { () -> Set<UInt64> in
+                var received = Set<UInt64>()
+                for try await outcome in client.outcomes(of: accepted) { received.insert(outcome.job) }
+                return received
+            }) ?? []
+        var results: [Recorded] = []
+        var after: UInt64 = 0
+        while true {
+            let page = try JSONSerialization.jsonObject(
+                with: Data(try await client.queryCollector("results", after: after, limit: 1000))) as? [String: Any]
+            let items = page?["results"] as? [[String: Any]] ?? []
+            if items.isEmpty { break }
+            results += items.map {
+                Recorded(job: number($0["job"]), attempt: number($0["attempt"]), recordedAt: number($0["recordedAt"]))
+            }
+            after = (page?["next"] as? UInt64) ?? UInt64(page?["next"] as? Int ?? 0)
+        }
+        return (Set(ids), received.count, results)
+    }
+    faultTimes.done.wait()
+    if let error = faultTimes.error { throw BenchmarkFailure("injecting the fault: \(error)") }
+
+    var perJob: [UInt64: Int] = [:]
+    for result in outcome.results { perJob[result.job, default: 0] += 1 }
+    let recordedTwice = perJob.values.filter { $0 > 1 }.count
+    let lost = outcome.ids.subtracting(perJob.keys).count
+    let reran = outcome.results.filter { $0.attempt > 1 }
+    let seconds = { (result: Recorded) in (Double(result.recordedAt) - Double(startMilliseconds)) / 1000 }
+    let firstFault = faultTimes.times.first ?? 0
+    // Each re-run job against the last fault before it was recorded: how soon after a fault its
+    // lost jobs were done again.
+    let rerunLatency = reran.map(seconds).compactMap { at in faultTimes.times.last { $0 <= at }.map { at - $0 } }.max()
+    let times = outcome.results.map(seconds).sorted()
+    let longestPause = zip(times.dropFirst(), times).map { $0 - $1 }.max() ?? 0
+    func throughput(_ from: Double, _ to: Double) -> Double {
+        Double(times.filter { $0 >= from && $0 < to }.count) / max(0.001, to - from)
+    }
+    let faultWindowEnd = (faultTimes.times.last ?? firstFault) + 5
+    print(
+        json([
+            ("name", "chaos"), ("scenario", name), ("what", scenario.summary), ("jobs", jobs),
+            ("accepted", outcome.ids.count), ("outcomes", outcome.received), ("lost", lost),
+            ("recorded_twice", recordedTwice), ("ran_again", reran.count),
+            ("rerun_recorded_within_s", rerunLatency ?? 0),
+            ("longest_recording_pause_s", longestPause), ("jobs_per_s_before", throughput(1, firstFault)),
+            ("jobs_per_s_during", throughput(firstFault, faultWindowEnd)), ("faults", faultTimes.times.count),
+        ]))
+    fflushStandardOutput()
+}
+
+private func number(_ value: Any?) -> UInt64 {
+    (value as? UInt64) ?? (value as? Int).map { UInt64($0) } ?? (value as? NSNumber)?.uint64Value ?? 0
+}
+
+/// One recorded result, as far as counting goes.
+private struct Recorded: Sendable {
+    var job: UInt64
+    var attempt: UInt64
+    var recordedAt: UInt64
+}
+
+/// What the fault thread reports back.
+private final class FaultLog: @unchecked Sendable {
+    var times: [Double] = []
+    var error: String?
+    let done = DispatchSemaphore(value: 0)
+}
