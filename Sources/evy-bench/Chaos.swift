@@ -176,7 +176,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
 
     let (clients, readers) = (roles.clients, roles.readers)
     let run = UUID().uuidString.prefix(8)
-    let outcome = try Hub.run { () -> (ids: Set<UInt64>, received: Int, results: [Recorded]) in
+    let outcome = try Hub.run { () -> (ids: Set<UInt64>, received: Int, results: [Recorded], submitted: Double) in
         let client = try JobClient(dispatcher: clients, collector: readers)
         client.timeout = .seconds(3)
         defer { client.close() }
@@ -203,6 +203,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
                 }
             }
         }
+        let submitted = elapsed()
         // Every outcome, within 3 minutes of the last submit.
         client.timeout = .seconds(30)
         client.outcomeRefresh = .seconds(1)
@@ -225,7 +226,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
             }
             after = (page?["next"] as? UInt64) ?? UInt64(page?["next"] as? Int ?? 0)
         }
-        return (Set(ids), received.count, results)
+        return (Set(ids), received.count, results, submitted)
     }
     faultTimes.done.wait()
     if let error = faultTimes.error { throw BenchmarkFailure("injecting the fault: \(error)") }
@@ -241,18 +242,20 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
     // lost jobs were done again.
     let rerunLatency = reran.map(seconds).compactMap { at in faultTimes.times.last { $0 <= at }.map { at - $0 } }.max()
     let times = outcome.results.map(seconds).sorted()
-    let longestPause = zip(times.dropFirst(), times).map { $0 - $1 }.max() ?? 0
+    // Pauses while jobs were still being submitted (after that, the last re-runs make the tail).
+    let pauses = zip(times.dropFirst(), times).map { (length: $0 - $1, at: $1) }.filter { $0.at < outcome.submitted }
+    let longestPause = pauses.max { $0.length < $1.length } ?? (0, 0)
     func throughput(_ from: Double, _ to: Double) -> Double {
         Double(times.filter { $0 >= from && $0 < to }.count) / max(0.001, to - from)
     }
-    let faultWindowEnd = (faultTimes.times.last ?? firstFault) + 5
+    let faultWindowEnd = min(outcome.submitted, (faultTimes.times.last ?? firstFault) + 5)
     print(
         json([
             ("name", "chaos"), ("scenario", name), ("what", scenario.summary), ("jobs", jobs),
             ("accepted", outcome.ids.count), ("outcomes", outcome.received), ("lost", lost),
             ("recorded_twice", recordedTwice), ("ran_again", reran.count),
             ("rerun_recorded_within_s", rerunLatency ?? 0),
-            ("longest_recording_pause_s", longestPause), ("jobs_per_s_before", throughput(1, firstFault)),
+            ("longest_recording_pause_s", longestPause.length), ("longest_pause_at_s", longestPause.at), ("jobs_per_s_before", throughput(1, firstFault)),
             ("jobs_per_s_during", throughput(firstFault, faultWindowEnd)), ("faults", faultTimes.times.count),
         ]))
     fflushStandardOutput()
