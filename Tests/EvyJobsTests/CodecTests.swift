@@ -156,6 +156,8 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(try MessageCodec.decode(MessageCodec.encode(plain)), plain, "absent: 0")
         assertRefused(
             frames(plain, header: MessageCodec.encode(plain)[2] + [0, 1]), .malformed, "2 bytes after the header's last field")
+        assertRefused(
+            frames(plain, header: MessageCodec.encode(plain)[2] + [0, 0, 0, 0]), .malformed, "retry-after-ms 0 is written")
     }
 
     func testInvalidUTF8() {

@@ -63,4 +63,49 @@ final class HostilePeerTests: XCTestCase {
             await system.stop()
         }
     }
+
+    /// A client that floods submits without waiting for answers gets "busy" for those beyond its
+    /// limit of submits awaiting the journal; what was accepted is journaled and runs, and another
+    /// client is served meanwhile.
+    func testAFloodOfSubmitsIsAnsweredBusyBeyondTheClientsLimitAndOthersAreServed() throws {
+        let directory = NSTemporaryDirectory() + "evy-flood-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let system = try EmbeddedSystem(
+                directory: directory, workers: 1, heartbeat: .milliseconds(100),
+                tune: { dispatcher, _ in dispatcher.maxPendingSubmitsPerClient = 50 }
+            ) { worker in worker.handle("noop") { _ in [] } }
+            let flooder = try ZMQSocket(.dealer)
+            try flooder.connect(system.dispatcher.boundClientEndpoint)
+            let count = 5000
+            for request in 1...count {
+                try await flooder.sendMultipart(
+                    MessageCodec.encode(.submit(request: UInt64(request), handler: "noop", options: JobOptions(), payload: [])))
+            }
+            // A well-behaved client in the middle of the flood.
+            let client = try system.client()
+            let id = try await client.submit("noop")
+            let outcome = try await client.wait(for: id, timeout: .seconds(20))
+            XCTAssertEqual(outcome.status, .succeeded, "served during the flood")
+
+            var accepted: [UInt64] = []
+            var busy = 0
+            for _ in 1...count {
+                switch try MessageCodec.decode(try await flooder.receiveMultipart(timeout: .seconds(20))) {
+                case .submitted(_, let job, _): accepted.append(job)
+                case .error(_, .busy, _): busy += 1
+                case let other: XCTFail("unexpected \(other)")
+                }
+            }
+            XCTAssertEqual(accepted.count + busy, count, "every submit answered")
+            XCTAssertGreaterThan(busy, 0, "the flood went past the limit")
+            XCTAssertGreaterThan(accepted.count, 0)
+            var done = 0
+            for try await outcome in client.outcomes(of: accepted) where outcome.status == .succeeded { done += 1 }
+            XCTAssertEqual(done, accepted.count, "what was accepted runs")
+            flooder.close(linger: .zero)
+            client.close()
+            await system.stop()
+        }
+    }
 }

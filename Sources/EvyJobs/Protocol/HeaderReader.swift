@@ -55,6 +55,15 @@ struct HeaderReader {
         return string
     }
 
+    /// FAILED's optional last field: absent is 0, and a 0 written out is refused (the encoding
+    /// stays canonical: one message, one byte string).
+    private mutating func optionalRetryAfter() throws(ProtocolError) -> UInt32 {
+        guard remaining >= 4 else { return 0 }
+        let milliseconds = try int(UInt32.self)
+        if milliseconds == 0 { throw .malformed("retry-after-ms 0 is written by leaving the field out") }
+        return milliseconds
+    }
+
     mutating func lease() throws(ProtocolError) -> Lease { try Lease(job: int(), attempt: int()) }
 
     /// `count` items read by `item`, after a count whose items take at least `minimumSize` bytes.
@@ -117,7 +126,7 @@ struct HeaderReader {
         case .job: try .job(lease(), handler: string(), timeoutMilliseconds: int(), payload: payload)
         case .credit: try .credit(slots: int())
         case .failed:
-            try .failed(lease(), retryable: bool(), error: string(), retryAfterMilliseconds: remaining >= 4 ? int() : 0)
+            try .failed(lease(), retryable: bool(), error: string(), retryAfterMilliseconds: optionalRetryAfter())
         case .abort: try .abort(job: int())
         case .giveBack: try .giveBack(lease())
         case .drain: .drain
