@@ -16,6 +16,12 @@ public enum ZMQCurve {
         public let publicKey: String
         /// The secret key: keep it to this socket.
         public let secretKey: String
+
+        /// A pair from known keys (Z85, 40 characters each), as read from a key file.
+        public init(publicKey: String, secretKey: String) {
+            self.publicKey = publicKey
+            self.secretKey = secretKey
+        }
     }
 
     /// Whether this libzmq was built with CURVE.
@@ -72,6 +78,8 @@ public final class ZAPAuthenticator: @unchecked Sendable {
     private var handler: GreenThread<Void>?
     /// Requests answered: accepted and refused.
     public private(set) var accepted = 0, refused = 0
+    /// Told of each refusal: the client's key (Z85, empty if it had none) and its address.
+    public var onRefusal: ((_ key: String, _ address: String) -> Void)?
 
     /// Binds the ZAP endpoint of `context`.
     public init(allowing keys: Set<String>, context: ZMQContext = .shared) throws {
@@ -104,7 +112,12 @@ public final class ZAPAuthenticator: @unchecked Sendable {
         let mechanism = String(decoding: request[5], as: UTF8.self)
         let key = mechanism == "CURVE" && request.count >= 7 && request[6].count == 32 ? ZMQCurve.z85(request[6]) : nil
         let allowed = key.map { allowedClientKeys.contains($0) } ?? false
-        if allowed { accepted += 1 } else { refused += 1 }
+        if allowed {
+            accepted += 1
+        } else {
+            refused += 1
+            onRefusal?(key ?? "", String(decoding: request[3], as: UTF8.self))
+        }
         return [
             Array("1.0".utf8), request[1], Array((allowed ? "200" : "400").utf8),
             Array((allowed ? "OK" : "client key not allowed").utf8), Array((key ?? "").utf8), [],

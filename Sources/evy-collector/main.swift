@@ -10,7 +10,7 @@ struct CollectorCommand: ParsableCommand {
         commandName: "evy-collector",
         abstract: "Record each job's result once, tell the dispatcher, and serve results to clients.",
         discussion: "Environment variables: EVY_RESULT_ENDPOINT, EVY_COLLECTOR_ENDPOINT, EVY_DISPATCHER_WORKERS, "
-            + "EVY_DATA_DIR, EVY_SYNCHRONOUS. SIGTERM or SIGINT stops it.")
+            + "EVY_DATA_DIR, EVY_SYNCHRONOUS, EVY_CURVE_KEY, EVY_CURVE_ALLOW, EVY_DISPATCHER_KEY. SIGTERM or SIGINT stops it.")
 
     @Option(help: "Where workers send results.")
     var resultEndpoint = environment("EVY_RESULT_ENDPOINT", "tcp://*:5557")
@@ -22,12 +22,19 @@ struct CollectorCommand: ParsableCommand {
     var dataDir = environment("EVY_DATA_DIR", "evy-data/collector")
     @Option(help: "Store commits: normal or full.")
     var synchronous = environment("EVY_SYNCHRONOUS", "normal")
+    @Option(help: "CURVE: this collector's key pair (evy keygen); with it every link is encrypted.")
+    var curveKey = environment("EVY_CURVE_KEY", "")
+    @Option(help: "CURVE: a directory of the .pub files of the workers and clients allowed in.")
+    var curveAllow = environment("EVY_CURVE_ALLOW", "")
+    @Option(help: "CURVE: the dispatcher's .pub file.")
+    var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
 
     func run() throws {
         var configuration = Collector.Configuration(dispatcher: dispatcher, dataDirectory: dataDir)
         configuration.resultEndpoint = resultEndpoint
         configuration.clientEndpoint = clientEndpoint
         configuration.synchronous = synchronous == "full" ? .full : .normal
+        configuration.keys = try JobKeys.load(key: curveKey, allow: curveAllow, dispatcher: dispatcherKey)
         let settings = configuration
         try Hub.run {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)

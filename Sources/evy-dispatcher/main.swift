@@ -10,7 +10,7 @@ struct DispatcherCommand: ParsableCommand {
         commandName: "evy-dispatcher",
         abstract: "Accept jobs from clients, keep them in a journal, and hand them to workers.",
         discussion: "Every option also reads an environment variable (EVY_CLIENT_ENDPOINT, EVY_WORKER_ENDPOINT, "
-            + "EVY_DATA_DIR, EVY_HEARTBEAT_MS, EVY_MAX_RETRIES, EVY_SYNCHRONOUS). SIGTERM or SIGINT stops it; "
+            + "EVY_DATA_DIR, EVY_HEARTBEAT_MS, EVY_MAX_RETRIES, EVY_SYNCHRONOUS, EVY_CURVE_KEY, EVY_CURVE_ALLOW). SIGTERM or SIGINT stops it; "
             + "everything accepted stays in the journal.")
 
     @Option(help: "Where clients connect.")
@@ -25,6 +25,10 @@ struct DispatcherCommand: ParsableCommand {
     var maxRetries = UInt8(environment("EVY_MAX_RETRIES", "3")) ?? 3
     @Option(help: "Journal commits: normal (WAL, no fsync per commit) or full.")
     var synchronous = environment("EVY_SYNCHRONOUS", "normal")
+    @Option(help: "CURVE: this dispatcher's key pair (evy keygen); with it every link is encrypted.")
+    var curveKey = environment("EVY_CURVE_KEY", "")
+    @Option(help: "CURVE: a directory of the .pub files of the clients, workers and collector allowed in.")
+    var curveAllow = environment("EVY_CURVE_ALLOW", "")
 
     func run() throws {
         var configuration = Dispatcher.Configuration(dataDirectory: dataDir)
@@ -33,6 +37,7 @@ struct DispatcherCommand: ParsableCommand {
         configuration.heartbeat = .milliseconds(heartbeatMs)
         configuration.defaultMaxRetries = maxRetries
         configuration.synchronous = synchronous == "full" ? .full : .normal
+        configuration.keys = try JobKeys.load(key: curveKey, allow: curveAllow)
         let settings = configuration
         try Hub.run {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)

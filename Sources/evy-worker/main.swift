@@ -11,7 +11,7 @@ struct WorkerCommand: ParsableCommand {
         commandName: "evy-worker",
         abstract: "Run jobs from the dispatcher and send their results to the collector.",
         discussion: "Environment variables: EVY_DISPATCHER_WORKERS, EVY_RESULT_ENDPOINT, EVY_SLOTS, EVY_HANDLERS, "
-            + "EVY_HEARTBEAT_MS. SIGTERM drains (no new jobs, running ones finish within --grace-seconds); "
+            + "EVY_HEARTBEAT_MS, EVY_CURVE_KEY, EVY_DISPATCHER_KEY, EVY_COLLECTOR_KEY. SIGTERM drains (no new jobs, running ones finish within --grace-seconds); "
             + "SIGINT stops at once.")
 
     @Option(help: "The dispatcher's worker endpoint.")
@@ -26,11 +26,18 @@ struct WorkerCommand: ParsableCommand {
     var heartbeatMs = Int(environment("EVY_HEARTBEAT_MS", "1000")) ?? 1000
     @Option(help: "How long running jobs may take to finish after SIGTERM.")
     var graceSeconds = 30
+    @Option(help: "CURVE: this worker's key pair (evy keygen); the dispatcher and collector must allow its .pub.")
+    var curveKey = environment("EVY_CURVE_KEY", "")
+    @Option(help: "CURVE: the dispatcher's .pub file.")
+    var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
+    @Option(help: "CURVE: the collector's .pub file.")
+    var collectorKey = environment("EVY_COLLECTOR_KEY", "")
 
     func run() throws {
         var configuration = Worker.Configuration(dispatcher: dispatcher, collector: collector)
         configuration.slots = slots
         configuration.heartbeat = .milliseconds(heartbeatMs)
+        configuration.keys = try JobKeys.load(key: curveKey, dispatcher: dispatcherKey, collector: collectorKey)
         let settings = configuration
         let names = handlers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let grace = Duration.seconds(graceSeconds)

@@ -15,12 +15,21 @@ struct Endpoints: ParsableArguments {
     var collector = environment("EVY_COLLECTOR", "tcp://127.0.0.1:5558")
     @Option(help: "Seconds to wait for an answer.")
     var timeout = 10.0
+    @Option(help: "CURVE: this client's key pair (evy keygen; EVY_CURVE_KEY).")
+    var curveKey = environment("EVY_CURVE_KEY", "")
+    @Option(help: "CURVE: the dispatcher's .pub file (EVY_DISPATCHER_KEY).")
+    var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
+    @Option(help: "CURVE: the collector's .pub file (EVY_COLLECTOR_KEY).")
+    var collectorKey = environment("EVY_COLLECTOR_KEY", "")
+
+    /// The CURVE keys the options name, if any.
+    func keys() throws -> JobKeys? { try JobKeys.load(key: curveKey, dispatcher: dispatcherKey, collector: collectorKey) }
 
     /// Runs `body` on a hub with a connected client, closed afterwards.
     func withClient(_ body: @escaping @Sendable (JobClient) async throws -> Void) throws {
-        let (dispatcher, collector, timeout) = (self.dispatcher, self.collector, self.timeout)
+        let (dispatcher, collector, timeout, keys) = (self.dispatcher, self.collector, self.timeout, try keys())
         try Hub.run {
-            let client = try JobClient(dispatcher: dispatcher, collector: collector)
+            let client = try JobClient(dispatcher: dispatcher, collector: collector, keys: keys)
             client.timeout = .milliseconds(Int64(timeout * 1000))
             defer { client.close() }
             try await body(client)
@@ -31,7 +40,7 @@ struct Endpoints: ParsableArguments {
 struct EvyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evy", abstract: "Submit jobs to Evy's dispatcher and read their results.",
-        subcommands: [Submit.self, Status.self, Inspect.self, Cancel.self, Results.self, Dead.self, CrawlCommand.self, FeedsCommand.self])
+        subcommands: [Submit.self, Status.self, Inspect.self, Cancel.self, Results.self, Dead.self, CrawlCommand.self, FeedsCommand.self, Keygen.self])
 }
 
 struct Submit: ParsableCommand {
@@ -215,9 +224,11 @@ struct Results: ParsableCommand {
     func run() throws {
         let (follow, start, crawl, feeds, dataDir) = (self.follow, self.after, self.crawl, self.feeds, self.dataDir)
         let format = json ? "jsonl" : format ?? (crawl != nil || feeds ? "jsonl" : "text")
-        let (dispatcher, collector, timeout) = (endpoints.dispatcher, endpoints.collector, endpoints.timeout)
+        let (dispatcher, collector, timeout, keys) = (
+            endpoints.dispatcher, endpoints.collector, endpoints.timeout, try endpoints.keys()
+        )
         try Hub.run {
-            let source = try ResultSource(dataDirectory: dataDir, dispatcher: dispatcher, collector: collector)
+            let source = try ResultSource(dataDirectory: dataDir, dispatcher: dispatcher, collector: collector, keys: keys)
             source.client?.timeout = .milliseconds(Int64(timeout * 1000))
             defer { source.close() }
             var outlines: [String: OPML.Outline] = [:]
@@ -274,7 +285,7 @@ final class ResultSource: @unchecked Sendable {
     let client: JobClient?
     private let store: CollectorStore?
 
-    init(dataDirectory: String?, dispatcher: String, collector: String) throws {
+    init(dataDirectory: String?, dispatcher: String, collector: String, keys: JobKeys?) throws {
         if let dataDirectory {
             let directory = dataDirectory + "/collector"
             guard FileManager.default.fileExists(atPath: directory + "/collector.sqlite3") else {
@@ -283,7 +294,7 @@ final class ResultSource: @unchecked Sendable {
             store = try CollectorStore(directory: directory, hub: .current)
             client = nil
         } else {
-            client = try JobClient(dispatcher: dispatcher, collector: collector)
+            client = try JobClient(dispatcher: dispatcher, collector: collector, keys: keys)
             store = nil
         }
     }
@@ -324,6 +335,28 @@ struct Dead: ParsableCommand {
             case "retry": print("\(try await client.deadLetters(.retry, job: id)) jobs queued again")
             default: print("\(try await client.deadLetters(.purge, job: id)) jobs purged")
             }
+        }
+    }
+}
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write CURVE key pairs: NAME.key (secret, mode 0600) and NAME.pub (give it to the peers).",
+        discussion:
+            "Give each role its .key with --curve-key; put the .pub of every client, worker and the collector "
+                + "in the directory the dispatcher's --curve-allow names (the workers' and clients' in the "
+                + "collector's), and the dispatcher's and collector's .pub to those that connect to them "
+                + "(--dispatcher-key, --collector-key).")
+    @Argument(help: "Names of the key pairs to write (paths without extension), e.g. keys/worker-1.") var names: [String]
+    @ArgumentParser.Flag(help: "Replace existing files.") var force = false
+
+    func run() throws {
+        for name in names {
+            if !force, FileManager.default.fileExists(atPath: name + ".key") {
+                throw ValidationError("\(name).key exists (--force replaces it)")
+            }
+            let pair = try JobKeys.generate(at: name)
+            print("\(name).key, \(name).pub: public key \(pair.publicKey)")
         }
     }
 }

@@ -66,12 +66,16 @@ public final class JobClient: @unchecked Sendable {
     public var outcomeRefresh: Duration = .seconds(5)
     private var isClosed = false
 
-    /// Connects to the dispatcher's client endpoint and, if given, the collector's client endpoint.
-    public init(dispatcher: String, collector: String? = nil) throws {
+    /// Connects to the dispatcher's client endpoint and, if given, the collector's client
+    /// endpoint; with `keys` (the client's pair, the dispatcher's and the collector's public keys)
+    /// over CURVE. Throws ``JobKeysError/missing(_:)`` when a server's key is not in `keys`.
+    public init(dispatcher: String, collector: String? = nil, keys: JobKeys? = nil) throws {
         self.dispatcher = try .forRole(.dealer)
+        if let keys { try keys.connect(self.dispatcher, to: keys.dispatcher, "dispatcher") }
         try self.dispatcher.connect(dispatcher)
         if let collector {
             let socket = try ZMQSocket.forRole(.dealer)
+            if let keys { try keys.connect(socket, to: keys.collector, "collector") }
             try socket.connect(collector)
             self.collector = socket
         } else {

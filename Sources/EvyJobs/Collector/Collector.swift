@@ -29,6 +29,9 @@ public final class Collector: @unchecked Sendable {
         public var heartbeat: Duration = .seconds(1)
         /// The largest result accepted.
         public var maxPayloadBytes = 1 << 20
+        /// CURVE keys: with them every connection is encrypted and only ``JobKeys/allowed`` peers
+        /// get in (nil: plain tcp, for one machine or a trusted network).
+        public var keys: JobKeys?
 
         /// A collector storing in `dataDirectory` for the dispatcher at `dispatcher`.
         public init(dispatcher: String, dataDirectory: String) {
@@ -76,6 +79,10 @@ public final class Collector: @unchecked Sendable {
             hub: Hub.current)
         results = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         clients = try .forRole(.router)
+        if let keys = configuration.keys {
+            try keys.serve(results)
+            try keys.serve(clients)
+        }
         try results.bind(configuration.resultEndpoint)
         try clients.bind(configuration.clientEndpoint)
         boundResultEndpoint = results.lastEndpoint ?? configuration.resultEndpoint
@@ -112,7 +119,9 @@ public final class Collector: @unchecked Sendable {
     private func connectDispatcher() throws {
         dispatcherLink?.close(linger: .zero)
         dispatcherLink = nil
-        dispatcherLink = try DealerLink(to: configuration.dispatcher, logger: logger) { [self] in
+        dispatcherLink = try DealerLink(
+            to: configuration.dispatcher, keys: configuration.keys.map { ($0, $0.dispatcher, "dispatcher") }, logger: logger
+        ) { [self] in
             await serveDispatcher($0)
         }
         heardFromDispatcher = .now

@@ -44,6 +44,9 @@ public final class Dispatcher: @unchecked Sendable {
         public var maxLost: UInt32 = 3
         /// The largest payload accepted (413 beyond).
         public var maxPayloadBytes = 1 << 20
+        /// CURVE keys: with them every connection is encrypted and only ``JobKeys/allowed`` peers
+        /// get in (nil: plain tcp, for one machine or a trusted network).
+        public var keys: JobKeys?
         /// Submits one client may have waiting for their commit (429 beyond).
         public var maxPendingSubmitsPerClient = 50_000
 
@@ -105,6 +108,10 @@ public final class Dispatcher: @unchecked Sendable {
             hub: Hub.current)
         clients = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         peers = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
+        if let keys = configuration.keys {
+            try keys.serve(clients)
+            try keys.serve(peers)
+        }
         try clients.bind(configuration.clientEndpoint)
         try peers.bind(configuration.workerEndpoint)
         boundClientEndpoint = clients.lastEndpoint ?? configuration.clientEndpoint

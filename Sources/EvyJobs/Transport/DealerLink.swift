@@ -11,10 +11,16 @@ struct DealerLink {
     let outbox: Outbox
     private let threads: [GreenThread<Void>]
 
-    /// Connects to `endpoint` and starts sending and serving (`serve` reads the socket until it
-    /// closes). Throws a `ZMQError` for an endpoint that cannot be connected.
-    init(to endpoint: String, logger: Logger, serve: @escaping @Sendable (ZMQSocket) async -> Void) throws {
+    /// Connects to `endpoint` (with CURVE if `keys` gives this role's keys, the server's public
+    /// key and the server's role, for messages) and starts sending and serving (`serve` reads the
+    /// socket until it closes). Throws a `ZMQError` for an endpoint that cannot be connected,
+    /// ``JobKeysError/missing(_:)`` without the server's key.
+    init(
+        to endpoint: String, keys: (JobKeys, server: String?, role: String)? = nil, logger: Logger,
+        serve: @escaping @Sendable (ZMQSocket) async -> Void
+    ) throws {
         let socket = try ZMQSocket.forRole(.dealer)
+        if let (keys, server, role) = keys { try keys.connect(socket, to: server, role) }
         try socket.connect(endpoint)
         let outbox = Outbox(socket, logger: logger)
         self.socket = socket

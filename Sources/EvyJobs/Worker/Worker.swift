@@ -29,6 +29,9 @@ public final class Worker: @unchecked Sendable {
         public var collector: String
         /// Jobs run at once (the pool size, and so the credit).
         public var slots = 100
+        /// CURVE keys: the worker's pair and the dispatcher's and collector's public keys (nil:
+        /// plain tcp).
+        public var keys: JobKeys?
         /// How often heartbeats go out.
         public var heartbeat: Duration = .seconds(1)
         /// Heartbeats of silence before the dispatcher is presumed gone.
@@ -133,7 +136,9 @@ public final class Worker: @unchecked Sendable {
     private func connectDispatcher() throws {
         dispatcherLink?.close(linger: .zero)
         dispatcherLink = nil
-        dispatcherLink = try DealerLink(to: configuration.dispatcher, logger: logger) { [self] in
+        dispatcherLink = try DealerLink(
+            to: configuration.dispatcher, keys: configuration.keys.map { ($0, $0.dispatcher, "dispatcher") }, logger: logger
+        ) { [self] in
             await serveDispatcher($0)
         }
         heardFromDispatcher = .now
@@ -141,7 +146,9 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func connectCollector() throws {
-        collectorLink = try DealerLink(to: configuration.collector, logger: logger) { [self] in await serveCollector($0) }
+        collectorLink = try DealerLink(
+            to: configuration.collector, keys: configuration.keys.map { ($0, $0.collector, "collector") }, logger: logger
+        ) { [self] in await serveCollector($0) }
     }
 
     private func readyMessage() -> Ready {
