@@ -94,4 +94,94 @@ final class CurveTests: XCTestCase {
             await ZAPService.stop()
         }
     }
+
+    /// On the wire: a job's payload and result cross loopback in the clear without keys, and
+    /// not at all readable with them (tcpdump capturing the roles' ports, as an attacker would).
+    func testWithKeysNothingOfAJobIsReadableOnTheWire() throws {
+        try XCTSkipUnless(ZMQCurve.isAvailable, "libzmq without CURVE")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump") && getuid() == 0,
+            "needs tcpdump and root (scripts/setup installs it)")
+        let directory = NSTemporaryDirectory() + "evy-wire-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secret = "EVY-WIRE-SECRET-\(UUID().uuidString)"
+        try green(deadline: .seconds(90)) {
+            let pairs = try (0..<4).map { _ in try ZMQCurve.generateKeyPair() }  // dispatcher, collector, worker, client
+            for secured in [false, true] {
+                let allowed = Set(pairs.map(\.publicKey))
+                func keys(_ index: Int) -> JobKeys? {
+                    secured
+                        ? JobKeys(own: pairs[index], dispatcher: pairs[0].publicKey, collector: pairs[1].publicKey, allowed: allowed)
+                        : nil
+                }
+                let run = directory + "/\(secured)"
+                var dispatcherSettings = try TCPRoles.dispatcher(run)
+                dispatcherSettings.keys = keys(0)
+                let dispatcher = try Dispatcher(configuration: dispatcherSettings)
+                let dispatcherRun = spawn { try await dispatcher.run() }
+                var collectorSettings = try TCPRoles.collector(run, dispatcher: dispatcher.boundWorkerEndpoint)
+                collectorSettings.keys = keys(1)
+                let collector = try EvyJobs.Collector(configuration: collectorSettings)
+                let collectorRun = spawn { try await collector.run() }
+                let ports = [
+                    dispatcher.boundClientEndpoint, dispatcher.boundWorkerEndpoint, collector.boundResultEndpoint,
+                    collector.boundClientEndpoint,
+                ].compactMap { $0.split(separator: ":").last.map(String.init) }
+                let capture = run + "/wire.pcap"
+                let tcpdump = try ChildProcess(
+                    ["/usr/bin/tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", capture]
+                        + ports.enumerated().flatMap { $0.offset == 0 ? ["tcp", "port", $0.element] : ["or", "tcp", "port", $0.element] },
+                    standardInput: .discard, standardOutput: .discard, standardError: .discard)
+                // Capturing once a probe connection to the dispatcher shows up in the file.
+                let probePort = Int(ports[0])!
+                try await waitUntilAsync("tcpdump capturing", timeout: .seconds(20)) {
+                    let probe = try await connect(to: SocketAddress(ip: "127.0.0.1", port: probePort))
+                    probe.close()
+                    let size = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
+                    return (size ?? 0) > 24
+                }
+
+                var workerSettings = Worker.Configuration(
+                    dispatcher: dispatcher.boundWorkerEndpoint, collector: collector.boundResultEndpoint)
+                workerSettings.heartbeat = .milliseconds(100)
+                workerSettings.keys = keys(2)
+                let worker = Worker(configuration: workerSettings)
+                worker.handle("echo") { job in Array("result of ".utf8) + job.payload }
+                spawnN { try await worker.run() }
+                let client = try JobClient(
+                    dispatcher: dispatcher.boundClientEndpoint, collector: collector.boundClientEndpoint, keys: keys(3))
+                let id = try await client.submit("echo", payload: Array(secret.utf8))
+                let outcome = try await client.wait(for: id, timeout: .seconds(10))
+                XCTAssertEqual(outcome.text, "result of " + secret)
+
+                try tcpdump.kill(SIGINT)
+                _ = try await tcpdump.wait(timeout: .seconds(10))
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: capture))
+                let found = bytes.range(of: Data(secret.utf8)) != nil
+                let handler = bytes.range(of: Data("echo".utf8)) != nil
+                if secured {
+                    XCTAssertFalse(found, "with keys the payload is not on the wire")
+                    XCTAssertFalse(handler, "nor the handler's name")
+                } else {
+                    XCTAssertTrue(found, "without keys it is (the capture works)")
+                }
+                client.close()
+                worker.stop()
+                collector.stop()
+                dispatcher.stop()
+                _ = try? await collectorRun.wait()
+                _ = try? await dispatcherRun.wait()
+            }
+            await ZAPService.stop()
+        }
+    }
+}
+
+/// Polls `condition` (which may wait itself) until it holds, up to `timeout`.
+private func waitUntilAsync(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw TimeoutError(duration: timeout, label: what) }
+        try await sleep(for: .milliseconds(20))
+    }
 }
