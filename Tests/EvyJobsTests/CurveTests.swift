@@ -138,7 +138,7 @@ final class CurveTests: XCTestCase {
                     let probe = try await connect(to: SocketAddress(ip: "127.0.0.1", port: probePort))
                     probe.close()
                     let size = (try? FileManager.default.attributesOfItem(atPath: capture)[.size] as? Int) ?? 0
-                    return (size ?? 0) > 24
+                    return size > 24
                 }
 
                 var workerSettings = Worker.Configuration(

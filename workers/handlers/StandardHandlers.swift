@@ -8,6 +8,8 @@ import Foundation
 /// The handlers shipped with Evy, for trying the system out, for tests and for benchmarks:
 /// - `noop`: returns at once, with an empty result.
 /// - `sleep`: sleeps for the payload's milliseconds (text, e.g. `10`), then returns it.
+/// - `whoami`: sleeps for the payload's milliseconds (if any), then returns the worker's name
+///   (which worker on which machine ran it).
 /// - `fail`: fails; retryable when the payload is `retryable`, for good otherwise.
 /// - `fetch`: GETs the payload's URL and returns `{"status": 200, "bytes": 1234}`; a connection
 ///   failure or a 5xx is retryable, a 4xx is the result.
@@ -15,7 +17,7 @@ import Foundation
 /// - `feeds.poll`: one poll of a feed (``FeedPoller``, started by `evy feeds`).
 public enum StandardHandlers {
     /// Every handler's name.
-    public static let names = ["noop", "sleep", "fail", "fetch", CrawlFetcher.handlerName, FeedPoller.handlerName]
+    public static let names = ["noop", "sleep", "whoami", "fail", "fetch", CrawlFetcher.handlerName, FeedPoller.handlerName]
 
     /// Registers the handlers `names` on `worker`; throws for a name it does not have.
     public static func register(_ names: [String], on worker: Worker) throws {
@@ -27,6 +29,12 @@ public enum StandardHandlers {
                 worker.handle("sleep") { job in
                     try await sleep(for: .milliseconds(Int64(job.text.trimmingCharacters(in: .whitespaces)) ?? 0))
                     return job.payload
+                }
+            case "whoami":
+                let name = Array(worker.configuration.name.utf8)
+                worker.handle("whoami") { job in
+                    try await sleep(for: .milliseconds(Int64(job.text.trimmingCharacters(in: .whitespaces)) ?? 0))
+                    return name
                 }
             case "fail":
                 worker.handle("fail") { job in
