@@ -18,24 +18,37 @@ private final class ChaosRoles: @unchecked Sendable {
     private var dispatcher: Child?
     private var collector: Child?
     private var workers: [Child?]
+    /// Where the workers run, if not on this host: their network namespace and the address of
+    /// this host on the veth pair to it.
+    let split: NetworkSplit?
+    private let ports: [Int]
 
-    init(workers count: Int) throws {
-        let ports = try (0..<4).map { _ in try freePort() }
+    init(workers count: Int, split: NetworkSplit? = nil, dataOnTmpfs: Bool = false) throws {
+        ports = try (0..<4).map { _ in try freePort() }
         (clients, workerEndpoint, results, readers) = (
             "tcp://127.0.0.1:\(ports[0])", "tcp://127.0.0.1:\(ports[1])", "tcp://127.0.0.1:\(ports[2])",
             "tcp://127.0.0.1:\(ports[3])"
         )
+        self.split = split
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("evy-chaos-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if dataOnTmpfs {
+            // The dispatcher's journal on a small file system of its own, to fill.
+            let data = directory.appendingPathComponent("d").path
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            guard run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", data]) == 0 else {
+                throw BenchmarkFailure("cannot mount a tmpfs (needs root)")
+            }
+        }
         workers = Array(repeating: nil, count: count)
         try startDispatcher()
         try startCollector()
         for index in 0..<count { try startWorker(index) }
     }
 
-    private static func start(_ name: String, _ arguments: [String]) throws -> Child {
-        let child = try Child(
-            [executables.appendingPathComponent(name).path] + arguments, seconds: 900, quiet: true)
+    private static func start(_ name: String, _ arguments: [String], namespace: String? = nil) throws -> Child {
+        let command = [executables.appendingPathComponent(name).path] + arguments
+        let child = try Child(namespace.map { ["ip", "netns", "exec", $0] + command } ?? command, seconds: 900, quiet: true)
         guard child.readLine(containing: "\(name): ") != nil else { throw BenchmarkFailure("\(name) did not start") }
         return child
     }
@@ -44,7 +57,8 @@ private final class ChaosRoles: @unchecked Sendable {
         let child = try Self.start(
             "evy-dispatcher",
             [
-                "--client-endpoint", clients, "--worker-endpoint", workerEndpoint, "--data-dir",
+                "--client-endpoint", clients, "--worker-endpoint", split == nil ? workerEndpoint : "tcp://*:\(ports[1])",
+                "--data-dir",
                 directory.appendingPathComponent("d").path,
             ])
         lock.withLock { dispatcher = child }
@@ -54,15 +68,20 @@ private final class ChaosRoles: @unchecked Sendable {
         let child = try Self.start(
             "evy-collector",
             [
-                "--result-endpoint", results, "--client-endpoint", readers, "--dispatcher", workerEndpoint,
+                "--result-endpoint", split == nil ? results : "tcp://*:\(ports[2])", "--client-endpoint", readers,
+                "--dispatcher", workerEndpoint,
                 "--data-dir", directory.appendingPathComponent("c").path,
             ])
         lock.withLock { collector = child }
     }
 
     func startWorker(_ index: Int) throws {
+        let (dispatcher, collector) =
+            split.map { ("tcp://\($0.hostAddress):\(ports[1])", "tcp://\($0.hostAddress):\(ports[2])") }
+            ?? (workerEndpoint, results)
         let child = try Self.start(
-            "evy-worker", ["--dispatcher", workerEndpoint, "--collector", results, "--handlers", "noop,sleep"])
+            "evy-worker", ["--dispatcher", dispatcher, "--collector", collector, "--handlers", "noop,sleep"],
+            namespace: split?.namespace)
         lock.withLock { workers[index] = child }
     }
 
@@ -85,8 +104,68 @@ private final class ChaosRoles: @unchecked Sendable {
     func stop() {
         let all: [Child] = lock.withLock { workers.compactMap { $0 } + [collector, dispatcher].compactMap { $0 } }
         for child in all { child.stop() }
+        _ = run(["umount", directory.appendingPathComponent("d").path])
         try? FileManager.default.removeItem(at: directory)
+        split?.remove()
     }
+
+    /// Fills the dispatcher's tmpfs (all but nothing left), or frees it again.
+    func fillDisk(_ full: Bool) {
+        let filler = directory.appendingPathComponent("d/filler").path
+        if full {
+            _ = run(["dd", "if=/dev/zero", "of=\(filler)", "bs=1M", "count=64"])  // stops when the disk is full
+        } else {
+            try? FileManager.default.removeItem(atPath: filler)
+        }
+    }
+}
+
+/// A network namespace for the workers, joined to this host by a veth pair on RFC 5737 addresses
+/// (198.51.100.1 here, .2 there, nothing routed elsewhere); its link can be cut and restored.
+struct NetworkSplit: Sendable {
+    let namespace: String
+    let hostLink: String
+    let hostAddress = "198.51.100.1"
+
+    /// Makes the namespace and the link; throws if this host cannot (needs root and ip).
+    static func make() throws -> NetworkSplit {
+        let tag = "\(getpid() % 100_000)"
+        let split = NetworkSplit(namespace: "evychaos\(tag)", hostLink: "evyc\(tag)h")
+        let far = "evyc\(tag)w"
+        for command in [
+            ["ip", "netns", "add", split.namespace],
+            ["ip", "link", "add", split.hostLink, "type", "veth", "peer", "name", far],
+            ["ip", "link", "set", far, "netns", split.namespace],
+            ["ip", "addr", "add", split.hostAddress + "/30", "dev", split.hostLink],
+            ["ip", "-n", split.namespace, "addr", "add", "198.51.100.2/30", "dev", far],
+            ["ip", "link", "set", split.hostLink, "up"], ["ip", "-n", split.namespace, "link", "set", far, "up"],
+            ["ip", "-n", split.namespace, "link", "set", "lo", "up"],
+        ] where run(command) != 0 {
+            split.remove()
+            throw BenchmarkFailure("\(command.joined(separator: " ")) failed (needs root)")
+        }
+        return split
+    }
+
+    /// Cuts (`up` false) or restores the link.
+    func link(up: Bool) { _ = run(["ip", "link", "set", hostLink, up ? "up" : "down"]) }
+
+    func remove() {
+        _ = run(["ip", "link", "del", hostLink])
+        _ = run(["ip", "netns", "del", namespace])
+    }
+}
+
+/// Runs `command` (found on PATH) to its end, quietly; its exit status.
+private func run(_ command: [String]) -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = command
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return -1 }
+    process.waitUntilExit()
+    return process.terminationStatus
 }
 
 /// One chaos scenario: its name, what it does to the roles (on its own thread, `elapsed` telling
@@ -94,6 +173,9 @@ private final class ChaosRoles: @unchecked Sendable {
 private struct ChaosScenario: Sendable {
     let name: String
     let summary: String
+    /// What the roles need: the workers in a namespace of their own, the journal on a tmpfs.
+    var split = false
+    var tmpfs = false
     let inject: @Sendable (ChaosRoles, @escaping @Sendable () -> Double, inout [Double]) throws -> Void
 }
 
@@ -137,6 +219,22 @@ private let chaosScenarios: [ChaosScenario] = [
         roles.signal(.dispatcher, SIGKILL)
         try roles.startDispatcher()
     },
+    ChaosScenario(name: "network-split", summary: "the workers' link cut at 5 s for 10 s, then restored", split: true) {
+        roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.split?.link(up: false)
+        pause(until: 15, elapsed)
+        roles.split?.link(up: true)
+    },
+    ChaosScenario(name: "disk-full", summary: "the dispatcher's disk filled at 5 s, freed at 12 s", tmpfs: true) {
+        roles, elapsed, faults in
+        pause(until: 5, elapsed)
+        faults.append(elapsed())
+        roles.fillDisk(true)
+        pause(until: 12, elapsed)
+        roles.fillDisk(false)
+    },
     ChaosScenario(name: "collector-down", summary: "kill -9 the collector at 5 s, keep it down 30 s, restart it") {
         roles, elapsed, faults in
         pause(until: 5, elapsed)
@@ -160,7 +258,8 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
     guard let scenario = chaosScenarios.first(where: { $0.name == name }) else {
         throw BenchmarkFailure("no scenario \(name); there are \(chaosScenarioNames.joined(separator: ", "))")
     }
-    let roles = try ChaosRoles(workers: 3)
+    let roles = try ChaosRoles(
+        workers: 3, split: scenario.split ? try NetworkSplit.make() : nil, dataOnTmpfs: scenario.tmpfs)
     defer { roles.stop() }
     let started = Date()
     let startMilliseconds = UInt64(started.timeIntervalSince1970 * 1000)
@@ -176,6 +275,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
 
     let (clients, readers) = (roles.clients, roles.readers)
     let run = UUID().uuidString.prefix(8)
+    let refusals = FaultLog()
     let outcome = try Hub.run { () -> (ids: Set<UInt64>, received: Int, results: [Recorded], submitted: Double) in
         let client = try JobClient(dispatcher: clients, collector: readers)
         client.timeout = .seconds(3)
@@ -198,7 +298,13 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
                     ids += try await client.submitMany(items, window: 1000)
                     break
                 } catch let error as JobClientError where ContinuousClock.now < giveUp {
-                    if case .refused(.busy, _) = error {} else if case .noAnswer = error {} else { throw error }
+                    switch error {
+                    case .refused(.busy, _), .noAnswer: break
+                    case .refused(.storageUnavailable, let reason):  // a full disk: said clearly, nothing kept
+                        refusals.times.append(elapsed())
+                        if refusals.error == nil { refusals.error = reason }
+                    default: throw error
+                    }
                     try await sleep(for: .milliseconds(200))
                 }
             }
@@ -257,6 +363,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
             ("rerun_recorded_within_s", rerunLatency ?? 0),
             ("longest_recording_pause_s", longestPause.length), ("longest_pause_at_s", longestPause.at), ("jobs_per_s_before", throughput(1, firstFault)),
             ("jobs_per_s_during", throughput(firstFault, faultWindowEnd)), ("faults", faultTimes.times.count),
+            ("submits_refused_full", refusals.times.count), ("refusal", refusals.error ?? ""),
         ]))
     fflushStandardOutput()
 }
