@@ -109,6 +109,20 @@ private final class ChaosRoles: @unchecked Sendable {
         split?.remove()
     }
 
+    /// Resident memory (MB) and open descriptors of the dispatcher and the collector, now.
+    func footprint() -> [String: [Double]] {
+        let (dispatcherPid, collectorPid) = lock.withLock { (dispatcher?.pid, collector?.pid) }
+        func measure(_ pid: Int32?) -> [Double] {
+            guard let pid else { return [0, 0] }
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+                .flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Double($0) } } ?? 0
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+            return [rss / 1024, Double(fds)]
+        }
+        return ["dispatcher": measure(dispatcherPid), "collector": measure(collectorPid)]
+    }
+
     /// Fills the dispatcher's tmpfs (all but nothing left), or frees it again.
     func fillDisk(_ full: Bool) {
         let filler = directory.appendingPathComponent("d/filler").path
@@ -177,6 +191,8 @@ private struct ChaosScenario: Sendable {
     var split = false
     var tmpfs = false
     let inject: @Sendable (ChaosRoles, @escaping @Sendable () -> Double, inout [Double]) throws -> Void
+    /// Measured along the way (the soak's memory and descriptors), keyed by when.
+    var samples: (@Sendable (ChaosRoles, _ planned: Double, @escaping @Sendable () -> Double) -> [(String, [Double])])? = nil
 }
 
 private func pause(until second: Double, _ elapsed: () -> Double) {
@@ -235,6 +251,30 @@ private let chaosScenarios: [ChaosScenario] = [
         pause(until: 12, elapsed)
         roles.fillDisk(false)
     },
+    ChaosScenario(
+        name: "soak", summary: "steady load with a worker killed every 60 s; memory and descriptors at start, middle, end",
+        inject: { roles, elapsed, faults in
+            // Kills every 60 s until the submits end (the runner passes how long through `soakSeconds`).
+            var round = 0
+            while elapsed() + 60 < soakPlannedSeconds.value {
+                pause(until: Double(round + 1) * 60, elapsed)
+                faults.append(elapsed())
+                roles.signal(.worker(round % 3), SIGKILL)
+                try roles.startWorker(round % 3)
+                round += 1
+            }
+        },
+        samples: { roles, planned, elapsed in
+            // Each figure at the start, the middle and the end: [rss MB, descriptors] per role.
+            var readings: [[String: [Double]]] = []
+            for at in [10.0, planned / 2, planned - 5] {
+                pause(until: at, elapsed)
+                readings.append(roles.footprint())
+            }
+            return ["dispatcher", "collector"].flatMap { role in
+                [("\(role)_rss_mb", readings.map { $0[role]![0] }), ("\(role)_fds", readings.map { $0[role]![1] })]
+            }
+        }),
     ChaosScenario(name: "collector-down", summary: "kill -9 the collector at 5 s, keep it down 30 s, restart it") {
         roles, elapsed, faults in
         pause(until: 5, elapsed)
@@ -265,6 +305,18 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
     let startMilliseconds = UInt64(started.timeIntervalSince1970 * 1000)
     let elapsed: @Sendable () -> Double = { Date().timeIntervalSince(started) }
     let faultTimes = FaultLog()
+    soakPlannedSeconds.value = Double(jobs) / Double(rate)
+    let samples = SampleLog()
+    var sampler: Thread?
+    if let measure = scenario.samples {
+        let planned = soakPlannedSeconds.value
+        let thread = Thread {
+            samples.value = measure(roles, planned, elapsed)
+            samples.done.signal()
+        }
+        thread.start()
+        sampler = thread
+    }
     let faultThread = Thread {
         var times: [Double] = []
         do { try scenario.inject(roles, elapsed, &times) } catch { faultTimes.error = "\(error)" }
@@ -335,6 +387,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
         return (Set(ids), received.count, results, submitted)
     }
     faultTimes.done.wait()
+    if sampler != nil { samples.done.wait() }
     if let error = faultTimes.error { throw BenchmarkFailure("injecting the fault: \(error)") }
 
     var perJob: [UInt64: Int] = [:]
@@ -364,7 +417,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
             ("longest_recording_pause_s", longestPause.length), ("longest_pause_at_s", longestPause.at), ("jobs_per_s_before", throughput(1, firstFault)),
             ("jobs_per_s_during", throughput(firstFault, faultWindowEnd)), ("faults", faultTimes.times.count),
             ("submits_refused_full", refusals.times.count), ("refusal", refusals.error ?? ""),
-        ]))
+        ] + samples.value.map { ($0.0, $0.1 as Any) }))
     fflushStandardOutput()
 }
 
@@ -377,6 +430,19 @@ private struct Recorded: Sendable {
     var job: UInt64
     var attempt: UInt64
     var recordedAt: UInt64
+}
+
+/// The soak's planned length in seconds (its kills stop before the end).
+private let soakPlannedSeconds = SharedDouble()
+
+private final class SharedDouble: @unchecked Sendable {
+    var value = 0.0
+}
+
+/// What the sampling thread reports back.
+private final class SampleLog: @unchecked Sendable {
+    var value: [(String, [Double])] = []
+    let done = DispatchSemaphore(value: 0)
 }
 
 /// What the fault thread reports back.

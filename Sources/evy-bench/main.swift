@@ -71,10 +71,13 @@ case "crawl-distributed":
     attempt(name) { try crawlDistributedBenchmark(pages: size.flatMap { Int($0) } ?? 20_000) }
 case "chaos":
     // evy-bench chaos [SCENARIO|all] [JOBS] [RATE]
+    // "all" is every scenario but the hour-long soak, which runs 1,000 jobs/s for an hour.
     let rest = Array(arguments.dropFirst())
-    let chosen = rest.first.map { $0 == "all" ? chaosScenarioNames : [$0] } ?? chaosScenarioNames
-    let jobs = rest.dropFirst().first.flatMap { Int($0) } ?? 50_000
-    let rate = rest.dropFirst(2).first.flatMap { Int($0) } ?? 2_000
+    let every = chaosScenarioNames.filter { $0 != "soak" }
+    let chosen = rest.first.map { $0 == "all" ? every : [$0] } ?? every
+    let soaking = chosen == ["soak"]
+    let jobs = rest.dropFirst().first.flatMap { Int($0) } ?? (soaking ? 3_600_000 : 50_000)
+    let rate = rest.dropFirst(2).first.flatMap { Int($0) } ?? (soaking ? 1_000 : 2_000)
     for scenario in chosen { attempt(name, source: scenario) { try chaosScenario(scenario, jobs: jobs, rate: rate) } }
 case "feeds-distributed":
     attempt(name) { try feedsDistributedBenchmark(feeds: size.flatMap { Int($0) } ?? 2000) }
