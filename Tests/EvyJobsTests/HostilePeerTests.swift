@@ -3,6 +3,7 @@ import EvyJobs
 import EvyTestSupport
 import EvyZMQ
 import Foundation
+import Glibc
 import XCTest
 
 /// What a peer sends never crashes a role: unreadable frames and requests that do not fit get
@@ -106,6 +107,47 @@ final class HostilePeerTests: XCTestCase {
             flooder.close(linger: .zero)
             client.close()
             await system.stop()
+        }
+    }
+
+    /// 10,000 TCP connections opened to the dispatcher (a separate process, as deployed) and left
+    /// idle, never saying a word of ZMTP: a client connecting afterwards is answered at once.
+    func testTenThousandIdleConnectionsDoNotKeepAClientWaiting() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        try XCTSkipIf(limit.rlim_cur < 10_500, "needs 10,500 file descriptors (ulimit -n)")
+        let directory = NSTemporaryDirectory() + "evy-idle-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("evy-dispatcher").path
+        try green(deadline: .seconds(120)) {
+            let dispatcher = try ChildProcess(
+                [binary, "--client-endpoint", "tcp://127.0.0.1:*", "--worker-endpoint", "tcp://127.0.0.1:*",
+                 "--data-dir", directory],
+                standardInput: .discard, standardOutput: .pipe, standardError: .discard)
+            defer { try? dispatcher.kill(SIGKILL) }
+            let line = try await dispatcher.standardOutput!.buffered().readLine(timeout: .seconds(30)) ?? ""
+            let endpoints = line.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+                .filter { $0.hasPrefix("tcp://") }
+            guard let clientEndpoint = endpoints.first, let port = clientEndpoint.split(separator: ":").last.flatMap({ Int($0) })
+            else { return XCTFail("no endpoint in \(line)") }
+            let address = try SocketAddress(ip: "127.0.0.1", port: port)
+            let pool = GreenPool(size: 200)
+            let opened = Box<[Socket]>([])
+            for _ in 0..<10_000 {
+                try await pool.spawn { opened.value.append(try await connect(to: address, timeout: .seconds(10))) }
+            }
+            try await pool.waitAll()
+            defer { for socket in opened.value { socket.close() } }
+            XCTAssertEqual(opened.value.count, 10_000)
+
+            let client = try JobClient(dispatcher: clientEndpoint)
+            client.timeout = .seconds(5)
+            defer { client.close() }
+            let status = try JSONSerialization.jsonObject(with: Data(try await client.query("status"))) as? [String: Any]
+            XCTAssertNotNil(status?["submitted"], "answered at once with 10,000 idle connections open")
+            let id = try await client.submit("parked")
+            XCTAssertGreaterThan(id, 0, "and a submit is journaled")
         }
     }
 }
