@@ -2,6 +2,8 @@
 // separate processes over tcp, every job counted at the end.
 import Dispatch
 import Evy
+import EvyCrawler
+import EvyHTTP
 import EvyJobs
 import Foundation
 import Glibc
@@ -80,7 +82,7 @@ private final class ChaosRoles: @unchecked Sendable {
             split.map { ("tcp://\($0.hostAddress):\(ports[1])", "tcp://\($0.hostAddress):\(ports[2])") }
             ?? (workerEndpoint, results)
         let child = try Self.start(
-            "evy-worker", ["--dispatcher", dispatcher, "--collector", collector, "--handlers", "noop,sleep"],
+            "evy-worker", ["--dispatcher", dispatcher, "--collector", collector, "--handlers", "noop,sleep,crawl.fetch"],
             namespace: split?.namespace)
         lock.withLock { workers[index] = child }
     }
@@ -328,10 +330,33 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
     let (clients, readers) = (roles.clients, roles.readers)
     let run = UUID().uuidString.prefix(8)
     let refusals = FaultLog()
-    let outcome = try Hub.run { () -> (ids: Set<UInt64>, received: Int, results: [Recorded], submitted: Double) in
+    let siteHost = roles.split?.hostAddress ?? "127.0.0.1"
+    let crawlPages = 2000
+    let outcome = try Hub.run {
+        () -> (ids: Set<UInt64>, received: Int, results: [Recorded], submitted: Double, crawled: Int) in
         let client = try JobClient(dispatcher: clients, collector: readers)
         client.timeout = .seconds(3)
         defer { client.close() }
+        // A crawl of a 2,000-page site through the same system, from 3 s on, across the fault.
+        let site = HTTPServer(configuration: { var settings = HTTPServer.Configuration(); settings.accessLog = false; return settings }()) {
+            request, _ in
+            guard request.path.hasPrefix("/p/"), let n = Int(request.path.dropFirst(3)) else { return .text("", status: 404) }
+            try await sleep(for: .milliseconds(40))
+            let links = (1...5).map { "<a href=\"/p/\(($0 * 7 + n) % crawlPages)\">x</a>" }.joined()
+            return HTTPResponse(headers: [("Content-Type", "text/html")], body: Array("<html><body>\(links)</body></html>".utf8))
+        }
+        let listener = try listen(on: SocketAddress(ip: siteHost, port: 0))
+        spawnN { try await site.serve(listener) }
+        let crawl = spawn { () -> Int in
+            try await sleep(for: .seconds(3))
+            var policy = CrawlPolicy()
+            policy.maxDepth = 10_000
+            let crawl = Crawl(
+                client: client, id: "chaos-\(run)", seeds: ["http://\(siteHost):\(listener.localAddress!.port)/p/0"],
+                policy: policy)
+            crawl.perHost = 16
+            return try await crawl.run().statuses[200] ?? 0
+        }
         var ids: [UInt64] = []
         let batch = max(1, rate / 10)
         for first in stride(from: 0, to: jobs, by: batch) {
@@ -362,6 +387,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
             }
         }
         let submitted = elapsed()
+        let crawled = (try? await crawl.wait()) ?? -1
         // Every outcome, within 3 minutes of the last submit.
         client.timeout = .seconds(30)
         client.outcomeRefresh = .seconds(1)
@@ -384,7 +410,8 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
             }
             after = (page?["next"] as? UInt64) ?? UInt64(page?["next"] as? Int ?? 0)
         }
-        return (Set(ids), received.count, results, submitted)
+        await site.stop(grace: .zero)
+        return (Set(ids), received.count, results, submitted, crawled)
     }
     faultTimes.done.wait()
     if sampler != nil { samples.done.wait() }
@@ -411,6 +438,7 @@ func chaosScenario(_ name: String, jobs: Int, rate: Int) throws {
     print(
         json([
             ("name", "chaos"), ("scenario", name), ("what", scenario.summary), ("jobs", jobs),
+            ("crawl_pages", crawlPages), ("crawl_pages_recorded_200", outcome.crawled),
             ("accepted", outcome.ids.count), ("outcomes", outcome.received), ("lost", lost),
             ("recorded_twice", recordedTwice), ("ran_again", reran.count),
             ("rerun_recorded_within_s", rerunLatency ?? 0),

@@ -39,7 +39,9 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
 
     /// Submits a job in the background (returns at once); `waiter` hears of its outcome. A
     /// dispatcher that answers busy (too many of this client's submits waiting for its journal)
-    /// is asked again after a pause, 10 ms doubling to 1 s, for up to a minute.
+    /// is asked again after a pause, 10 ms doubling to 1 s, for up to a minute; so is one that
+    /// does not answer (restarting) when the job has a dedup key, which makes a second submit of
+    /// a job the dispatcher did take that same job.
     func submit(_ handler: String, payload: [UInt8], options: JobOptions, for waiter: Waiter) {
         spawnN { [self] in
             do {
@@ -65,6 +67,8 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
             } catch JobClientError.refused(.busy, _) where ContinuousClock.now + pause < giveUp {
                 try await sleep(for: pause)
                 pause = min(pause * 2, .seconds(1))
+            } catch JobClientError.noAnswer where !options.dedupKey.isEmpty && ContinuousClock.now + pause < giveUp {
+                pause = min(pause * 2, .seconds(1))  // the wait for the answer was the pause
             }
         }
     }
