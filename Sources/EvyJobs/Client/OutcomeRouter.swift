@@ -38,8 +38,9 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
     deinit { client.forget(request) }
 
     /// Submits a job in the background (returns at once); `waiter` hears of its outcome. A
-    /// dispatcher that answers busy (too many of this client's submits waiting for its journal)
-    /// is asked again after a pause, 10 ms doubling to 1 s, for up to a minute; so is one that
+    /// dispatcher that answers busy (too many of this client's submits waiting for its journal) or
+    /// that its journal cannot write (a full disk) is asked again after a pause, 10 ms doubling to
+    /// 1 s, for up to a minute, then the refusal is the job's outcome; so is one that
     /// does not answer (restarting) when the job has a dedup key, which makes a second submit of
     /// a job the dispatcher did take that same job.
     func submit(_ handler: String, payload: [UInt8], options: JobOptions, for waiter: Waiter) {
@@ -64,7 +65,9 @@ final class OutcomeRouter<Waiter: Sendable>: @unchecked Sendable {
         while true {
             do {
                 return try await client.submit(handler, payload: payload, options: options)
-            } catch JobClientError.refused(.busy, _) where ContinuousClock.now + pause < giveUp {
+            } catch JobClientError.refused(let code, _)
+                where (code == .busy || code == .storageUnavailable) && ContinuousClock.now + pause < giveUp
+            {
                 try await sleep(for: pause)
                 pause = min(pause * 2, .seconds(1))
             } catch JobClientError.noAnswer where !options.dedupKey.isEmpty && ContinuousClock.now + pause < giveUp {
