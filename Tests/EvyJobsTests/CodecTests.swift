@@ -160,6 +160,32 @@ final class CodecTests: XCTestCase {
             frames(plain, header: MessageCodec.encode(plain)[2] + [0, 0, 0, 0]), .malformed, "retry-after-ms 0 is written")
     }
 
+    func testLeaseTokensAndTheCollectorsKeyAreOptionalTrailingFields() throws {
+        let lease = Lease(job: 7, attempt: 2)
+        let plain = Message.job(lease, handler: "h", timeoutMilliseconds: 0, payload: [])
+        let given = Message.job(lease, handler: "h", timeoutMilliseconds: 0, payload: [], token: 0x0102_0304_0506_0708)
+        XCTAssertEqual(MessageCodec.encode(given)[2], MessageCodec.encode(plain)[2] + [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertEqual(try MessageCodec.decode(MessageCodec.encode(given)), given)
+        let result = Message.result(lease, handler: "h", status: .succeeded, durationMicroseconds: 1, payload: [], token: 9)
+        XCTAssertEqual(try MessageCodec.decode(MessageCodec.encode(result)), result)
+        let welcome = Message.welcome(heartbeatMilliseconds: 1000, liveness: 3, leaseKey: Array(0..<16))
+        XCTAssertEqual(try MessageCodec.decode(MessageCodec.encode(welcome)), welcome)
+        assertRefused(
+            frames(plain, header: MessageCodec.encode(plain)[2] + [UInt8](repeating: 0, count: 8)), .malformed,
+            "token 0 is written")
+        let bare = Message.welcome(heartbeatMilliseconds: 1000, liveness: 3)
+        assertRefused(frames(bare, header: MessageCodec.encode(bare)[2] + [1, 2, 3]), .malformed, "3 bytes after")
+    }
+
+    func testLeaseTokensAreSipHash24OfTheLease() {
+        // The reference vector of SipHash-2-4 (key 00..0f, message 00..0e).
+        XCTAssertEqual(LeaseKey.sipHash24(Array(0..<15), key: Array(0..<16)), 0xa129_ca61_49be_45e5)
+        let key = LeaseKey(bytes: Array(0..<16))!
+        XCTAssertNotEqual(key.token(for: Lease(job: 1, attempt: 1)), key.token(for: Lease(job: 1, attempt: 2)))
+        XCTAssertNotEqual(key.token(for: Lease(job: 1, attempt: 1)), LeaseKey.random().token(for: Lease(job: 1, attempt: 1)))
+        XCTAssertNil(LeaseKey(bytes: [1, 2, 3]))
+    }
+
     func testInvalidUTF8() {
         let failed = Message.failed(Lease(job: 1, attempt: 1), retryable: true, error: "ab")
         let header = MessageCodec.encode(failed)[2].dropLast(2)

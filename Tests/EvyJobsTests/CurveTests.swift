@@ -52,8 +52,9 @@ final class CurveTests: XCTestCase {
                 worker.handle("echo") { job in job.payload }
                 return worker
             }
+            var runs: [GreenThread<Void>] = []
             let good = worker("worker")
-            spawnN { try await good.run() }
+            runs.append(spawn { try await good.run() })
             let client = try JobClient(
                 dispatcher: dispatcher.boundClientEndpoint, collector: collector.boundClientEndpoint, keys: keys("client"))
             defer { client.close() }
@@ -64,9 +65,9 @@ final class CurveTests: XCTestCase {
             // A worker with a key nobody allowed, and one with no keys at all.
             let refusedBefore = ZAPService.counts.refused
             let stranger = worker("stranger")
-            spawnN { try await stranger.run() }
+            runs.append(spawn { try await stranger.run() })
             let keyless = worker(nil)
-            spawnN { try await keyless.run() }
+            runs.append(spawn { try await keyless.run() })
             try await waitUntil("the stranger refused in its handshakes", timeout: .seconds(10)) {
                 ZAPService.counts.refused > refusedBefore
             }
@@ -87,6 +88,7 @@ final class CurveTests: XCTestCase {
                 XCTFail("a client without keys was answered")
             } catch JobClientError.noAnswer {}
             for worker in [stranger, keyless, good] { worker.stop() }
+            for run in runs { _ = try? await run.wait() }  // their sockets closed: nothing left reconnecting
             collector.stop()
             dispatcher.stop()
             _ = try? await collectorRun.wait()
@@ -147,7 +149,7 @@ final class CurveTests: XCTestCase {
                 workerSettings.keys = keys(2)
                 let worker = Worker(configuration: workerSettings)
                 worker.handle("echo") { job in Array("result of ".utf8) + job.payload }
-                spawnN { try await worker.run() }
+                let workerRun = spawn { try await worker.run() }
                 let client = try JobClient(
                     dispatcher: dispatcher.boundClientEndpoint, collector: collector.boundClientEndpoint, keys: keys(3))
                 let id = try await client.submit("echo", payload: Array(secret.utf8))
@@ -167,6 +169,7 @@ final class CurveTests: XCTestCase {
                 }
                 client.close()
                 worker.stop()
+                _ = try? await workerRun.wait()
                 collector.stop()
                 dispatcher.stop()
                 _ = try? await collectorRun.wait()

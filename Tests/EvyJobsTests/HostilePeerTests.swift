@@ -150,4 +150,38 @@ final class HostilePeerTests: XCTestCase {
             XCTAssertGreaterThan(id, 0, "and a submit is journaled")
         }
     }
+
+    /// A peer on the collector's result endpoint sending results for jobs it was never given (no
+    /// token, a wrong one): refused with ERROR, counted, not recorded; the job's real result still is.
+    func testResultsForJobsNeverGivenAreRefusedAndCounted() throws {
+        let directory = NSTemporaryDirectory() + "evy-forged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let system = try EmbeddedSystem(directory: directory, workers: 1, heartbeat: .milliseconds(100)) { worker in
+                worker.handle("slow") { job in
+                    try await sleep(for: .milliseconds(300))
+                    return job.payload
+                }
+            }
+            let client = try system.client()
+            let id = try await client.submit("slow", payload: Array("real".utf8))
+            let forger = try ZMQSocket(.dealer)
+            try forger.connect(system.collector.boundResultEndpoint)
+            for token: UInt64 in [0, 0xDEAD_BEEF] {
+                try await forger.sendMultipart(
+                    MessageCodec.encode(
+                        .result(
+                            Lease(job: id, attempt: 1), handler: "slow", status: .succeeded, durationMicroseconds: 1,
+                            payload: Array("forged".utf8), token: token)))
+                guard case .error(_, .conflict, _) = try MessageCodec.decode(try await forger.receiveMultipart(timeout: .seconds(5)))
+                else { return XCTFail("a forged result is refused") }
+            }
+            XCTAssertEqual(system.collector.forged, 2)
+            let outcome = try await client.wait(for: id, timeout: .seconds(10))
+            XCTAssertEqual(outcome.text, "real", "the job's own result is the one recorded")
+            forger.close(linger: .zero)
+            client.close()
+            await system.stop()
+        }
+    }
 }

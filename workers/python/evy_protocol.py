@@ -37,6 +37,8 @@ class Reader:
     def __init__(self, data):
         self.data, self.at = data, 0
 
+    def remaining(self): return len(self.data) - self.at
+
     def take(self, n):
         if self.at + n > len(self.data):
             raise ValueError("truncated header")

@@ -43,10 +43,13 @@ def main():
                 print("ready", flush=True)
             elif command == JOB:
                 job, attempt, handler, _timeout = header.u64(), header.u32(), header.string(), header.u32()
+                token = header.u64() if header.remaining() >= 8 else 0  # echoed: proof the job was given
                 started = time.time()
                 output = HANDLERS[handler](payload)
-                result = frames(RESULT, Writer().u64(job).u32(attempt).string(handler).u8(0)
-                                .u64(int((time.time() - started) * 1e6)).bytes(), output)
+                writer = Writer().u64(job).u32(attempt).string(handler).u8(0).u64(int((time.time() - started) * 1e6))
+                if token:
+                    writer.u64(token)
+                result = frames(RESULT, writer.bytes(), output)
                 unrecorded[job] = result
                 collector.send_multipart(result)
                 dispatcher.send_multipart(frames(CREDIT, Writer().u32(1).bytes()))

@@ -67,6 +67,10 @@ public final class Collector: @unchecked Sendable {
     private var heardFromDispatcher = ContinuousClock.now
     /// Results recorded since start (new ones), and duplicates ignored.
     public private(set) var recorded = 0, duplicates = 0, malformed = 0
+    /// Results refused because their token was not their job's (a job the sender was not given).
+    public private(set) var forged = 0
+    /// The dispatcher's key for lease tokens, from its WELCOME (nil: results are not checked).
+    private var leaseKey: LeaseKey?
 
     /// The endpoints as bound.
     public private(set) var boundResultEndpoint = "", boundClientEndpoint = ""
@@ -155,6 +159,8 @@ public final class Collector: @unchecked Sendable {
                 record(lease, handler: handler, status: status, duration: 0, payload: Array(error.utf8), from: nil)
             case .error(_, .conflict, _):
                 introduce()
+            case .welcome(_, _, let key):
+                leaseKey = LeaseKey(bytes: key)  // from now on a result needs its job's token
             default:
                 break
             }
@@ -166,7 +172,15 @@ public final class Collector: @unchecked Sendable {
     private func serveResults() async {
         while let envelope = try? await results.receiveEnvelope(routed: true) {
             switch envelope.message {
-            case .success(.result(let lease, let handler, let status, let duration, let payload)):
+            case .success(.result(let lease, let handler, let status, let duration, let payload, let token)):
+                if let leaseKey, token != leaseKey.token(for: lease) {
+                    forged += 1
+                    logger.warning("refused a result for job \(lease.job) attempt \(lease.attempt) the sender was not given")
+                    toWorkers.post(
+                        .error(request: 0, code: .conflict, reason: "a result for a job this worker was not given"),
+                        to: envelope.peer)
+                    continue
+                }
                 record(
                     lease, handler: handler, status: status, duration: duration, payload: payload, from: envelope.peer)
             case .success(.progress(let lease, let done, let total, let message)):
@@ -249,7 +263,7 @@ public final class Collector: @unchecked Sendable {
                     to: envelope.peer)
             case .success(.query(let request, "status", _, _)):
                 let status =
-                    "{\"recorded\": \(recorded), \"duplicates\": \(duplicates), \"malformed\": \(malformed), "
+                    "{\"recorded\": \(recorded), \"duplicates\": \(duplicates), \"malformed\": \(malformed), \"forged\": \(forged), "
                     + "\"total\": \((try? store.count()) ?? -1), \"dispatcher\": \(ContinuousClock.now - heardFromDispatcher < configuration.heartbeat * 3)}"
                 toClients.post(.answer(request: request, json: Array(status.utf8)), to: envelope.peer)
             case .success:

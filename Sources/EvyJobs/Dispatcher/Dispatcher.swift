@@ -73,6 +73,8 @@ public final class Dispatcher: @unchecked Sendable {
 
     public let configuration: Configuration
     private let logger = Logger(label: "evy.dispatcher")
+    /// The secret of the lease tokens (kept beside the journal, so a restart keeps it).
+    private let leaseKey: LeaseKey
     private let journal: DispatcherJournal
     private let clients: ZMQSocket
     private let peers: ZMQSocket
@@ -106,6 +108,7 @@ public final class Dispatcher: @unchecked Sendable {
         journal = try DispatcherJournal(
             directory: configuration.dataDirectory, synchronous: configuration.synchronous,
             hub: Hub.current)
+        leaseKey = try LeaseKey.stored(in: configuration.dataDirectory)
         clients = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         peers = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         if let keys = configuration.keys {
@@ -332,7 +335,9 @@ public final class Dispatcher: @unchecked Sendable {
 
     private func welcome(_ ready: Ready, peer: [UInt8]) {
         toPeers.post(
-            .welcome(heartbeatMilliseconds: milliseconds(configuration.heartbeat), liveness: configuration.liveness),
+            .welcome(
+                heartbeatMilliseconds: milliseconds(configuration.heartbeat), liveness: configuration.liveness,
+                leaseKey: ready.role == .collector ? leaseKey.bytes : []),
             to: peer)
         switch ready.role {
         case .collector:
@@ -410,10 +415,11 @@ public final class Dispatcher: @unchecked Sendable {
                 else { return true }
                 workers[peer]!.credit -= 1
                 counters.leased += 1
+                let lease = Lease(job: job.id, attempt: job.attempts)
                 toPeers.post(
                     .job(
-                        Lease(job: job.id, attempt: job.attempts), handler: job.handler,
-                        timeoutMilliseconds: job.timeoutMilliseconds, payload: job.payload), to: peer)
+                        lease, handler: job.handler, timeoutMilliseconds: job.timeoutMilliseconds, payload: job.payload,
+                        token: leaseKey.token(for: lease)), to: peer)
                 return false
             }
         }

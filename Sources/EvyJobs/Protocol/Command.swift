@@ -93,7 +93,7 @@ extension Message {
     /// The fourth frame, for the messages that have one.
     var payload: [UInt8]? {
         switch self {
-        case .submit(_, _, _, let payload), .job(_, _, _, let payload), .result(_, _, _, _, let payload),
+        case .submit(_, _, _, let payload), .job(_, _, _, let payload, _), .result(_, _, _, _, let payload, _),
             .outcome(_, _, _, _, _, let payload), .answer(_, let payload):
             payload
         default: nil

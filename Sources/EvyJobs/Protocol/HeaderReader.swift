@@ -64,6 +64,21 @@ struct HeaderReader {
         return milliseconds
     }
 
+    /// JOB's and RESULT's optional last field, a lease token: absent is 0, a 0 written out is refused.
+    private mutating func optionalToken() throws(ProtocolError) -> UInt64 {
+        guard remaining >= 8 else { return 0 }
+        let token = try int(UInt64.self)
+        if token == 0 { throw .malformed("token 0 is written by leaving the field out") }
+        return token
+    }
+
+    /// WELCOME's optional last field, the collector's lease key: 16 bytes, or absent.
+    private mutating func optionalLeaseKey() throws(ProtocolError) -> [UInt8] {
+        guard remaining >= 16 else { return [] }
+        defer { index += 16 }
+        return Array(bytes[index..<index + 16])
+    }
+
     mutating func lease() throws(ProtocolError) -> Lease { try Lease(job: int(), attempt: int()) }
 
     /// `count` items read by `item`, after a count whose items take at least `minimumSize` bytes.
@@ -122,8 +137,9 @@ struct HeaderReader {
         case .answer: try .answer(request: int(), json: payload)
         case .deadLetters: try .deadLetters(request: int(), action: raw(), job: int())
         case .ready: try .ready(ready())
-        case .welcome: try .welcome(heartbeatMilliseconds: int(), liveness: int())
-        case .job: try .job(lease(), handler: string(), timeoutMilliseconds: int(), payload: payload)
+        case .welcome: try .welcome(heartbeatMilliseconds: int(), liveness: int(), leaseKey: optionalLeaseKey())
+        case .job:
+            try .job(lease(), handler: string(), timeoutMilliseconds: int(), payload: payload, token: optionalToken())
         case .credit: try .credit(slots: int())
         case .failed:
             try .failed(lease(), retryable: bool(), error: string(), retryAfterMilliseconds: optionalRetryAfter())
@@ -135,7 +151,9 @@ struct HeaderReader {
         case .doneAcknowledged: try .doneAcknowledged(jobs: jobs())
         case .record: try .record(lease(), handler: string(), status: raw(), error: string())
         case .result:
-            try .result(lease(), handler: string(), status: raw(), durationMicroseconds: int(), payload: payload)
+            try .result(
+                lease(), handler: string(), status: raw(), durationMicroseconds: int(), payload: payload,
+                token: optionalToken())
         case .recorded: try .recorded(jobs: jobs())
         case .progress: try .progress(lease(), done: int(), total: int(), message: string())
         case .wait: try .wait(request: int(), jobs: jobs())

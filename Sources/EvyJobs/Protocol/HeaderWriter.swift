@@ -115,13 +115,15 @@ extension HeaderSink {
             put(job)
         case .ready(let ready):
             put(ready)
-        case .welcome(let heartbeatMilliseconds, let liveness):
+        case .welcome(let heartbeatMilliseconds, let liveness, let leaseKey):
             put(heartbeatMilliseconds)
             put(liveness)
-        case .job(let lease, let handler, let timeoutMilliseconds, _):
+            for byte in leaseKey { put(byte) }  // optional: 16 bytes, or absent
+        case .job(let lease, let handler, let timeoutMilliseconds, _, let token):
             put(lease)
             put(handler)
             put(timeoutMilliseconds)
+            if token != 0 { put(token) }  // optional: absent means none
         case .credit(let slots):
             put(slots)
         case .failed(let lease, let retryable, let error, let retryAfterMilliseconds):
@@ -144,11 +146,12 @@ extension HeaderSink {
             put(handler)
             put(status)
             put(error)
-        case .result(let lease, let handler, let status, let durationMicroseconds, _):
+        case .result(let lease, let handler, let status, let durationMicroseconds, _, let token):
             put(lease)
             put(handler)
             put(status)
             put(durationMicroseconds)
+            if token != 0 { put(token) }  // optional: absent means none
         case .progress(let lease, let done, let total, let message):
             put(lease)
             put(done)

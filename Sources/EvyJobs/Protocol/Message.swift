@@ -30,10 +30,12 @@ public enum Message: Sendable, Equatable {
     /// worker, how many jobs it can run at once (its credit), which handlers it serves and the
     /// jobs it still holds from before a reconnect.
     case ready(Ready)
-    /// Dispatcher → worker or collector: the handshake's answer.
-    case welcome(heartbeatMilliseconds: UInt32, liveness: UInt8)
-    /// Dispatcher → worker: run a job. `attempt` (from 1) fences its result.
-    case job(Lease, handler: String, timeoutMilliseconds: UInt32, payload: [UInt8])
+    /// Dispatcher → worker or collector: the handshake's answer; to the collector it carries the
+    /// ``LeaseKey`` its results' tokens are checked with (empty: no check).
+    case welcome(heartbeatMilliseconds: UInt32, liveness: UInt8, leaseKey: [UInt8] = [])
+    /// Dispatcher → worker: run a job. `attempt` (from 1) fences its result; `token` (0: none)
+    /// goes back with it, proof that the job was given.
+    case job(Lease, handler: String, timeoutMilliseconds: UInt32, payload: [UInt8], token: UInt64 = 0)
     /// Worker → dispatcher: `slots` more jobs may be sent.
     case credit(slots: UInt32)
     /// Worker → dispatcher: the attempt failed; `retryable` lets the retry policy decide, and a
@@ -59,7 +61,8 @@ public enum Message: Sendable, Equatable {
 
     /// Worker → collector: an attempt's result (`status` ok or failed-for-good), its payload the
     /// handler's output.
-    case result(Lease, handler: String, status: JobStatus, durationMicroseconds: UInt64, payload: [UInt8])
+    case result(
+        Lease, handler: String, status: JobStatus, durationMicroseconds: UInt64, payload: [UInt8], token: UInt64 = 0)
     /// Collector → worker: these jobs' results are recorded (the worker drops its copies).
     case recorded(jobs: [UInt64])
     /// Worker → collector, relayed to waiting clients: how far a running job is.

@@ -155,7 +155,7 @@ public final class Worker: @unchecked Sendable {
         let held =
             running.values.map(\.lease)
             + unrecorded.keys.compactMap { id -> Lease? in
-                if case .result(let lease, _, _, _, _) = unrecorded[id]!.message { return lease }
+                if case .result(let lease, _, _, _, _, _) = unrecorded[id]!.message { return lease }
                 return nil
             }
         return Ready(
@@ -179,8 +179,8 @@ public final class Worker: @unchecked Sendable {
                 continue
             }
             switch message {
-            case .job(let lease, let handler, let timeout, let payload):
-                await start(lease, handler: handler, timeoutMilliseconds: timeout, payload: payload)
+            case .job(let lease, let handler, let timeout, let payload, let token):
+                await start(lease, handler: handler, timeoutMilliseconds: timeout, payload: payload, token: token)
             case .abort(let job):
                 running[job]?.thread.cancel()
             case .error(_, .conflict, _):
@@ -209,7 +209,9 @@ public final class Worker: @unchecked Sendable {
 
     // MARK: Running jobs
 
-    private func start(_ lease: Lease, handler name: String, timeoutMilliseconds: UInt32, payload: [UInt8]) async {
+    private func start(
+        _ lease: Lease, handler name: String, timeoutMilliseconds: UInt32, payload: [UInt8], token: UInt64
+    ) async {
         guard let handler = handlers[name], !draining, running[lease.job] == nil else {
             toDispatcher?.post(.giveBack(lease))
             return returnCredit(1)
@@ -232,7 +234,7 @@ public final class Worker: @unchecked Sendable {
                             lease,
                             result: .result(
                                 lease, handler: name, status: .succeeded, durationMicroseconds: micros,
-                                payload: output))
+                                payload: output, token: token))
                     } catch let failure as JobFailure {
                         finish(lease, failure: failure, retryable: failure.retryable)
                     } catch is CancellationError {
