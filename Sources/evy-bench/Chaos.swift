@@ -50,7 +50,9 @@ private final class ChaosRoles: @unchecked Sendable {
 
     private static func start(_ name: String, _ arguments: [String], namespace: String? = nil) throws -> Child {
         let command = [executables.appendingPathComponent(name).path] + arguments
-        let child = try Child(namespace.map { ["ip", "netns", "exec", $0] + command } ?? command, seconds: 900, quiet: true)
+        // Killed at the deadline if still running: past the longest run (the hour of the soak).
+        let child = try Child(
+            namespace.map { ["ip", "netns", "exec", $0] + command } ?? command, seconds: 2 * 3600, quiet: true)
         guard child.readLine(containing: "\(name): ") != nil else { throw BenchmarkFailure("\(name) did not start") }
         return child
     }
