@@ -561,3 +561,96 @@ final class ReviewRegressionTests: XCTestCase {
         }
     }
 }
+
+/// `ResourcePool`'s connection-pool options (Eventlet's `db_pool`) with real resources: TCP
+/// connections to a listener this test runs, which counts them opening and closing.
+final class ResourcePoolLifetimeTests: XCTestCase {
+    /// A listener counting connections accepted and closed by their peer.
+    private final class Server: @unchecked Sendable {
+        var accepted = 0
+        var closed = 0
+        let listener: Socket
+
+        init() throws {
+            listener = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
+            spawnN { [self] in
+                while let (connection, _) = try? await listener.accept() {
+                    accepted += 1
+                    spawnN { [self] in
+                        while let bytes = try? await connection.receive(maxLength: 64), !bytes.isEmpty {}
+                        closed += 1
+                        connection.close()
+                    }
+                }
+            }
+        }
+
+        var address: SocketAddress { listener.localAddress! }
+    }
+
+    private static func pool(
+        _ server: Server, maxIdle: Duration? = nil, maxAge: Duration? = nil, closes: Box<Int>
+    ) async throws -> ResourcePool<Socket> {
+        let address = server.address
+        return try await ResourcePool(
+            maxSize: 4, maxIdle: maxIdle, maxAge: maxAge,
+            close: { socket in
+                closes.value += 1
+                socket.close()
+            }
+        ) { try await connect(to: address) }
+    }
+
+    func testConnectionsIdleLongerThanMaxIdleAreClosed() throws {
+        try green(deadline: .seconds(20)) {
+            let server = try Server()
+            let closes = Box(0)
+            let pool = try await Self.pool(server, maxIdle: .milliseconds(100), closes: closes)
+            let (first, second) = (try await pool.get(), try await pool.get())
+            pool.put(first)
+            pool.put(second)
+            try await waitUntil("both idle connections closed", timeout: .seconds(5)) { server.closed == 2 }
+            XCTAssertEqual(closes.value, 2, "through the close hook")
+            XCTAssertEqual(pool.currentSize, 0)
+            let fresh = try await pool.get()
+            XCTAssertEqual(server.accepted, 3, "a new connection for the next taker")
+            pool.discard(fresh)
+            try await waitUntil("a discarded connection closed", timeout: .seconds(5)) { server.closed == 3 }
+        }
+    }
+
+    func testAConnectionOlderThanMaxAgeIsClosedWhenItComesBack() throws {
+        try green(deadline: .seconds(20)) {
+            let server = try Server()
+            let closes = Box(0)
+            let pool = try await Self.pool(server, maxAge: .milliseconds(150), closes: closes)
+            let young = try await pool.get()
+            pool.put(young)
+            let again = try await pool.get()
+            XCTAssertTrue(again === young, "reused while young")
+            try await sleep(for: .milliseconds(200))  // the item's age is what is under test
+            pool.put(again)
+            try await waitUntil("the old connection closed", timeout: .seconds(5)) { server.closed == 1 }
+            XCTAssertEqual(pool.currentSize, 0)
+            let next = try await pool.get()
+            XCTAssertFalse(next === young, "replaced by a new one")
+            XCTAssertEqual(server.accepted, 2)
+            pool.put(next)
+        }
+    }
+
+    func testACreationSlowerThanConnectTimeoutFailsAndFreesItsPlace() throws {
+        try green(deadline: .seconds(20)) {
+            let pool = try await ResourcePool(maxSize: 1, connectTimeout: .milliseconds(50)) { () async throws -> Int in
+                try await sleep(for: .seconds(30))
+                return 1
+            }
+            do {
+                _ = try await pool.get()
+                XCTFail("a creation past connectTimeout fails")
+            } catch is TimeoutError {}
+            XCTAssertEqual(pool.currentSize, 0, "its place is free again")
+            XCTAssertEqual(pool.free, 1)
+        }
+    }
+}

@@ -4,36 +4,75 @@ import DequeModule
 /// maximum (Eventlet's `pools.Pool`, the base of its database pool). A green thread takes an item,
 /// uses it and gives it back; when all `maxSize` items are out, takers wait.
 ///
+/// What Eventlet's `db_pool` adds on top, for connections: ``maxIdle`` (an item idle in the pool
+/// longer than this is closed), ``maxAge`` (an item older than this is closed when it comes back,
+/// or when it would be taken, instead of being used again), ``connectTimeout`` (a creation that
+/// takes longer fails with `TimeoutError` and frees its place), and a `close` hook, called for
+/// every item the pool lets go (expired, discarded, dropped by ``resize(maxSize:)``).
+///
 /// ```swift
-/// let connections = ResourcePool(maxSize: 10) { try await Connection.open(host) }
+/// let connections = try await ResourcePool(maxSize: 10, maxIdle: .seconds(60), maxAge: .seconds(3600),
+///                                          close: { await $0.close() }) { try await Connection.open(host) }
 /// let rows = try await connections.withItem { connection in try await connection.query(sql) }
 /// ```
-/// Hub-confined.
+/// An item's age is known on its return when items are class instances (connections are); for
+/// other items it is checked when they would be taken. Hub-confined.
 public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     /// The most items the pool creates.
     public private(set) var maxSize: Int
     /// Whether the most recently returned item is handed out first (a stack) or the oldest (a queue).
     public let lastInFirstOut: Bool
+    /// How long an item may sit idle in the pool before it is closed (nil: for ever).
+    public let maxIdle: Duration?
+    /// How old an item may get before it is closed instead of used again (nil: for ever).
+    public let maxAge: Duration?
+    /// How long a creation may take (nil: as long as it takes).
+    public let connectTimeout: Duration?
     private let create: @Sendable () async throws -> Item
-    private var idle = Deque<Item>()
+    private let close: (@Sendable (Item) async -> Void)?
+    /// Idle items with when they were made and when they came back.
+    private var idle = Deque<(item: Item, created: ContinuousClock.Instant, since: ContinuousClock.Instant)>()
+    /// When each taken item (a class instance) was made.
+    private var lentCreated: [ObjectIdentifier: ContinuousClock.Instant] = [:]
+    private var sweeper: GreenThread<Void>?
     private var waiters = WaiterQueue<Waiter<Item?>>()
     /// Items created and not discarded: idle plus taken (plus ones being created).
     public private(set) var currentSize = 0
 
-    /// Creates a pool that makes items with `create`, `minSize` of them right away.
+    /// Creates a pool that makes items with `create` (each within `connectTimeout`), `minSize` of
+    /// them right away, closes them with `close` when it lets them go, and lets them go once idle
+    /// longer than `maxIdle` or older than `maxAge`.
     public init(
-        minSize: Int = 0, maxSize: Int = 4, lastInFirstOut: Bool = false,
+        minSize: Int = 0, maxSize: Int = 4, lastInFirstOut: Bool = false, maxIdle: Duration? = nil,
+        maxAge: Duration? = nil, connectTimeout: Duration? = nil, close: (@Sendable (Item) async -> Void)? = nil,
         create: @escaping @Sendable () async throws -> Item
     ) async throws {
         precondition(minSize >= 0 && minSize <= maxSize, "a pool needs 0 <= minSize <= maxSize")
         self.maxSize = maxSize
         self.lastInFirstOut = lastInFirstOut
+        self.maxIdle = maxIdle
+        self.maxAge = maxAge
+        self.connectTimeout = connectTimeout
+        self.close = close
         self.create = create
         for _ in 0..<minSize {
-            idle.append(try await create())
             currentSize += 1
+            let item = try await createReserved()
+            let created = Self.identity(item).flatMap { lentCreated.removeValue(forKey: $0) } ?? .now
+            idle.append((item, created, .now))
+        }
+        if let maxIdle {
+            // Closes what sat idle too long, every half of maxIdle, while the pool exists.
+            sweeper = spawn(name: "pool idle sweeper") { [weak self] in
+                while (try? await sleep(for: maxIdle / 2)) != nil {
+                    guard let self else { return }
+                    self.closeExpiredIdle()
+                }
+            }
         }
     }
+
+    deinit { sweeper?.cancel() }
 
     /// Items idle in the pool now.
     public var free: Int { idle.count + Swift.max(0, maxSize - currentSize) }
@@ -71,14 +110,54 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     }
 
     private func takeIdle() -> Item? {
-        guard !idle.isEmpty else { return nil }
-        return lastInFirstOut ? idle.removeLast() : idle.removeFirst()
+        while !idle.isEmpty {
+            let entry = lastInFirstOut ? idle.removeLast() : idle.removeFirst()
+            if isExpired(created: entry.created, since: entry.since) {
+                letGo(entry.item)
+                continue
+            }
+            lend(entry.item, created: entry.created)
+            return entry.item
+        }
+        return nil
     }
 
-    /// Creates an item in a place already counted in `currentSize`.
+    private func isExpired(created: ContinuousClock.Instant, since: ContinuousClock.Instant?) -> Bool {
+        let now = ContinuousClock.now
+        if let maxAge, now - created > maxAge { return true }
+        if let maxIdle, let since, now - since > maxIdle { return true }
+        return false
+    }
+
+    /// Closes idle items past ``maxIdle`` (the sweeper's round).
+    private func closeExpiredIdle() {
+        let expired = idle.filter { isExpired(created: $0.created, since: $0.since) }
+        guard !expired.isEmpty else { return }
+        idle = Deque(idle.filter { !isExpired(created: $0.created, since: $0.since) })
+        for entry in expired { letGo(entry.item) }
+    }
+
+    /// Frees `item`'s place and closes it.
+    private func letGo(_ item: Item) {
+        currentSize -= 1
+        if let close { spawnN { await close(item) } }
+        wakeWaitersForCreation()
+    }
+
+    private static func identity(_ item: Item) -> ObjectIdentifier? {
+        type(of: item as Any) is AnyClass ? ObjectIdentifier(item as AnyObject) : nil
+    }
+
+    private func lend(_ item: Item, created: ContinuousClock.Instant) {
+        if let id = Self.identity(item) { lentCreated[id] = created }
+    }
+
+    /// Creates an item in a place already counted in `currentSize`, within ``connectTimeout``.
     private func createReserved() async throws -> Item {
         do {
-            return try await create()
+            let item = try await withTimeout(connectTimeout, label: "creating a pooled item") { try await self.create() }
+            lend(item, created: .now)
+            return item
         } catch {
             currentSize -= 1
             wakeWaitersForCreation()
@@ -86,22 +165,26 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Gives `item` back: straight to the longest waiter, or into the idle set.
+    /// Gives `item` back: closed if it is older than ``maxAge``, else straight to the longest
+    /// waiter, or into the idle set.
     public func put(_ item: Item) {
+        let created = Self.identity(item).flatMap { lentCreated.removeValue(forKey: $0) } ?? .now
+        if isExpired(created: created, since: nil) { return letGo(item) }
         while let waiter = waiters.popFirst() {
-            if waiter.resume(returning: item) { return }
+            if waiter.resume(returning: item) {
+                lend(item, created: created)
+                return
+            }
         }
-        if currentSize > maxSize {
-            currentSize -= 1  // the pool shrank: let this one go
-            return
-        }
-        idle.append(item)
+        if currentSize > maxSize { return letGo(item) }  // the pool shrank: let this one go
+        idle.append((item, created, .now))
     }
 
-    /// Drops a taken item that is broken instead of giving it back, freeing its place.
+    /// Drops a taken item that is broken instead of giving it back, freeing its place (and
+    /// closing it with the `close` hook).
     public func discard(_ item: Item) {
-        currentSize -= 1
-        wakeWaitersForCreation()
+        if let id = Self.identity(item) { lentCreated[id] = nil }
+        letGo(item)
     }
 
     /// Hands free places to waiters, reserving each place before waking its waiter.
@@ -124,10 +207,7 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     public func resize(maxSize newSize: Int) {
         precondition(newSize >= 0, "a pool's maxSize is 0 or more")
         maxSize = newSize
-        while currentSize > maxSize, !idle.isEmpty {
-            _ = idle.removeFirst()
-            currentSize -= 1
-        }
+        while currentSize > maxSize, let entry = idle.popFirst() { letGo(entry.item) }
         wakeWaitersForCreation()
     }
 }
