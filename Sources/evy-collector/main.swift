@@ -29,7 +29,13 @@ struct CollectorCommand: ParsableCommand {
     @Option(help: "CURVE: the dispatcher's .pub file.")
     var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
 
+    @Option(help: "Log lines: text or json (EVY_LOG_FORMAT).")
+    var logFormat = environment("EVY_LOG_FORMAT", "text")
+    @Option(help: "Least level logged: trace, debug, info, notice, warning, error, critical (EVY_LOG_LEVEL).")
+    var logLevel = environment("EVY_LOG_LEVEL", "info")
+
     func run() throws {
+        try RoleLogging.bootstrap(format: logFormat, level: logLevel)
         var configuration = Collector.Configuration(dispatcher: dispatcher, dataDirectory: dataDir)
         configuration.resultEndpoint = resultEndpoint
         configuration.clientEndpoint = clientEndpoint

@@ -30,7 +30,13 @@ struct DispatcherCommand: ParsableCommand {
     @Option(help: "CURVE: a directory of the .pub files of the clients, workers and collector allowed in.")
     var curveAllow = environment("EVY_CURVE_ALLOW", "")
 
+    @Option(help: "Log lines: text or json (EVY_LOG_FORMAT).")
+    var logFormat = environment("EVY_LOG_FORMAT", "text")
+    @Option(help: "Least level logged: trace, debug, info, notice, warning, error, critical (EVY_LOG_LEVEL).")
+    var logLevel = environment("EVY_LOG_LEVEL", "info")
+
     func run() throws {
+        try RoleLogging.bootstrap(format: logFormat, level: logLevel)
         var configuration = Dispatcher.Configuration(dataDirectory: dataDir)
         configuration.clientEndpoint = clientEndpoint
         configuration.workerEndpoint = workerEndpoint

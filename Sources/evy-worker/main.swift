@@ -33,7 +33,13 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "CURVE: the collector's .pub file.")
     var collectorKey = environment("EVY_COLLECTOR_KEY", "")
 
+    @Option(help: "Log lines: text or json (EVY_LOG_FORMAT).")
+    var logFormat = environment("EVY_LOG_FORMAT", "text")
+    @Option(help: "Least level logged: trace, debug, info, notice, warning, error, critical (EVY_LOG_LEVEL).")
+    var logLevel = environment("EVY_LOG_LEVEL", "info")
+
     func run() throws {
+        try RoleLogging.bootstrap(format: logFormat, level: logLevel)
         var configuration = Worker.Configuration(dispatcher: dispatcher, collector: collector)
         configuration.slots = slots
         configuration.heartbeat = .milliseconds(heartbeatMs)
