@@ -82,7 +82,7 @@ public final class CrawlFetcher: @unchecked Sendable {
         } catch {
             throw JobFailure("robots.txt of \(origin): \(error)", retryable: true)
         }
-        if response.status >= 500 {
+        if response.status >= 500 || response.status == 429 {  // RFC 9309: 429 is "unreachable", not "unavailable"
             throw JobFailure("robots.txt of \(origin): HTTP \(response.status)", retryable: true, retryAfter: response.retryAfter())
         }
         return RobotsAnswer(status: response.status, body: response.text)
@@ -96,7 +96,13 @@ public final class CrawlFetcher: @unchecked Sendable {
             return record
         }
         let origin = "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
-        if let until = hostFailures[origin]?.until, until > .now { try await sleep(for: until - .now) }
+        if let until = hostFailures[origin]?.until, until > .now {
+            // A short pause here; a long one waits in the dispatcher, holding no slot, no timeout.
+            guard until - .now <= .seconds(5) else {
+                throw JobFailure("\(origin) is backed off", retryable: true, retryAfter: until - .now)
+            }
+            try await sleep(for: until - .now)
+        }
         let started = ContinuousClock.now
         let response: HTTPClientResponse
         do {

@@ -93,7 +93,7 @@ public final class FeedPoller: @unchecked Sendable {
         case 200..<300:
             read(response, into: &poll, seen: task.seen)
         case 429, 503:
-            poll.retryAfterSeconds = response.retryAfter(now: clock()).map { Int(($0 / .seconds(1)).rounded(.up)) }
+            poll.retryAfterSeconds = response.retryAfter(now: clock()).map { Int(min(($0 / .seconds(1)).rounded(.up), 1e9)) }
             poll.error = "HTTP \(response.status)"
         case 410:
             poll.error = "HTTP 410 Gone"
@@ -110,7 +110,7 @@ public final class FeedPoller: @unchecked Sendable {
         poll.homePage = feed.link
         poll.etag = response.header("ETag")
         poll.lastModified = response.header("Last-Modified")
-        if let ttl = feed.ttlMinutes { poll.cacheSeconds = max(poll.cacheSeconds ?? 0, ttl * 60) }
+        if let ttl = feed.ttlMinutes { poll.cacheSeconds = max(poll.cacheSeconds ?? 0, min(ttl, 1_000_000) * 60) }
         if feed.bozo { poll.bozo = feed.bozoReason ?? "malformed" }
         if feed.format == "unknown" && feed.entries.isEmpty {
             poll.error = "not a feed" + (feed.bozoReason.map { ": \($0)" } ?? "")
@@ -149,7 +149,7 @@ public final class FeedPoller: @unchecked Sendable {
         for directive in cacheControl.split(separator: ",") {
             let parts = directive.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             if parts.count == 2, parts[0].lowercased() == "max-age", let seconds = Int(parts[1]), seconds >= 0 {
-                return seconds
+                return min(seconds, 1_000_000_000)
             }
         }
         return nil

@@ -34,7 +34,7 @@ def main():
     poller = zmq.Poller()
     poller.register(dispatcher, zmq.POLLIN)
     poller.register(collector, zmq.POLLIN)
-    unrecorded, last_beat, welcomed = {}, time.time(), False
+    unrecorded, attempts, last_beat, welcomed = {}, {}, time.time(), False
     while running[0]:
         for sock, _ in poller.poll(100):
             command, header, payload = split(sock.recv_multipart())
@@ -51,15 +51,22 @@ def main():
                     writer.u64(token)
                 result = frames(RESULT, writer.bytes(), output)
                 unrecorded[job] = result
+                attempts[job] = attempt
                 collector.send_multipart(result)
                 dispatcher.send_multipart(frames(CREDIT, Writer().u32(1).bytes()))
             elif command == RECORDED:
                 for job in header.u64s():
                     unrecorded.pop(job, None)
+                    attempts.pop(job, None)
             elif command == ERROR:
-                _request, code = header.u64(), header.u16()
-                if code == 409:
+                request, code = header.u64(), header.u16()
+                if code == 409 and sock is dispatcher:
                     ready()  # the dispatcher does not know us (it restarted): introduce ourselves again
+                elif code == 409 and request in unrecorded:
+                    # The collector refused the result (its lease token): give the job back to be run again.
+                    unrecorded.pop(request)
+                    failed = Writer().u64(request).u32(attempts.pop(request)).u8(1).string("result refused by the collector")
+                    dispatcher.send_multipart(frames(FAILED, failed.bytes()))
         if time.time() - last_beat >= 1.0:
             last_beat = time.time()
             dispatcher.send_multipart(frames(HEARTBEAT, b""))

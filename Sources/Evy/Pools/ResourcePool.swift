@@ -48,6 +48,7 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
         create: @escaping @Sendable () async throws -> Item
     ) async throws {
         precondition(minSize >= 0 && minSize <= maxSize, "a pool needs 0 <= minSize <= maxSize")
+        precondition(maxIdle.map { $0 > .zero } ?? true, "maxIdle is more than zero")
         self.maxSize = maxSize
         self.lastInFirstOut = lastInFirstOut
         self.maxIdle = maxIdle
@@ -131,10 +132,14 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
 
     /// Closes idle items past ``maxIdle`` (the sweeper's round).
     private func closeExpiredIdle() {
-        let expired = idle.filter { isExpired(created: $0.created, since: $0.since) }
+        var kept = Deque<(item: Item, created: ContinuousClock.Instant, since: ContinuousClock.Instant)>()
+        var expired: [Item] = []
+        for entry in idle {  // one pass, so each item is either kept or let go
+            if isExpired(created: entry.created, since: entry.since) { expired.append(entry.item) } else { kept.append(entry) }
+        }
         guard !expired.isEmpty else { return }
-        idle = Deque(idle.filter { !isExpired(created: $0.created, since: $0.since) })
-        for entry in expired { letGo(entry.item) }
+        idle = kept
+        for item in expired { letGo(item) }
     }
 
     /// Frees `item`'s place and closes it.

@@ -40,7 +40,7 @@ public struct HTTPClientResponse: Sendable {
         guard let value = header("Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
         if let seconds = Int64(value) { return seconds >= 0 ? .seconds(seconds) : nil }
         guard let date = HTTPDate.parse(value) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        return .milliseconds(Int64(min(max(0, date.timeIntervalSince(now)), 1e12) * 1000))
     }
 }
 
@@ -55,7 +55,8 @@ public enum HTTPDate {
             let month = months.firstIndex(of: String(fields[2])), let year = Int(fields[3])
         else { return nil }
         let clock = fields[4].split(separator: ":").compactMap { Int($0) }
-        guard clock.count == 3, (1...31).contains(day), (0...23).contains(clock[0]), (0...59).contains(clock[1]),
+        guard clock.count == 3, (1...9999).contains(year), (1...31).contains(day), (0...23).contains(clock[0]),
+            (0...59).contains(clock[1]),
             (0...60).contains(clock[2])
         else { return nil }
         var parts = tm()

@@ -54,6 +54,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// Connections in the order they became idle (oldest first), each with the idle spell it
     /// entered then; an entry is stale once its connection is busy again or closed.
     private var idleOrder = Deque<(connection: ServerConnection, spell: Int)>()
+    /// Connections closed to make room whose green threads have not ended yet.
+    private var shedding = Set<ObjectIdentifier>()
+    /// Whether every slot is taken (not counting connections already being closed for room).
+    private var atLimit: Bool { openConnections.count - shedding.count >= configuration.concurrency }
     private let drained = Flag()
     private static let accessLogger = Logger(label: "evy.http.access")
 
@@ -115,9 +119,10 @@ public final class HTTPServer: @unchecked Sendable {
         let id = ObjectIdentifier(connection)
         openConnections[id] = connection
         // At the limit (the next client would wait for a slot): make room now.
-        if openConnections.count >= configuration.concurrency { shedIdleConnection() }
+        if atLimit { shedIdleConnection() }
         defer {
             openConnections[id] = nil
+            shedding.remove(id)
             if openConnections.isEmpty { drained.set() }
         }
         while !stopping {
@@ -151,6 +156,8 @@ public final class HTTPServer: @unchecked Sendable {
     private func becameIdle(_ connection: ServerConnection) {
         connection.idleSpells += 1
         idleOrder.append((connection, connection.idleSpells))
+        // At the limit the accept loop waits for a slot: the longest-idle connection makes one.
+        if atLimit { shedIdleConnection() }
         // Stale entries are dropped by shedding; without pressure, compact now and then.
         if idleOrder.count > 2 * openConnections.count + 64 {
             idleOrder = Deque(idleOrder.filter { isIdle($0) })
@@ -166,6 +173,7 @@ public final class HTTPServer: @unchecked Sendable {
     private func shedIdleConnection() {
         while let entry = idleOrder.popFirst() {
             guard isIdle(entry) else { continue }
+            shedding.insert(ObjectIdentifier(entry.connection))
             entry.connection.stream.close()
             return
         }

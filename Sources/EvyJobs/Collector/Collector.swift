@@ -81,6 +81,7 @@ public final class Collector: @unchecked Sendable {
         store = try CollectorStore(
             directory: configuration.dataDirectory, synchronous: configuration.synchronous,
             hub: Hub.current)
+        leaseKey = LeaseKey.load(from: configuration.dataDirectory + "/lease.key")
         results = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         clients = try .forRole(.router)
         if let keys = configuration.keys {
@@ -160,7 +161,9 @@ public final class Collector: @unchecked Sendable {
             case .error(_, .conflict, _):
                 introduce()
             case .welcome(_, _, let key):
-                leaseKey = LeaseKey(bytes: key)  // from now on a result needs its job's token
+                // From now on a result needs its job's token; kept, so a restart checks at once.
+                leaseKey = LeaseKey(bytes: key)
+                leaseKey?.save(to: configuration.dataDirectory + "/lease.key")
             default:
                 break
             }
@@ -176,8 +179,9 @@ public final class Collector: @unchecked Sendable {
                 if let leaseKey, token != leaseKey.token(for: lease) {
                     forged += 1
                     logger.warning("refused a result for job \(lease.job) attempt \(lease.attempt) the sender was not given")
+                    // The request field names the job, so a worker holding that result gives it up.
                     toWorkers.post(
-                        .error(request: 0, code: .conflict, reason: "a result for a job this worker was not given"),
+                        .error(request: lease.job, code: .conflict, reason: "a result for a job this worker was not given"),
                         to: envelope.peer)
                     continue
                 }

@@ -118,6 +118,7 @@ extension HeaderSink {
         case .welcome(let heartbeatMilliseconds, let liveness, let leaseKey):
             put(heartbeatMilliseconds)
             put(liveness)
+            precondition(leaseKey.isEmpty || leaseKey.count == 16, "a lease key is 16 bytes")
             for byte in leaseKey { put(byte) }  // optional: 16 bytes, or absent
         case .job(let lease, let handler, let timeoutMilliseconds, _, let token):
             put(lease)

@@ -32,6 +32,16 @@ public struct LeaseKey: Sendable, Equatable {
         return key
     }
 
+    /// The key in the file at `path`, if there is one of 16 bytes.
+    public static func load(from path: String) -> LeaseKey? {
+        FileManager.default.contents(atPath: path).flatMap { LeaseKey(bytes: Array($0)) }
+    }
+
+    /// Writes the key to `path`, readable by its owner only.
+    public func save(to path: String) {
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+    }
+
     /// The token of `lease`: never 0 (0 is "no token" on the wire).
     public func token(for lease: Lease) -> UInt64 {
         var message = [UInt8](repeating: 0, count: 12)

@@ -196,6 +196,15 @@ public final class Worker: @unchecked Sendable {
 
     private func serveCollector(_ socket: ZMQSocket) async {
         while let envelope = try? await socket.receiveEnvelope(routed: false) {
+            if case .success(.error(let job, .conflict, let reason)) = envelope.message,
+                case .result(let lease, _, _, _, _, _)? = unrecorded[job]?.message
+            {
+                // The collector refused this result (its lease token): the job runs again elsewhere.
+                unrecorded[job] = nil
+                logger.warning("the collector refused the result of job \(job): \(reason)")
+                toDispatcher?.post(.failed(lease, retryable: true, error: "the collector refused the result: \(reason)"))
+                continue
+            }
             guard case .success(.recorded(let jobs)) = envelope.message else { continue }
             for job in jobs { unrecorded[job] = nil }
             progressed.set()
