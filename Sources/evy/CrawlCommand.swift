@@ -65,7 +65,10 @@ struct CrawlCommand: ParsableCommand {
             crawl.perHost = perHost
             crawl.spacing = delay
             let line = ProgressPrinter()
-            let summary = try await crawl.run { line.show($0) }
+            let summary = try await crawl.run { progress in
+                line.show(
+                    "\(progress.done) pages, \(progress.queued) queued, \(progress.errors) errors, \(Int(progress.pagesPerSecond)) pages/s")
+            }
             line.finish()
             let statuses = summary.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
             print(
@@ -85,14 +88,12 @@ struct CrawlCommand: ParsableCommand {
     }
 }
 
-/// Crawl progress on one line on a terminal, a line a second otherwise.
+/// Progress on one line on a terminal, a line a second otherwise (evy crawl, evy feeds).
 final class ProgressPrinter: @unchecked Sendable {
     private let terminal = isatty(STDOUT_FILENO) != 0
     private var lastLine = ContinuousClock.now
 
-    func show(_ progress: Crawl.Progress) {
-        let text =
-            "\(progress.done) pages, \(progress.queued) queued, \(progress.errors) errors, \(Int(progress.pagesPerSecond)) pages/s"
+    func show(_ text: String) {
         if terminal {
             print("\r\(text)   ", terminator: "")
             fflush(nil)

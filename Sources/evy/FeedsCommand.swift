@@ -61,8 +61,12 @@ struct FeedsCommand: ParsableCommand {
             defer { client.close() }
             let scraper = FeedScraper(client: client, store: store, schedule: settings)
             scraper.perHost = perHost
-            let line = FeedsProgressPrinter()
-            let summary = try await scraper.run(once ? .once : .forever) { line.show($0) }
+            let line = ProgressPrinter()
+            let summary = try await scraper.run(once ? .once : .forever) { progress in
+                line.show(
+                    "\(progress.polls) polls, \(progress.entries) entries, \(progress.notModified) not modified, "
+                        + "\(progress.errors) failed, \(progress.queued) queued, \(Int(progress.entriesPerSecond)) entries/s")
+            }
             line.finish()
             Self.report(summary)
             print(
@@ -113,26 +117,4 @@ struct FeedsCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// Feed progress on one line on a terminal, a line a second otherwise.
-final class FeedsProgressPrinter: @unchecked Sendable {
-    private let terminal = isatty(STDOUT_FILENO) != 0
-    private var lastLine = ContinuousClock.now
-
-    func show(_ progress: FeedScraper.Progress) {
-        let text =
-            "\(progress.polls) polls, \(progress.entries) entries, \(progress.notModified) not modified, "
-            + "\(progress.errors) failed, \(progress.queued) queued, \(Int(progress.entriesPerSecond)) entries/s"
-        if terminal {
-            print("\r\(text)   ", terminator: "")
-            fflush(nil)
-        } else if ContinuousClock.now - lastLine >= .seconds(1) {
-            lastLine = .now
-            print(text)
-            fflush(nil)
-        }
-    }
-
-    func finish() { if terminal { print() } }
 }
