@@ -73,8 +73,19 @@ let libraries: [Target] = [
         name: "EvyJobs",
         dependencies: [
             "Evy", "EvyZMQ", "CSQLite", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "HeapModule", package: "swift-collections"),
+        ],
+        swiftSettings: evySettings),
+    /// Operating the job system: /metrics (Prometheus), the dashboard, the inspection endpoint.
+    .target(
+        name: "EvyOps",
+        dependencies: [
+            "Evy", "EvyHTTP", "EvyJobs", "EvyFeeds", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: evySettings),
     /// The job handlers shipped with Evy (workers/).
@@ -107,10 +118,11 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 
 let executables: [Target] = [
     .executableTarget(name: "evy-demo", dependencies: ["Evy"]),
-    .executableTarget(name: "evy-dispatcher", dependencies: ["Evy", "EvyJobs", argumentParser]),
-    .executableTarget(name: "evy-collector", dependencies: ["Evy", "EvyJobs", argumentParser]),
-    .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyHandlers", argumentParser]),
-    .executableTarget(name: "evy", dependencies: ["Evy", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyFeeds", argumentParser]),
+    .executableTarget(name: "evy-dispatcher", dependencies: ["Evy", "EvyJobs", "EvyOps", argumentParser]),
+    .executableTarget(name: "evy-collector", dependencies: ["Evy", "EvyJobs", "EvyOps", argumentParser]),
+    .executableTarget(name: "evy-worker", dependencies: ["Evy", "EvyJobs", "EvyOps", "EvyHandlers", argumentParser]),
+    .executableTarget(
+        name: "evy", dependencies: ["Evy", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyFeeds", "EvyOps", argumentParser]),
     .executableTarget(
         name: "evy-bench",
         dependencies: ["Evy", "EvyZMQ", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyCrawler", "EvyFeeds", "EvyBenchmarks"]),
@@ -133,6 +145,12 @@ let tests: [Target] = [
     .testTarget(
         name: "EvyCrawlerTests", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyCrawler", "EvyTestSupport"]),
     .testTarget(
+        name: "EvyOpsTests",
+        dependencies: [
+            "Evy", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyFeeds", "EvyOps", "EvyTestSupport",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+    .testTarget(
         name: "EvyFeedsTests", dependencies: ["Evy", "EvyHTTP", "EvyCrawl", "EvyJobs", "EvyFeeds", "EvyTestSupport"]),
 ]
 
@@ -147,6 +165,7 @@ let package = Package(
         .library(name: "EvyHTTP", targets: ["EvyHTTP"]),
         .library(name: "EvyCrawl", targets: ["EvyCrawl"]),
         .library(name: "EvyJobs", targets: ["EvyJobs"]),
+        .library(name: "EvyOps", targets: ["EvyOps"]),
         .executable(name: "evy-demo", targets: ["evy-demo"]),
         .executable(name: "evy-dispatcher", targets: ["evy-dispatcher"]),
         .executable(name: "evy-collector", targets: ["evy-collector"]),
@@ -160,6 +179,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: systemLibraries + libraries + executables + tests
         + examples.flatMap { group in

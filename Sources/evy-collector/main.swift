@@ -2,6 +2,7 @@
 import ArgumentParser
 import Evy
 import EvyJobs
+import EvyOps
 import Foundation
 import Glibc
 
@@ -29,6 +30,14 @@ struct CollectorCommand: ParsableCommand {
     @Option(help: "CURVE: the dispatcher's .pub file.")
     var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
 
+    @Option(help: "The dispatcher's client endpoint, which the dashboard reads (status, dead letters, cancel).")
+    var dispatcherClients = environment("EVY_DISPATCHER_CLIENTS", "tcp://127.0.0.1:5555")
+    @Option(help: "A feed scraper's state file (evy feeds --state), for the dashboard's failing feeds.")
+    var feedsState = environment("EVY_FEEDS_STATE", "")
+
+    @OptionGroup(title: "Operating it (the dashboard is served at --http)")
+    var operations: OperationsOptions
+
     @Option(help: "Log lines: text or json (EVY_LOG_FORMAT).")
     var logFormat = environment("EVY_LOG_FORMAT", "text")
     @Option(help: "Least level logged: trace, debug, info, notice, warning, error, critical (EVY_LOG_LEVEL).")
@@ -41,14 +50,29 @@ struct CollectorCommand: ParsableCommand {
         configuration.clientEndpoint = clientEndpoint
         configuration.synchronous = synchronous == "full" ? .full : .normal
         configuration.keys = try JobKeys.load(key: curveKey, allow: curveAllow, dispatcher: dispatcherKey)
+        let metrics = PrometheusMetrics()
+        configuration.metrics = metrics.factory
         let settings = configuration
+        let operations = self.operations
+        var board = Dashboard.Configuration(dispatcher: dispatcherClients)
+        board.keys = settings.keys
+        board.feedsState = feedsState.isEmpty ? nil : feedsState
+        let boardSettings = board
         try Hub.run {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             let collector = try Collector(configuration: settings)
+            // The dashboard lives on the HTTP endpoint: without --http nothing samples the dispatcher.
+            let dashboard = operations.http.isEmpty ? nil : Dashboard(collector: collector, configuration: boardSettings)
+            dashboard?.start()
+            let ops = try operations.start(
+                metrics: metrics, dashboard: dashboard,
+                inspection: RoleInspection(role: "collector", state: { collector.stateJSON() }))
             for signal in [SIGTERM, SIGINT] { _ = try Hub.current.addSignalHandler(signal) { collector.stop() } }
             print("evy-collector: results \(collector.boundResultEndpoint), clients \(collector.boundClientEndpoint)")
             fflush(nil)
             try await collector.run()
+            await ops.stop()
+            dashboard?.close()
         }
     }
 }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Evy
 import EvyJobs
+import EvyOps
 import Foundation
 import Glibc
 
@@ -30,6 +31,9 @@ struct DispatcherCommand: ParsableCommand {
     @Option(help: "CURVE: a directory of the .pub files of the clients, workers and collector allowed in.")
     var curveAllow = environment("EVY_CURVE_ALLOW", "")
 
+    @OptionGroup(title: "Operating it")
+    var operations: OperationsOptions
+
     @Option(help: "Log lines: text or json (EVY_LOG_FORMAT).")
     var logFormat = environment("EVY_LOG_FORMAT", "text")
     @Option(help: "Least level logged: trace, debug, info, notice, warning, error, critical (EVY_LOG_LEVEL).")
@@ -44,15 +48,22 @@ struct DispatcherCommand: ParsableCommand {
         configuration.defaultMaxRetries = maxRetries
         configuration.synchronous = synchronous == "full" ? .full : .normal
         configuration.keys = try JobKeys.load(key: curveKey, allow: curveAllow)
+        let metrics = PrometheusMetrics()
+        configuration.metrics = metrics.factory
         let settings = configuration
+        let operations = self.operations
         try Hub.run {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
             let dispatcher = try Dispatcher(configuration: settings)
+            let ops = try operations.start(
+                metrics: metrics, beforeScrape: { dispatcher.updateGauges() },
+                inspection: RoleInspection(role: "dispatcher", state: { dispatcher.stateJSON() }))
             for signal in [SIGTERM, SIGINT] { _ = try Hub.current.addSignalHandler(signal) { dispatcher.stop() } }
             print(
                 "evy-dispatcher: clients \(dispatcher.boundClientEndpoint), workers \(dispatcher.boundWorkerEndpoint)")
             fflush(nil)
             try await dispatcher.run()
+            await ops.stop()
         }
     }
 }

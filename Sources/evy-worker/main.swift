@@ -3,6 +3,7 @@ import ArgumentParser
 import Evy
 import EvyHandlers
 import EvyJobs
+import EvyOps
 import Foundation
 import Glibc
 
@@ -33,6 +34,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "CURVE: the collector's .pub file.")
     var collectorKey = environment("EVY_COLLECTOR_KEY", "")
 
+    @OptionGroup(title: "Operating it")
+    var operations: OperationsOptions
+
     @Option(help: "Log lines: text or json (EVY_LOG_FORMAT).")
     var logFormat = environment("EVY_LOG_FORMAT", "text")
     @Option(help: "Least level logged: trace, debug, info, notice, warning, error, critical (EVY_LOG_LEVEL).")
@@ -47,14 +51,25 @@ struct WorkerCommand: ParsableCommand {
         let settings = configuration
         let names = handlers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let grace = Duration.seconds(graceSeconds)
+        let operations = self.operations
         try Hub.run {
             let worker = Worker(configuration: settings)
             try StandardHandlers.register(names, on: worker)
+            let drain: RoleInspection.Action = { _ in
+                spawnN { await worker.drain(grace: grace) }
+                return "draining: no new jobs; running ones get \(grace) to finish, then the worker stops"
+            }
+            let ops = try operations.start(
+                metrics: PrometheusMetrics(),
+                inspection: RoleInspection(
+                    role: "worker", state: { worker.stateJSON() },
+                    actions: ["drain": ("stop taking jobs, finish the running ones, then stop", drain)]))
             _ = try Hub.current.addSignalHandler(SIGTERM) { spawnN { await worker.drain(grace: grace) } }
             _ = try Hub.current.addSignalHandler(SIGINT) { worker.stop() }
             print("evy-worker: \(settings.slots) slots, handlers \(names.joined(separator: ","))")
             fflush(nil)
             try await worker.run()
+            await ops.stop()
         }
     }
 }

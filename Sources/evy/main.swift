@@ -5,6 +5,7 @@ import EvyCrawl
 import EvyCrawler
 import EvyFeeds
 import EvyJobs
+import EvyOps
 import Foundation
 import Glibc
 
@@ -168,18 +169,37 @@ struct Status: ParsableCommand {
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Jobs running (active), waiting for their time (scheduled) or dead.")
+        abstract: "Jobs running (active), waiting for their time (scheduled) or dead; or a process's console.",
+        discussion:
+            "evy inspect HOST:PORT [COMMAND] (or unix:PATH) asks a role's inspection console (started with --admin) "
+            + "and prints its hub (jobs run, longest turn, blocking reports), its green threads and what each waits on, "
+            + "its pools and the role's own state. COMMAND: all (default), hub, threads, pools, role, help, or an action "
+            + "the role allows (--admin-actions): drain, detect-blocking MS.")
     @OptionGroup var endpoints: Endpoints
-    @Argument(help: "active, scheduled or dead.") var what: String
+    @Argument(help: "active, scheduled or dead; or a console's HOST:PORT or unix:PATH.") var what: String
+    @Argument(help: "For a console: the command and its argument.") var command: [String] = []
     @Option(help: "At most this many.") var limit: UInt32 = 100
+    @ArgumentParser.Flag(help: "For a console: print its JSON answer as it is.") var json = false
+
+    private var isConsole: Bool { what.hasPrefix("unix:") || what.contains(":") }
 
     func validate() throws {
-        guard ["active", "scheduled", "dead"].contains(what) else {
-            throw ValidationError("inspect active|scheduled|dead")
+        guard isConsole || ["active", "scheduled", "dead"].contains(what) else {
+            throw ValidationError("inspect active|scheduled|dead, or inspect HOST:PORT|unix:PATH [COMMAND]")
         }
     }
 
     func run() throws {
+        if isConsole {
+            let address = try ListenAddress(what)
+            let (line, json) = (command.isEmpty ? "all" : command.joined(separator: " "), self.json)
+            let timeout = Duration.milliseconds(Int64(endpoints.timeout * 1000))
+            try Hub.run {
+                let answer = try await InspectionClient.ask(address, line, timeout: timeout)
+                print(json ? answer : InspectionClient.report(answer))
+            }
+            return
+        }
         let (what, limit) = (self.what, self.limit)
         try endpoints.withClient { client in
             print(String(decoding: try await client.query(what, limit: limit), as: UTF8.self))

@@ -159,12 +159,3 @@ final class ManyHostsTests: XCTestCase {
         }
     }
 }
-
-/// Polls `condition` (which may wait itself) until it holds, up to `timeout`.
-private func waitUntilAsync(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TimeoutError(duration: timeout, label: what) }
-        try await sleep(for: .milliseconds(50))
-    }
-}

@@ -68,7 +68,7 @@ public func sleep(for duration: Duration) async throws {
         return
     }
     do {
-        let _: Void = try await hub.park(deadline: hub.now.advanced(by: duration)) { _ in }
+        let _: Void = try await hub.park(deadline: hub.now.advanced(by: duration), waitingOn: "sleep") { _ in }
     } catch is ParkTimedOut {
         return
     }

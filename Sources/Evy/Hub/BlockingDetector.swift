@@ -48,6 +48,9 @@ final class BlockingDetector: @unchecked Sendable {
     private let active = Atomic<Bool>(false)
     private let retired = Atomic<Bool>(false)
     private let currentName = Mutex<String?>(nil)
+    private let reportCount = Atomic<Int>(0)
+    /// Stalls reported so far.
+    var reports: Int { reportCount.load(ordering: .relaxed) }
     private var watchdogStarted = false
 
     init(hub: Hub, threshold: Duration, report: (@Sendable (BlockingReport) -> Void)? = nil) {
@@ -110,6 +113,7 @@ final class BlockingDetector: @unchecked Sendable {
             let held = Duration.nanoseconds(Self.monotonicNanoseconds() - started)
             if held > threshold && serial != reportedSerial {
                 reportedSerial = serial
+                reportCount.add(1, ordering: .relaxed)
                 let name = currentName.withLock { $0 }
                 report(BlockingReport(greenThread: name, heldFor: held, threshold: threshold))
             }

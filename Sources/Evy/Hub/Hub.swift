@@ -58,6 +58,10 @@ public final class Hub: @unchecked Sendable {
     @usableFromInline var blockingDetector: BlockingDetector?
     /// The tasks Evy started on this hub that are alive, by task address.
     @usableFromInline var greenTasks: [Int: GreenTaskState] = [:]
+    /// The pools made on this hub, for ``poolSnapshots()``.
+    var pools: [InspectablePool] = []
+    /// Counters for ``statistics()``.
+    var jobsRun: UInt64 = 0, turns: UInt64 = 0, longestTurn: Duration = .zero
 
     /// How many jobs may run before I/O and timers are polled again.
     static let jobsBetweenPolls = 256
@@ -194,6 +198,7 @@ public final class Hub: @unchecked Sendable {
     @inline(__always)
     private func runReady() {
         swap(&ready, &draining)
+        jobsRun &+= UInt64(draining.count)
         let detector = blockingDetector
         for work in draining {
             detector?.willRun(work)
@@ -253,10 +258,13 @@ public final class Hub: @unchecked Sendable {
                 // spent, then poll I/O and timers without blocking: polling after every batch
                 // would cost a system call per switch when two green threads ping-pong.
                 var budget = Self.jobsBetweenPolls
+                let turnStarted = ContinuousClock.now
                 repeat {
                     budget -= ready.count
                     runReady()
                 } while !ready.isEmpty && budget > 0 && !stopRequested && !done()
+                turns &+= 1
+                longestTurn = max(longestTurn, ContinuousClock.now - turnStarted)
                 if stopRequested || done() { break }
                 pollLibuv(UV_RUN_NOWAIT)
             } else {

@@ -74,6 +74,11 @@ final class GreenTaskState: @unchecked Sendable {
     @usableFromInline let context: GreenContext
     /// The wait the task is parked in now, if any.
     @usableFromInline var currentWait: WaiterBase?
+    /// What that wait is for, and its deadline (for ``Hub/greenThreadSnapshots()``).
+    @usableFromInline var waitingOn: StaticString = "a wait"
+    @usableFromInline var waitDeadline: ContinuousClock.Instant?
+    /// When the green thread started.
+    let started = ContinuousClock.now
 
     init(context: GreenContext) {
         self.context = context
@@ -122,13 +127,13 @@ extension Hub {
     /// finds it later skips it (`isWaiting` is false).
     @inlinable
     func park<Value>(
-        deadline: ContinuousClock.Instant? = nil,
+        deadline: ContinuousClock.Instant? = nil, waitingOn what: StaticString = "a wait",
         enroll: (Waiter<Value>) -> Void
     ) async throws -> Value {
         // Everything synchronous happens out of line: this frame lives in the task's allocator
         // for as long as the green thread is parked, so it must hold little more than the waiter.
         let waiter = Waiter<Value>()
-        guard let state = try beginPark(waiter) else {
+        guard let state = try beginPark(waiter, what, deadline) else {
             return try await parkInForeignTask(waiter, deadline: deadline, enroll: enroll)
         }
         defer { endPark(state) }
@@ -138,12 +143,16 @@ extension Hub {
     /// Checks that a wait may start, and records it as the current wait of the green thread that
     /// makes it; nil if Evy did not start the calling task.
     @usableFromInline @inline(never)
-    func beginPark(_ waiter: WaiterBase) throws -> GreenTaskState? {
+    func beginPark(
+        _ waiter: WaiterBase, _ what: StaticString, _ deadline: ContinuousClock.Instant?
+    ) throws -> GreenTaskState? {
         assertOnHubThread("a green wait")
         try Task.checkCancellation()
         guard let state = greenTasks[currentTaskID()] else { return nil }
         // A task Evy started: its lifelong cancellation handler covers this wait.
         state.currentWait = waiter
+        state.waitingOn = what
+        state.waitDeadline = deadline
         return state
     }
 

@@ -22,10 +22,23 @@ public final class GreenPool: @unchecked Sendable {
     private var slotWaiters = WaiterQueue<Waiter<Void>>()
     private var idleWaiters = WaiterQueue<Waiter<Void>>()
 
-    /// Creates a pool of at most `size` concurrent green threads (at least 0).
-    public init(size: Int = 1000) {
+    /// The name it shows under in the hub's ``Hub/poolSnapshots()`` and its green threads'
+    /// ``GreenThreadSnapshot/pool``.
+    public let name: String?
+
+    /// Creates a pool of at most `size` concurrent green threads (at least 0), `name`d for
+    /// inspection.
+    public init(size: Int = 1000, name: String? = nil) {
         precondition(size >= 0, "a pool's size is 0 or more, not \(size)")
         self.size = size
+        self.name = name
+        Hub.ofCurrentThread?.register(self) { [weak self] in
+            self.map {
+                PoolSnapshot(
+                    kind: "GreenPool", name: $0.name, size: $0.size, inUse: $0.running, free: $0.free,
+                    waiting: $0.waiting)
+            }
+        }
     }
 
     /// Free slots: ``size`` minus ``running``; negative after a shrinking resize, until enough

@@ -28,6 +28,8 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     public let maxAge: Duration?
     /// How long a creation may take (nil: as long as it takes).
     public let connectTimeout: Duration?
+    /// The name it shows under in the hub's ``Hub/poolSnapshots()``.
+    public let name: String?
     private let create: @Sendable () async throws -> Item
     private let close: (@Sendable (Item) async -> Void)?
     /// Idle items with when they were made and when they came back.
@@ -44,8 +46,8 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
     /// longer than `maxIdle` or older than `maxAge`.
     public init(
         minSize: Int = 0, maxSize: Int = 4, lastInFirstOut: Bool = false, maxIdle: Duration? = nil,
-        maxAge: Duration? = nil, connectTimeout: Duration? = nil, close: (@Sendable (Item) async -> Void)? = nil,
-        create: @escaping @Sendable () async throws -> Item
+        maxAge: Duration? = nil, connectTimeout: Duration? = nil, name: String? = nil,
+        close: (@Sendable (Item) async -> Void)? = nil, create: @escaping @Sendable () async throws -> Item
     ) async throws {
         precondition(minSize >= 0 && minSize <= maxSize, "a pool needs 0 <= minSize <= maxSize")
         precondition(maxIdle.map { $0 > .zero } ?? true, "maxIdle is more than zero")
@@ -54,8 +56,16 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
         self.maxIdle = maxIdle
         self.maxAge = maxAge
         self.connectTimeout = connectTimeout
+        self.name = name
         self.close = close
         self.create = create
+        Hub.current.register(self) { [weak self] in
+            self.map {
+                PoolSnapshot(
+                    kind: "ResourcePool", name: $0.name, size: $0.maxSize, inUse: $0.currentSize, free: $0.free,
+                    waiting: $0.waiting)
+            }
+        }
         for _ in 0..<minSize {
             currentSize += 1
             let item = try await createReserved()
@@ -93,7 +103,7 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
         let handed: Item?
         do {
             // Resumed with an item, or with nil: a place was reserved for us to create one.
-            handed = try await hub.park(deadline: hub.deadline(after: timeout)) { (waiter: Waiter<Item?>) in
+            handed = try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "resource pool item") { (waiter: Waiter<Item?>) in
                 if let item = takeIdle() {
                     waiter.resume(returning: item)
                 } else if currentSize < maxSize {

@@ -79,7 +79,7 @@ public final class Condition: @unchecked Sendable {
         do {
             // Join the waiters before letting go of the lock, in one step: a notify sent by the
             // next holder of the lock cannot be missed.
-            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
+            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "condition") { waiter in
                 waiters.append(waiter)
                 released = true
                 switch lock {

@@ -2,6 +2,7 @@ import Evy
 import EvyZMQ
 import Foundation
 import Logging
+import Metrics
 
 /// The collector: records each job's result once (the first attempt to arrive wins; the job id
 /// is the key), tells the worker it is recorded and the dispatcher that the job is done, and
@@ -32,6 +33,8 @@ public final class Collector: @unchecked Sendable {
         /// CURVE keys: with them every connection is encrypted and only ``JobKeys/allowed`` peers
         /// get in (nil: plain tcp, for one machine or a trusted network).
         public var keys: JobKeys?
+        /// Where its metrics go (``CollectorMetrics``' names); nil: swift-metrics' global factory.
+        public var metrics: (any MetricsFactory)?
 
         /// A collector storing in `dataDirectory` for the dispatcher at `dispatcher`.
         public init(dispatcher: String, dataDirectory: String) {
@@ -71,6 +74,9 @@ public final class Collector: @unchecked Sendable {
     public private(set) var forged = 0
     /// The dispatcher's key for lease tokens, from its WELCOME (nil: results are not checked).
     private var leaseKey: LeaseKey?
+    private var metrics: CollectorMetrics
+    /// Recorded results by handler and status since start, for status and the dashboard.
+    public private(set) var recordedByHandler: [String: [JobStatus: Int]] = [:]
 
     /// The endpoints as bound.
     public private(set) var boundResultEndpoint = "", boundClientEndpoint = ""
@@ -78,9 +84,10 @@ public final class Collector: @unchecked Sendable {
     /// Opens the store and binds both endpoints; throws a ``JournalError`` or `ZMQError`.
     public init(configuration: Configuration) throws {
         self.configuration = configuration
+        metrics = CollectorMetrics(factory: configuration.metrics ?? MetricsSystem.factory)
         store = try CollectorStore(
             directory: configuration.dataDirectory, synchronous: configuration.synchronous,
-            hub: Hub.current)
+            hub: Hub.current, commitTimer: metrics.journalCommit)
         leaseKey = LeaseKey.load(from: configuration.dataDirectory + "/lease.key")
         results = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         clients = try .forRole(.router)
@@ -101,11 +108,11 @@ public final class Collector: @unchecked Sendable {
     public func run() async throws {
         try connectDispatcher()
         let threads = [
-            spawn { [self] in await toWorkers.run() },
-            spawn { [self] in await toClients.run() },
-            spawn { [self] in await serveResults() },
-            spawn { [self] in await serveClients() },
-            spawn { [self] in await beat() },
+            spawn(name: "collector: to workers") { [self] in await toWorkers.run() },
+            spawn(name: "collector: to clients") { [self] in await toClients.run() },
+            spawn(name: "collector: results") { [self] in await serveResults() },
+            spawn(name: "collector: clients") { [self] in await serveClients() },
+            spawn(name: "collector: heartbeats") { [self] in await beat() },
         ]
         _ = try? await stopped.wait()
         for thread in threads { thread.cancel() }
@@ -178,6 +185,7 @@ public final class Collector: @unchecked Sendable {
             case .success(.result(let lease, let handler, let status, let duration, let payload, let token)):
                 if let leaseKey, token != leaseKey.token(for: lease) {
                     forged += 1
+                    metrics.forged.increment()
                     logger.warning("refused a result for job \(lease.job) attempt \(lease.attempt) the sender was not given")
                     // The request field names the job, so a worker holding that result gives it up.
                     toWorkers.post(
@@ -196,9 +204,11 @@ public final class Collector: @unchecked Sendable {
                 }
             case .success:
                 malformed += 1
+                metrics.malformed.increment()
                 toWorkers.post(.error(request: 0, code: .conflict, reason: "not a result"), to: envelope.peer)
             case .failure(let error):
                 malformed += 1
+                metrics.malformed.increment()
                 toWorkers.post(
                     .error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
             }
@@ -221,6 +231,10 @@ public final class Collector: @unchecked Sendable {
             let completion: Completion
             if fresh.first == true {
                 recorded += 1
+                metrics.record(handler: handler, status: "\(status)", microseconds: duration)
+                if recordedByHandler[handler] != nil || recordedByHandler.count < HandlerCounters.maximumHandlers {
+                    recordedByHandler[handler, default: [:]][status, default: 0] += 1
+                }
                 completion = Completion(lease: lease, status: status)
                 for waiter in waiters.removeValue(forKey: lease.job) ?? [] {
                     toClients.post(
@@ -229,7 +243,8 @@ public final class Collector: @unchecked Sendable {
                             handler: handler, payload: payload), to: waiter.client)
                 }
             } else {
-                duplicates += 1  // recorded before: the dispatcher hears of it again all the same
+                duplicates += 1
+                metrics.duplicates.increment()  // recorded before: the dispatcher hears of it again all the same
                 completion = unacknowledged[lease.job] ?? Completion(lease: lease, status: status)
             }
             unacknowledged[lease.job] = completion
@@ -266,20 +281,44 @@ public final class Collector: @unchecked Sendable {
                     .answer(request: request, json: page(after: after, limit: Int(min(limit, 10_000)))),
                     to: envelope.peer)
             case .success(.query(let request, "status", _, _)):
-                let status =
-                    "{\"recorded\": \(recorded), \"duplicates\": \(duplicates), \"malformed\": \(malformed), \"forged\": \(forged), "
-                    + "\"total\": \((try? store.count()) ?? -1), \"dispatcher\": \(ContinuousClock.now - heardFromDispatcher < configuration.heartbeat * 3)}"
-                toClients.post(.answer(request: request, json: Array(status.utf8)), to: envelope.peer)
+                toClients.post(.answer(request: request, json: statusJSON()), to: envelope.peer)
             case .success:
                 malformed += 1
+                metrics.malformed.increment()
                 toClients.post(
                     .error(request: 0, code: .conflict, reason: "not a collector request"), to: envelope.peer)
             case .failure(let error):
                 malformed += 1
+                metrics.malformed.increment()
                 toClients.post(
                     .error(request: envelope.request, code: error.code, reason: error.reason), to: envelope.peer)
             }
         }
+    }
+
+    /// The `status` answer: counts since start, the store's total, whether the dispatcher is
+    /// heard, and per handler the results recorded by status.
+    public func statusJSON() -> [UInt8] {
+        let handlers = recordedByHandler.mapValues { byStatus in
+            Dictionary(uniqueKeysWithValues: byStatus.map { ("\($0.key)", $0.value) })
+        }
+        let object: [String: Any] = [
+            "recorded": recorded, "duplicates": duplicates, "malformed": malformed, "forged": forged,
+            "total": (try? store.count()) ?? -1,
+            "dispatcher": ContinuousClock.now - heardFromDispatcher < configuration.heartbeat * 3,
+            "handlers": handlers,
+        ]
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
+
+    /// The collector's state for an operator's console, as JSON: `status` (as the `status` query
+    /// gives it), clients' waits outstanding, and completions the dispatcher has not acknowledged.
+    /// Hub-confined.
+    public func stateJSON() -> [UInt8] {
+        let text =
+            "{\"status\": \(String(decoding: statusJSON(), as: UTF8.self)), \"jobsWaitedFor\": \(waiters.count), "
+            + "\"unacknowledgedCompletions\": \(unacknowledged.count), \"checksTokens\": \(leaseKey != nil)}"
+        return Array(text.utf8)
     }
 
     private func wait(for jobs: [UInt64], request: UInt64, client: [UInt8]) {

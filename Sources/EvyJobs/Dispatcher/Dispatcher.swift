@@ -2,6 +2,7 @@ import Evy
 import EvyZMQ
 import Foundation
 import Logging
+import Metrics
 
 /// The dispatcher: accepts jobs from clients, keeps them in its journal, and hands them to the
 /// workers that have credit, one lease per attempt. It learns that a job is done from the
@@ -49,6 +50,8 @@ public final class Dispatcher: @unchecked Sendable {
         public var keys: JobKeys?
         /// Submits one client may have waiting for their commit (429 beyond).
         public var maxPendingSubmitsPerClient = 50_000
+        /// Where its metrics go (``DispatcherMetrics``' names); nil: swift-metrics' global factory.
+        public var metrics: (any MetricsFactory)?
 
         /// A configuration storing its journal in `dataDirectory`, the other settings defaults.
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
@@ -96,6 +99,7 @@ public final class Dispatcher: @unchecked Sendable {
     public private(set) var counters = Counters()
     /// Submitted and done per second over the last 10 s, for status.
     private var rates = RateWindow()
+    private var metrics: DispatcherMetrics
 
     /// The endpoints as bound (a `*` port resolved).
     public private(set) var boundClientEndpoint = ""
@@ -105,9 +109,10 @@ public final class Dispatcher: @unchecked Sendable {
     /// ``JournalError`` for an unusable journal, a `ZMQError` for an endpoint that cannot be bound.
     public init(configuration: Configuration) throws {
         self.configuration = configuration
+        metrics = DispatcherMetrics(factory: configuration.metrics ?? MetricsSystem.factory)
         journal = try DispatcherJournal(
             directory: configuration.dataDirectory, synchronous: configuration.synchronous,
-            hub: Hub.current)
+            hub: Hub.current, commitTimer: metrics.journalCommit)
         leaseKey = try LeaseKey.stored(in: configuration.dataDirectory)
         clients = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
         peers = try .forRole(.router, maxPayloadBytes: configuration.maxPayloadBytes)
@@ -131,11 +136,11 @@ public final class Dispatcher: @unchecked Sendable {
     /// Serves until ``stop()``; the sockets and the journal are closed on return.
     public func run() async throws {
         let threads = [
-            spawn { [self] in await toClients.run() },
-            spawn { [self] in await toPeers.run() },
-            spawn { [self] in await serveClients() },
-            spawn { [self] in await servePeers() },
-            spawn { [self] in await beat() },
+            spawn(name: "dispatcher: to clients") { [self] in await toClients.run() },
+            spawn(name: "dispatcher: to workers") { [self] in await toPeers.run() },
+            spawn(name: "dispatcher: clients") { [self] in await serveClients() },
+            spawn(name: "dispatcher: workers and collector") { [self] in await servePeers() },
+            spawn(name: "dispatcher: heartbeats") { [self] in await beat() },
         ]
         dispatch()
         _ = try? await stopped.wait()
@@ -222,6 +227,7 @@ public final class Dispatcher: @unchecked Sendable {
             switch outcome {
             case .success(.accepted(let stored)):
                 counters.submitted += 1
+                metrics.submitted.increment(handler)
                 schedule.add(ScheduledJob(stored), now: unixMilliseconds())
                 toClients.post(.submitted(request: request, job: stored.id, duplicate: false), to: client)
                 dispatch()
@@ -245,6 +251,7 @@ public final class Dispatcher: @unchecked Sendable {
         journal.markCancelled(job: id) { [self] result in
             guard finalised(job, as: .cancelled, journaled: result) else { return answer(result.map { .removed }) }
             counters.cancelled += 1
+            metrics.cancelled.increment(job.handler)
             recordFinal(lease, handler: job.handler, status: .cancelled, error: "cancelled")
             answer(.success(job.lease == nil ? .removed : .aborting))
         }
@@ -309,9 +316,11 @@ public final class Dispatcher: @unchecked Sendable {
             else {
                 return  // a lease that expired: the job has another attempt, or is done
             }
+            metrics.failed.increment(job.handler)
             if retryable && job.attempts <= UInt32(job.maxRetries) {
                 let delay = max(retryDelay(after: job.attempts), UInt64(retryAfter))
                 counters.retried += 1
+                metrics.retried.increment(job.handler)
                 schedule.unlease(lease.job, now: now, notBefore: now + delay)
                 journal.markRetry(job: lease.job, attempts: job.attempts, notBefore: now + delay, error: error)
             } else {
@@ -370,6 +379,7 @@ public final class Dispatcher: @unchecked Sendable {
                 guard let job = schedule.remove(id) else { continue }
                 finished.append(id)
                 counters.done += 1
+                metrics.done.increment(job.handler)
                 // Another attempt may still run (a lease that had expired): stop it.
                 if let lease = job.lease, lease.attempt != completion.lease.attempt {
                     toPeers.post(.abort(job: id), to: lease.worker)
@@ -457,6 +467,7 @@ public final class Dispatcher: @unchecked Sendable {
         journal.markDead(job: id, error: error) { [self] result in
             guard finalised(job, as: .dead, journaled: result) else { return }
             counters.dead += 1
+            metrics.dead.increment(job.handler)
             recordFinal(lease, handler: job.handler, status: .dead, error: error)
         }
     }
@@ -511,6 +522,7 @@ public final class Dispatcher: @unchecked Sendable {
         let now = unixMilliseconds()
         for job in held {
             counters.lost += 1
+            metrics.leaseExpiries.increment()
             if job.lost + 1 >= configuration.maxLost {
                 bury(
                     job.id, lease: Lease(job: job.id, attempt: job.attempts),
@@ -525,6 +537,51 @@ public final class Dispatcher: @unchecked Sendable {
 
     // MARK: Questions
 
+    /// The dispatcher's state for an operator's console, as JSON: `status` (as the `status`
+    /// query gives it) and `leases` (up to 100 jobs running now, with their workers). Hub-confined.
+    public func stateJSON() -> [UInt8] {
+        let workers = self.workers
+        let leases = schedule.jobs.values.lazy.filter { $0.lease != nil }.prefix(100).map { job in
+            let worker = job.lease.flatMap { workers[$0.worker] }
+            return "{\"job\": \(job.id), \"handler\": \(jsonQuoted(job.handler)), \"attempt\": \(job.attempts), \"worker\": "
+                + "\(jsonQuoted(worker?.name ?? "?")), \"host\": \(jsonQuoted(worker?.host ?? "?"))}"
+        }
+        let text = "{\"status\": \(String(decoding: answer("status", limit: 1_000), as: UTF8.self)), \"leases\": [\(leases.joined(separator: ", "))]}"
+        return Array(text.utf8)
+    }
+
+    /// One line of the queue: how many jobs of `handler` at `priority` are ready to run now (or
+    /// wait for their concurrency key), leased and delayed jobs not counted.
+    public struct QueueDepth: Sendable, Equatable {
+        public var handler: String
+        public var priority: UInt8
+        public var depth: Int
+    }
+
+    /// The queue by handler and priority, largest first. Reads every queued job: for status and
+    /// scrapes, not for every message.
+    public func queueDepths() -> [QueueDepth] {
+        let now = unixMilliseconds()
+        var depths: [String: [UInt8: Int]] = [:]
+        for job in schedule.jobs.values where job.lease == nil && job.notBefore <= now {
+            depths[job.handler, default: [:]][job.priority, default: 0] += 1
+        }
+        return depths.flatMap { handler, byPriority in
+            byPriority.map { QueueDepth(handler: handler, priority: $0.key, depth: $0.value) }
+        }.sorted { ($0.depth, $1.handler, $1.priority) > ($1.depth, $0.handler, $0.priority) }
+    }
+
+    /// Sets the gauges (queue depths, delayed, in flight, workers) from the state now; the metrics
+    /// endpoint calls it before each scrape. Hub-confined.
+    public func updateGauges() {
+        var reading: [[String]: Double] = [:]
+        for line in queueDepths() { reading[[line.handler, String(line.priority)], default: 0] += Double(line.depth) }
+        metrics.queueDepth.set(reading)
+        metrics.delayed.record(schedule.delayedCount)
+        metrics.inFlight.record(schedule.leasedCount)
+        metrics.workers.record(workers.count)
+    }
+
     private func answer(_ topic: String, limit: Int) -> [UInt8] {
         let object: Any
         switch topic {
@@ -537,6 +594,9 @@ public final class Dispatcher: @unchecked Sendable {
                     "retried": counters.retried, "dead": counters.dead, "lost": counters.lost,
                     "cancelled": counters.cancelled, "malformed": counters.malformed, "refused": counters.refused,
                     "collector": collector != nil,
+                    "queues": queueDepths().prefix(limit > 0 ? limit : 1_000).map {
+                        ["handler": $0.handler, "priority": $0.priority, "depth": $0.depth] as [String: Any]
+                    },
                     "rates": ["submittedPerSecond": perSecond[0], "donePerSecond": perSecond[1], "windowSeconds": 10],
                     "workers": workers.values.map { worker in
                         [

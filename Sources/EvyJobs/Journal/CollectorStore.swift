@@ -1,5 +1,6 @@
 import Evy
 import Foundation
+import Metrics
 
 /// One job's recorded outcome, as the collector stores it. A value; `Sendable`.
 public struct StoredResult: Sendable, Equatable {
@@ -67,12 +68,14 @@ public final class CollectorStore: @unchecked Sendable {
 
     /// Opens (creating it if needed) `directory`/collector.sqlite3, whose completions run on `hub`.
     /// Throws ``JournalError`` if the file cannot be opened or its table created.
-    public init(directory: String, synchronous: JournalSynchronous = .normal, hub: Hub) throws(JournalError) {
+    public init(
+        directory: String, synchronous: JournalSynchronous = .normal, hub: Hub, commitTimer: Metrics.Timer? = nil
+    ) throws(JournalError) {
         path = directory + "/collector.sqlite3"
         let database = try SQLiteDatabase(path: path, synchronous: synchronous)
         try database.execute(Self.schema)
         reader = try SQLiteDatabase(path: path, readOnly: true)
-        committer = try GroupCommitter(database: database)
+        committer = try GroupCommitter(database: database, commitTimer: commitTimer)
         self.hub = hub
     }
 

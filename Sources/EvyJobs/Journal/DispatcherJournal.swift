@@ -1,4 +1,5 @@
 import Evy
+import Metrics
 
 /// The dispatcher's durable record of its jobs: the file `dispatcher.sqlite3` in a directory, in
 /// WAL mode, written by a ``GroupCommitter`` on its own thread.
@@ -21,11 +22,13 @@ public final class DispatcherJournal: @unchecked Sendable {
 
     /// Opens (creating it if needed) `directory`/dispatcher.sqlite3, whose completions run on `hub`.
     /// Throws ``JournalError`` if the file cannot be opened or its table created.
-    public init(directory: String, synchronous: JournalSynchronous = .normal, hub: Hub) throws(JournalError) {
+    public init(
+        directory: String, synchronous: JournalSynchronous = .normal, hub: Hub, commitTimer: Metrics.Timer? = nil
+    ) throws(JournalError) {
         path = directory + "/dispatcher.sqlite3"
         let database = try SQLiteDatabase(path: path, synchronous: synchronous)
         try database.execute(JobsTable.schema)
-        committer = try GroupCommitter(database: database)
+        committer = try GroupCommitter(database: database, commitTimer: commitTimer)
         self.hub = hub
     }
 

@@ -2,6 +2,7 @@ import CSQLite
 import Evy
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 private let logger = Logger(label: "evy.jobs.journal")
@@ -34,14 +35,17 @@ final class GroupCommitter: @unchecked Sendable {
     private var closing = false
     private var thread: pthread_t?
     private let commitCount = Atomic<Int>(0)
+    /// Each committed batch's time from BEGIN to COMMIT (`evy_journal_commit_seconds`).
+    private let commitTimer: Metrics.Timer?
 
     /// How many batches were committed (tests check that operations really are grouped).
     var commits: Int { commitCount.load(ordering: .relaxed) }
 
     /// Takes `database` over and starts the commit thread and its ``Checkpointer``. Throws
     /// ``JournalError`` if the checkpointer's connection cannot be opened.
-    init(database: SQLiteDatabase) throws(JournalError) {
+    init(database: SQLiteDatabase, commitTimer: Metrics.Timer? = nil) throws(JournalError) {
         self.database = database
+        self.commitTimer = commitTimer
         checkpointer = try Checkpointer(for: database)
         self.path = database.path
         thread = startJournalThread { [self] in run() }
@@ -120,6 +124,7 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [PendingOperation]) {
+        let started = ContinuousClock.now
         do throws(JournalError) {
             try database.statement("BEGIN IMMEDIATE").step()
             for operation in batch {
@@ -133,6 +138,7 @@ final class GroupCommitter: @unchecked Sendable {
             database.resetStatements()
             try database.statement("COMMIT").step()
             commitCount.add(1, ordering: .relaxed)
+            commitTimer?.record(duration: ContinuousClock.now - started)
         } catch {
             if !database.isAutocommit { _ = try? database.statement("ROLLBACK").step() }
             for operation in batch { operation.fail(error) }

@@ -16,3 +16,10 @@ package func appendJSONString(_ text: String, to bytes: inout [UInt8]) {
     }
     bytes.append(UInt8(ascii: "\""))
 }
+
+/// `text` as a JSON string literal.
+package func jsonQuoted(_ text: String) -> String {
+    var bytes: [UInt8] = []
+    appendJSONString(text, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+}

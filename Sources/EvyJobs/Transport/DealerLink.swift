@@ -25,7 +25,7 @@ struct DealerLink {
         let outbox = Outbox(socket, logger: logger)
         self.socket = socket
         self.outbox = outbox
-        threads = [spawn { await outbox.run() }, spawn { await serve(socket) }]
+        threads = [spawn(name: "link to \(endpoint): out") { await outbox.run() }, spawn(name: "link to \(endpoint): in") { await serve(socket) }]
     }
 
     /// Stops both green threads and closes the socket, letting `linger` go to what is queued.

@@ -50,7 +50,9 @@ public final class Worker: @unchecked Sendable {
 
     private struct Running {
         let lease: Lease
+        let handler: String
         let thread: GreenThread<Void>
+        let started = ContinuousClock.now
     }
 
     public let configuration: Configuration
@@ -76,10 +78,28 @@ public final class Worker: @unchecked Sendable {
     /// Jobs run to the end (succeeded or failed) since start.
     public private(set) var completed = 0
 
+    /// The worker's state for an operator's console, as JSON: its name, slots, whether it drains,
+    /// jobs completed, results the collector has not recorded yet, credit held back, how long
+    /// since the dispatcher was heard, and the jobs running now (job, attempt, handler, seconds).
+    /// Hub-confined.
+    public func stateJSON() -> [UInt8] {
+        let now = ContinuousClock.now
+        let jobs = running.values.sorted { $0.started < $1.started }.prefix(200).map { job in
+            "{\"job\": \(job.lease.job), \"attempt\": \(job.lease.attempt), \"handler\": \(jsonQuoted(job.handler)), "
+                + "\"runningSeconds\": \(Double((now - job.started) / .milliseconds(1)) / 1000)}"
+        }
+        let text =
+            "{\"name\": \(jsonQuoted(configuration.name)), \"slots\": \(configuration.slots), \"draining\": \(draining), "
+            + "\"completed\": \(completed), \"running\": \(running.count), \"unrecordedResults\": \(unrecorded.count), "
+            + "\"withheldCredit\": \(withheldCredit), \"dispatcherHeardMsAgo\": \((now - heardFromDispatcher) / .milliseconds(1)), "
+            + "\"handlers\": [\(handlers.keys.sorted().map(jsonQuoted).joined(separator: ", "))], \"jobs\": [\(jobs.joined(separator: ", "))]}"
+        return Array(text.utf8)
+    }
+
     /// A worker with `configuration`; register handlers with ``handle(_:_:)`` before ``run()``.
     public init(configuration: Configuration) {
         self.configuration = configuration
-        pool = GreenPool(size: configuration.slots)
+        pool = GreenPool(size: configuration.slots, name: "job slots")
     }
 
     /// Serves jobs named `name` with `handler` (replacing an earlier one of that name).
@@ -92,7 +112,7 @@ public final class Worker: @unchecked Sendable {
     public func run() async throws {
         try connectCollector()
         try connectDispatcher()
-        let beating = spawn { [self] in await beat() }
+        let beating = spawn(name: "worker: heartbeats") { [self] in await beat() }
         _ = try? await stopped.wait()
         beating.cancel()
         for job in running.values { job.thread.cancel() }
@@ -253,7 +273,7 @@ public final class Worker: @unchecked Sendable {
                     }
                 })
         else { return }
-        running[lease.job] = Running(lease: lease, thread: thread)
+        running[lease.job] = Running(lease: lease, handler: name, thread: thread)
     }
 
     private func finish(
