@@ -17,7 +17,7 @@ public struct OperationsOptions: ParsableArguments, Sendable {
 
     /// Starts what these options ask for on the current hub (see ``RoleOperations``).
     public func start(
-        metrics: PrometheusMetrics, beforeScrape: @escaping @Sendable () -> Void = {}, dashboard: Dashboard? = nil,
+        metrics: PrometheusMetrics?, beforeScrape: @escaping @Sendable () -> Void = {}, dashboard: Dashboard? = nil,
         inspection: RoleInspection
     ) throws -> RoleOperations {
         try RoleOperations(

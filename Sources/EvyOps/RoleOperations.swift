@@ -17,7 +17,7 @@ public final class RoleOperations: @unchecked Sendable {
     /// Binds what is asked for and serves it in green threads. Throws ``OpsError`` for a bad or
     /// non-local address, a `SocketError` for one that cannot be bound.
     public init(
-        http: String?, metrics: PrometheusMetrics, beforeScrape: @escaping @Sendable () -> Void = {},
+        http: String?, metrics: PrometheusMetrics?, beforeScrape: @escaping @Sendable () -> Void = {},
         dashboard: Dashboard? = nil, admin: String?, inspection role: RoleInspection, adminActions: Bool = false,
         adminRemote: Bool = false
     ) throws {

@@ -35,6 +35,12 @@ struct CollectorCommand: ParsableCommand {
     @Option(help: "A feed scraper's state file (evy feeds --state), for the dashboard's failing feeds.")
     var feedsState = environment("EVY_FEEDS_STATE", "")
 
+    @ArgumentParser.Flag(help: """
+        Let the dashboard cancel jobs and retry or purge dead letters even when --http listens beyond loopback \
+        (EVY_DASHBOARD_ACTIONS=1; on loopback they are always on). It has no login: put an authenticating proxy in front.
+        """)
+    var dashboardActions = environment("EVY_DASHBOARD_ACTIONS", "") == "1"
+
     @OptionGroup(title: "Operating it (the dashboard is served at --http)")
     var operations: OperationsOptions
 
@@ -57,6 +63,7 @@ struct CollectorCommand: ParsableCommand {
         var board = Dashboard.Configuration(dispatcher: dispatcherClients)
         board.keys = settings.keys
         board.feedsState = feedsState.isEmpty ? nil : feedsState
+        board.allowActions = dashboardActions || ((try? ListenAddress(operations.http).isLocal) ?? false)
         let boardSettings = board
         try Hub.run {
             try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)

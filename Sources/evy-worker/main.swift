@@ -60,7 +60,7 @@ struct WorkerCommand: ParsableCommand {
                 return "draining: no new jobs; running ones get \(grace) to finish, then the worker stops"
             }
             let ops = try operations.start(
-                metrics: PrometheusMetrics(),
+                metrics: nil,  // a worker's figures are the dispatcher's and the collector's
                 inspection: RoleInspection(
                     role: "worker", state: { worker.stateJSON() },
                     actions: ["drain": ("stop taking jobs, finish the running ones, then stop", drain)]))

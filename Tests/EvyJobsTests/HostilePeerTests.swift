@@ -65,6 +65,40 @@ final class HostilePeerTests: XCTestCase {
         }
     }
 
+    /// A worker that claims more credit than a UInt32 holds (after READY with its slots) does not
+    /// trap the dispatcher: credit saturates at the worker's slots, and jobs go on being served.
+    func testAnOverflowingCreditIsClampedNotATrap() throws {
+        let directory = NSTemporaryDirectory() + "evy-hostile-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let system = try EmbeddedSystem(directory: directory, workers: 1, heartbeat: .milliseconds(100)) { worker in
+                worker.handle("echo") { job in job.payload }
+            }
+            let rogue = try ZMQSocket(.dealer)
+            try rogue.connect(system.dispatcher.boundWorkerEndpoint)
+            try await rogue.sendMultipart(
+                MessageCodec.encode(
+                    .ready(
+                        Ready(
+                            role: .worker, name: "rogue", host: "198.51.100.66", pid: 1, slots: 2,
+                            heartbeatMilliseconds: 100, handlers: ["nothing"], held: []))))
+            guard case .welcome = try MessageCodec.decode(try await rogue.receiveMultipart(timeout: .seconds(5))) else {
+                return XCTFail("welcomed")
+            }
+            for _ in 0..<3 { try await rogue.sendMultipart(MessageCodec.encode(.credit(slots: UInt32.max))) }
+            let client = try system.client()
+            let id = try await client.submit("echo", payload: Array("served".utf8))
+            let outcome = try await client.wait(for: id, timeout: .seconds(10))
+            XCTAssertEqual(outcome.text, "served", "the dispatcher survived the credit and serves")
+            let status = try JSONSerialization.jsonObject(with: Data(try await client.query("status"))) as? [String: Any]
+            let rogueEntry = (status?["workers"] as? [[String: Any]])?.first { $0["name"] as? String == "rogue" }
+            XCTAssertEqual(rogueEntry?["inFlight"] as? Int, 0, "credit clamped to its two slots")
+            rogue.close(linger: .zero)
+            client.close()
+            await system.stop()
+        }
+    }
+
     /// A client that floods submits without waiting for answers gets "busy" for those beyond its
     /// limit of submits awaiting the journal; what was accepted is journaled and runs, and another
     /// client is served meanwhile.

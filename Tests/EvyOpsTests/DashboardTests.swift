@@ -87,6 +87,70 @@ final class DashboardTests: XCTestCase {
         }
     }
 
+    /// DNS rebinding (a foreign name in Host), a page of another origin opening the WebSocket or
+    /// posting, and a `job=` that is not a job id are all refused, and nothing is touched.
+    func testForeignHostsOriginsAndBadJobIDsAreRefused() throws {
+        try withOps(workers: 1) { ops in
+            try await ops.run("fail", count: 2)
+            let action: HTTPHeaders = [("X-Evy-Action", "1")]
+            /// The status line of a request sent by hand with `host` in its Host header.
+            func status(host: String) async throws -> String {
+                let socket = try await connect(to: ops.collectorHTTP.boundAddress.address)
+                defer { socket.close() }
+                try await socket.sendAll("GET /api/snapshot HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+                let head = try await socket.buffered().readLine(timeout: .seconds(5)) ?? ""
+                return head.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let rebound = try await status(host: "attacker.example:9101")
+            XCTAssertTrue(rebound.hasPrefix("HTTP/1.1 421"), rebound)
+            let local = try await status(host: "localhost:1")
+            XCTAssertTrue(local.hasPrefix("HTTP/1.1 200"), "localhost is this machine: \(local)")
+            let crossOrigin = try await ops.http.request(
+                "POST", ops.collectorURL + "/api/dead/purge", headers: action + [("Origin", "http://attacker.example")])
+            XCTAssertEqual(crossOrigin.status, 403)
+            do {
+                _ = try await WebSocket.connect(
+                    to: "ws://\(ops.collectorHTTP.boundAddress)/ws", origin: "http://attacker.example")
+                XCTFail("a foreign origin's WebSocket is refused")
+            } catch {}
+            for bad in ["job=", "job=12x", "job=0", "job=99999999999999999999999"] {
+                let purge = try await ops.http.request("POST", ops.collectorURL + "/api/dead/purge?\(bad)", headers: action)
+                XCTAssertEqual(purge.status, 400, bad)
+            }
+            let dead = try json(try await ops.client.query("status"))["dead"] as? Int
+            XCTAssertEqual(dead, 2)
+            let listed = try JSONSerialization.jsonObject(with: Data(try await ops.client.query("dead"))) as? [Any]
+            XCTAssertEqual(listed?.count, 2, "no dead letter was purged")
+            let sameOrigin = try await ops.http.request(
+                "POST", ops.collectorURL + "/api/dead/purge",
+                headers: action + [("Origin", "http://\(ops.collectorHTTP.boundAddress)")])
+            XCTAssertEqual(try json(sameOrigin.body)["count"] as? Int, 2, "the page's own origin may act")
+        }
+    }
+
+    func testAReadOnlyDashboardRefusesActions() throws {
+        try withOps(workers: 1) { ops in
+            try await ops.run("fail", count: 1)
+            var board = Dashboard.Configuration(dispatcher: ops.system.dispatcher.boundClientEndpoint)
+            board.allowActions = false
+            let readOnly = Dashboard(collector: ops.system.collector, configuration: board)
+            let server = try OpsServer(address: ListenAddress("127.0.0.1:0"), metrics: nil, dashboard: readOnly)
+            let serving = spawn { try? await server.run() }
+            defer {
+                serving.cancel()
+                readOnly.close()
+            }
+            let response = try await ops.http.request(
+                "POST", "http://\(server.boundAddress)/api/dead/retry", headers: [("X-Evy-Action", "1")])
+            XCTAssertEqual(response.status, 403)
+            XCTAssertTrue(response.text.contains("actions are off"), response.text)
+            let snapshot = try await ops.http.get("http://\(server.boundAddress)/api/snapshot")
+            XCTAssertEqual(snapshot.status, 200, "reading still works")
+            await server.stop()
+            XCTAssertEqual(ops.system.dispatcher.counters.dead, 1)
+        }
+    }
+
     func testTheWebSocketPushesSnapshotsThatMoveWithTheJobs() throws {
         try withOps(workers: 1) { ops in
             let socket = try await WebSocket.connect(to: "ws://\(ops.collectorHTTP.boundAddress)/ws")

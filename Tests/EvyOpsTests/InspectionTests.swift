@@ -108,6 +108,49 @@ final class InspectionTests: XCTestCase {
         }
     }
 
+    /// A path that holds something else is never deleted; a live endpoint's socket is not taken
+    /// over; stopping removes the socket file and ends connected consoles.
+    func testUnixSocketsAreNeitherClobberedNorLeftBehind() throws {
+        try green {
+            let role = RoleInspection(role: "test", state: { Array("{}".utf8) })
+            let file = NSTemporaryDirectory() + "evy-inspect-file-\(getpid())"
+            try Data("journal".utf8).write(to: URL(fileURLWithPath: file))
+            defer { unlink(file) }
+            XCTAssertThrowsError(try InspectionEndpoint(address: ListenAddress("unix:\(file)"), role: role))
+            XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "journal", "the file is intact")
+
+            let path = NSTemporaryDirectory() + "evy-inspect-live-\(getpid()).sock"
+            let first = try InspectionEndpoint(address: ListenAddress("unix:\(path)"), role: role)
+            let serving = spawn { try? await first.run() }
+            XCTAssertThrowsError(try InspectionEndpoint(address: ListenAddress("unix:\(path)"), role: role)) { error in
+                guard case OpsError.inUse = error else { return XCTFail("\(error)") }
+            }
+            let console = try await connect(to: SocketAddress(unixPath: path))
+            try await console.sendAll("hub\n")
+            let answer = try await console.receive(timeout: .seconds(5))
+            XCTAssertFalse(answer.isEmpty)
+            first.stop()
+            let end = try await console.receive(timeout: .seconds(5))
+            XCTAssertEqual(end, [], "stop ends the console")
+            console.close()
+            serving.cancel()
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path), "the socket file is removed")
+            // A socket left by a process that died is stale: replaced.
+            let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+                for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+            }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            close(stale)
+            let second = try InspectionEndpoint(address: ListenAddress("unix:\(path)"), role: role)
+            second.stop()
+        }
+    }
+
     func testGarbageAndOverlongLinesDoNotHurtTheEndpoint() throws {
         try green {
             let endpoint = try InspectionEndpoint(

@@ -70,6 +70,22 @@ final class MetricsEndpointTests: XCTestCase {
         }
     }
 
+    /// A queue that empties leaves the scrape instead of reading its last depth for ever.
+    func testAnEmptiedQueueLeavesTheQueueDepthGauge() throws {
+        try withOps(workers: 0) { ops in
+            var jobs: [UInt64] = []
+            for _ in 0..<3 { jobs.append(try await ops.client.submit("echo")) }
+            let before = try await ops.scrape(ops.dispatcherURL)
+            XCTAssertEqual(before["evy_queue_depth", ["handler": "echo", "priority": "0"]], 3)
+            ops.system.addWorker()
+            _ = try await ops.client.outcomes(of: jobs).collect()
+            // Depths are read at most once a second.
+            try await waitUntilAsync("the echo queue gone from the scrape", timeout: .seconds(5), every: .milliseconds(100)) {
+                try await ops.scrape(ops.dispatcherURL)["evy_queue_depth", ["handler": "echo", "priority": "0"]] == nil
+            }
+        }
+    }
+
     func testUnknownPathsAreNotFoundAndHealthAnswers() throws {
         try withOps(workers: 0) { ops in
             let missing = try await ops.http.get(ops.dispatcherURL + "/nothing")

@@ -42,7 +42,8 @@ public final class Future<Value: Sendable>: @unchecked Sendable {
     private func waitUntilDone(timeout: Duration?) async throws {
         guard outcome == nil else { return }
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "future") { waiter in
+            hub.nextWaitLabel.pointee = "future"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                 if outcome != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
             }
         } catch is ParkTimedOut {

@@ -112,7 +112,8 @@ public final class GreenThread<Value: Sendable>: @unchecked Sendable {
     public func wait(timeout: Duration? = nil) async throws -> Value {
         if result == nil {
             do {
-                try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "green thread end") { waiter in
+                hub.nextWaitLabel.pointee = "green thread end"
+                try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                     if result != nil { waiter.resume(returning: ()) } else { waiters.append(waiter) }
                 }
             } catch is ParkTimedOut {

@@ -68,7 +68,8 @@ public func sleep(for duration: Duration) async throws {
         return
     }
     do {
-        let _: Void = try await hub.park(deadline: hub.now.advanced(by: duration), waitingOn: "sleep") { _ in }
+        hub.nextWaitLabel.pointee = "sleep"
+        let _: Void = try await hub.park(deadline: hub.now.advanced(by: duration)) { _ in }
     } catch is ParkTimedOut {
         return
     }

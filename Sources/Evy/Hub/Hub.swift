@@ -58,10 +58,22 @@ public final class Hub: @unchecked Sendable {
     @usableFromInline var blockingDetector: BlockingDetector?
     /// The tasks Evy started on this hub that are alive, by task address.
     @usableFromInline var greenTasks: [Int: GreenTaskState] = [:]
+    /// What the next ``park(deadline:enroll:)`` waits on, for ``greenThreadSnapshots()``: each
+    /// primitive sets it right before parking (a store, kept out of `park`'s own signature so that
+    /// its inlined body stays as small as a switch needs).
+    /// (Behind a pointer, so that the store costs no dynamic exclusivity check.)
+    @usableFromInline let nextWaitLabel: UnsafeMutablePointer<StaticString> = {
+        let slot = UnsafeMutablePointer<StaticString>.allocate(capacity: 1)
+        slot.initialize(to: "a wait")
+        return slot
+    }()
+
+    deinit { nextWaitLabel.deallocate() }
     /// The pools made on this hub, for ``poolSnapshots()``.
     var pools: [InspectablePool] = []
-    /// Counters for ``statistics()``.
-    var jobsRun: UInt64 = 0, turns: UInt64 = 0, longestTurn: Duration = .zero
+    var poolsSweepAt = 64
+    /// Counters for ``statistics()``; the longest turn in nanoseconds of the coarse clock.
+    var jobsRun: UInt64 = 0, turns: UInt64 = 0, longestTurnNanoseconds: Int64 = 0
 
     /// How many jobs may run before I/O and timers are polled again.
     static let jobsBetweenPolls = 256
@@ -258,13 +270,13 @@ public final class Hub: @unchecked Sendable {
                 // spent, then poll I/O and timers without blocking: polling after every batch
                 // would cost a system call per switch when two green threads ping-pong.
                 var budget = Self.jobsBetweenPolls
-                let turnStarted = ContinuousClock.now
+                let turnStarted = Self.coarseNanoseconds()
                 repeat {
                     budget -= ready.count
                     runReady()
                 } while !ready.isEmpty && budget > 0 && !stopRequested && !done()
                 turns &+= 1
-                longestTurn = max(longestTurn, ContinuousClock.now - turnStarted)
+                longestTurnNanoseconds = max(longestTurnNanoseconds, Self.coarseNanoseconds() - turnStarted)
                 if stopRequested || done() { break }
                 pollLibuv(UV_RUN_NOWAIT)
             } else {
@@ -277,6 +289,15 @@ public final class Hub: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The monotonic clock at its coarse resolution (a few milliseconds, read without a system
+    /// call): enough to catch turns that stall the hub, cheap enough to read twice per turn.
+    @inline(__always)
+    static func coarseNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     @discardableResult

@@ -41,7 +41,8 @@ extension Hub {
         let watcher = try beginWait(for: readiness, on: fd)
         var mine: Waiter<Void>?
         defer { endWait(watcher, readiness, mine) }
-        try await park(deadline: deadline, waitingOn: readiness == .readable ? "readable fd" : "writable fd") {
+        nextWaitLabel.pointee = readiness == .readable ? "readable fd" : "writable fd"
+        try await park(deadline: deadline) {
             (waiter: Waiter<Void>) in
             mine = waiter
             watcher.setWaiter(waiter, for: readiness)

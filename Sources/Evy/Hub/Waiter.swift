@@ -74,15 +74,20 @@ final class GreenTaskState: @unchecked Sendable {
     @usableFromInline let context: GreenContext
     /// The wait the task is parked in now, if any.
     @usableFromInline var currentWait: WaiterBase?
-    /// What that wait is for, and its deadline (for ``Hub/greenThreadSnapshots()``).
-    @usableFromInline var waitingOn: StaticString = "a wait"
-    @usableFromInline var waitDeadline: ContinuousClock.Instant?
-    /// When the green thread started.
-    let started = ContinuousClock.now
+    /// What that wait is for, and its deadline (for ``Hub/greenThreadSnapshots()``). Behind a
+    /// pointer: a store through it costs no dynamic exclusivity check, which a class property's
+    /// store does on every switch.
+    let wait = UnsafeMutablePointer<(label: StaticString, deadline: ContinuousClock.Instant?)>.allocate(capacity: 1)
+    /// When the green thread started (the coarse monotonic clock, in nanoseconds: cheap to read
+    /// at every spawn, and a green thread's age needs no finer).
+    let started = Hub.coarseNanoseconds()
 
     init(context: GreenContext) {
         self.context = context
+        wait.initialize(to: ("a wait", nil))
     }
+
+    deinit { wait.deallocate() }
 
     /// The state of the running task, if Evy started it on the current thread's hub.
     @inlinable static var current: GreenTaskState? {
@@ -127,13 +132,13 @@ extension Hub {
     /// finds it later skips it (`isWaiting` is false).
     @inlinable
     func park<Value>(
-        deadline: ContinuousClock.Instant? = nil, waitingOn what: StaticString = "a wait",
+        deadline: ContinuousClock.Instant? = nil,
         enroll: (Waiter<Value>) -> Void
     ) async throws -> Value {
         // Everything synchronous happens out of line: this frame lives in the task's allocator
         // for as long as the green thread is parked, so it must hold little more than the waiter.
         let waiter = Waiter<Value>()
-        guard let state = try beginPark(waiter, what, deadline) else {
+        guard let state = try beginPark(waiter, deadline) else {
             return try await parkInForeignTask(waiter, deadline: deadline, enroll: enroll)
         }
         defer { endPark(state) }
@@ -143,16 +148,14 @@ extension Hub {
     /// Checks that a wait may start, and records it as the current wait of the green thread that
     /// makes it; nil if Evy did not start the calling task.
     @usableFromInline @inline(never)
-    func beginPark(
-        _ waiter: WaiterBase, _ what: StaticString, _ deadline: ContinuousClock.Instant?
-    ) throws -> GreenTaskState? {
+    func beginPark(_ waiter: WaiterBase, _ deadline: ContinuousClock.Instant?) throws -> GreenTaskState? {
         assertOnHubThread("a green wait")
         try Task.checkCancellation()
         guard let state = greenTasks[currentTaskID()] else { return nil }
         // A task Evy started: its lifelong cancellation handler covers this wait.
         state.currentWait = waiter
-        state.waitingOn = what
-        state.waitDeadline = deadline
+        state.wait.pointee = (nextWaitLabel.pointee, deadline)
+        nextWaitLabel.pointee = "a wait"
         return state
     }
 

@@ -150,7 +150,8 @@ public final class ChildProcess: @unchecked Sendable {
     public func wait(timeout: Duration? = nil) async throws -> ExitStatus {
         if let status { return status }
         do {
-            return try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "child process exit") { waiter in
+            hub.nextWaitLabel.pointee = "child process exit"
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                 if let status { waiter.resume(returning: status) } else { waiters.append(waiter) }
             }
         } catch is ParkTimedOut {

@@ -24,7 +24,8 @@ public func resolve(
     hints.ai_family = family
     hints.ai_socktype = type
     do {
-        return try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "DNS lookup") { (waiter: Waiter<[SocketAddress]>) in
+        hub.nextWaitLabel.pointee = "DNS lookup"
+        return try await hub.park(deadline: hub.deadline(after: timeout)) { (waiter: Waiter<[SocketAddress]>) in
             // Allocated at enrolment, so a wait that never starts (already cancelled) leaks nothing;
             // freed by the callback, which libuv always calls (with ECANCELED if cancelled).
             let request = UnsafeMutablePointer<uv_getaddrinfo_t>.allocate(capacity: 1)

@@ -103,7 +103,8 @@ public final class ResourcePool<Item: Sendable>: @unchecked Sendable {
         let handed: Item?
         do {
             // Resumed with an item, or with nil: a place was reserved for us to create one.
-            handed = try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "resource pool item") { (waiter: Waiter<Item?>) in
+            hub.nextWaitLabel.pointee = "resource pool item"
+            handed = try await hub.park(deadline: hub.deadline(after: timeout)) { (waiter: Waiter<Item?>) in
                 if let item = takeIdle() {
                     waiter.resume(returning: item)
                 } else if currentSize < maxSize {

@@ -35,7 +35,8 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
         if handToReceiver(item) { return }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "channel send") { sender in
+            hub.nextWaitLabel.pointee = "channel send"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { sender in
                 if handToReceiver(item) {
                     sender.resume(returning: ())
                 } else {
@@ -73,7 +74,8 @@ public final class Channel<Element: Sendable>: @unchecked Sendable {
         if let item = takeFromSender() { return try item.get() }
         let hub = Hub.current
         do {
-            return try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "channel receive") { receiver in
+            hub.nextWaitLabel.pointee = "channel receive"
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { receiver in
                 switch takeFromSender() {
                 case .success(let value): receiver.resume(returning: value)
                 case .failure(let error): receiver.resume(throwing: error)

@@ -79,7 +79,8 @@ public final class Condition: @unchecked Sendable {
         do {
             // Join the waiters before letting go of the lock, in one step: a notify sent by the
             // next holder of the lock cannot be missed.
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "condition") { waiter in
+            hub.nextWaitLabel.pointee = "condition"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                 waiters.append(waiter)
                 released = true
                 switch lock {

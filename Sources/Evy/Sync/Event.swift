@@ -25,7 +25,8 @@ public final class Event<Value: Sendable>: @unchecked Sendable {
         do {
             // Each waiter is handed the outcome itself: a reset right after the send must not
             // take it away from green threads that were already woken.
-            return try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "event") { waiter in
+            hub.nextWaitLabel.pointee = "event"
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                 if let result { waiter.resume(returning: result) } else { waiters.append(waiter) }
             }.get()
         } catch is ParkTimedOut {
@@ -97,7 +98,8 @@ public final class Flag: @unchecked Sendable {
         if isSet { return true }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "event") { waiter in
+            hub.nextWaitLabel.pointee = "event"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                 if isSet { waiter.resume(returning: ()) } else { waiters.append(waiter) }
             }
         } catch is ParkTimedOut {

@@ -22,7 +22,8 @@ final class Permits {
         if tryTake() { return true }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "lock or semaphore") { waiter in
+            hub.nextWaitLabel.pointee = "lock or semaphore"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { waiter in
                 if tryTake() { waiter.resume(returning: ()) } else { waiters.append(waiter) }
             }
             return true

@@ -125,7 +125,8 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         if tryPut(item) { return }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "queue put") { putter in
+            hub.nextWaitLabel.pointee = "queue put"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { putter in
                 if tryPut(item) { putter.resume(returning: ()) } else { putters.append(PendingItem(putter, item)) }
             }
         } catch is ParkTimedOut {
@@ -163,7 +164,8 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         if let item = tryGet() { return item }
         let hub = Hub.current
         do {
-            return try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "queue get") { getter in
+            hub.nextWaitLabel.pointee = "queue get"
+            return try await hub.park(deadline: hub.deadline(after: timeout)) { getter in
                 if let item = tryGet() { getter.resume(returning: item) } else { getters.append(getter) }
             }
         } catch is ParkTimedOut {
@@ -251,7 +253,8 @@ public final class GreenQueue<Storage: QueueStorage>: @unchecked Sendable where 
         guard unfinished > 0 else { return true }
         let hub = Hub.current
         do {
-            try await hub.park(deadline: hub.deadline(after: timeout), waitingOn: "queue join") { joiner in
+            hub.nextWaitLabel.pointee = "queue join"
+            try await hub.park(deadline: hub.deadline(after: timeout)) { joiner in
                 if unfinished == 0 { joiner.resume(returning: ()) } else { joiners.append(joiner) }
             }
             return true

@@ -232,9 +232,11 @@ public final class Collector: @unchecked Sendable {
             if fresh.first == true {
                 recorded += 1
                 metrics.record(handler: handler, status: "\(status)", microseconds: duration)
-                if recordedByHandler[handler] != nil || recordedByHandler.count < HandlerCounters.maximumHandlers {
-                    recordedByHandler[handler, default: [:]][status, default: 0] += 1
-                }
+                // As the metrics do: past the cap, further handler names count as "other".
+                let name =
+                    recordedByHandler[handler] != nil || recordedByHandler.count < HandlerCounters.maximumHandlers
+                    ? handler : "other"
+                recordedByHandler[name, default: [:]][status, default: 0] += 1
                 completion = Completion(lease: lease, status: status)
                 for waiter in waiters.removeValue(forKey: lease.job) ?? [] {
                     toClients.post(

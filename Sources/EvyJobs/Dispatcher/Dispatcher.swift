@@ -100,6 +100,7 @@ public final class Dispatcher: @unchecked Sendable {
     /// Submitted and done per second over the last 10 s, for status.
     private var rates = RateWindow()
     private var metrics: DispatcherMetrics
+    private var cachedDepths: (at: UInt64, depths: [QueueDepth])?
 
     /// The endpoints as bound (a `*` port resolved).
     public private(set) var boundClientEndpoint = ""
@@ -309,7 +310,8 @@ public final class Dispatcher: @unchecked Sendable {
         let now = unixMilliseconds()
         switch message {
         case .credit(let slots):
-            workers[peer]!.credit = min(workers[peer]!.credit + slots, workers[peer]!.slots)
+            // Saturating: a peer's count must not trap the dispatcher (UInt32 overflow).
+            workers[peer]!.credit = UInt32(min(UInt64(workers[peer]!.credit) + UInt64(slots), UInt64(workers[peer]!.slots)))
             dispatch()
         case .failed(let lease, let retryable, let error, let retryAfter):
             guard let job = schedule.jobs[lease.job], job.lease?.worker == peer, job.lease?.attempt == lease.attempt
@@ -558,10 +560,18 @@ public final class Dispatcher: @unchecked Sendable {
         public var depth: Int
     }
 
-    /// The queue by handler and priority, largest first. Reads every queued job: for status and
-    /// scrapes, not for every message.
+    /// The queue by handler and priority, largest first. Reads every queued job, so with more than
+    /// 10,000 of them a reading is kept for a second: status queries and scrapes, however
+    /// frequent, then cost one pass a second.
     public func queueDepths() -> [QueueDepth] {
         let now = unixMilliseconds()
+        if schedule.jobs.count > 10_000, let cached = cachedDepths, now < cached.at + 1_000 { return cached.depths }
+        let depths = countQueueDepths(now: now)
+        cachedDepths = (now, depths)
+        return depths
+    }
+
+    private func countQueueDepths(now: UInt64) -> [QueueDepth] {
         var depths: [String: [UInt8: Int]] = [:]
         for job in schedule.jobs.values where job.lease == nil && job.notBefore <= now {
             depths[job.handler, default: [:]][job.priority, default: 0] += 1

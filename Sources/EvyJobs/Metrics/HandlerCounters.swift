@@ -29,7 +29,10 @@ struct HandlerCounters {
 }
 
 /// Gauges keyed by a set of dimensions, set all at once from a fresh reading: series that are not
-/// in the new reading go to zero (a handler whose queue emptied reads 0, not its last depth).
+/// in the new reading are removed from the registry (a handler whose queue emptied disappears
+/// instead of staying at its last depth, and names seen once do not pile up). The first dimension
+/// is a handler name: past ``HandlerCounters/maximumHandlers`` names, the smallest are folded into
+/// `other`, so one client cannot grow the scrape without bound.
 struct GaugeFamily {
     let label: String
     let factory: any MetricsFactory
@@ -42,10 +45,21 @@ struct GaugeFamily {
         self.factory = factory
     }
 
-    /// Sets every series from `reading` (dimension values → value), zeroing the ones left out.
+    /// Sets every series from `reading` (dimension values → value), removing the ones left out.
     mutating func set(_ reading: [[String]: Double]) {
-        for (values, gauge) in gauges where reading[values] == nil { gauge.record(0) }
-        for (values, value) in reading.prefix(HandlerCounters.maximumHandlers * 4) {
+        var folded: [[String]: Double] = [:]
+        let handlers = Dictionary(grouping: reading, by: { $0.key[0] }).mapValues { $0.reduce(0) { $0 + $1.value } }
+        let kept = Set(handlers.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(HandlerCounters.maximumHandlers).map(\.key))
+        for (values, value) in reading {
+            var key = values
+            if !kept.contains(values[0]) { key[0] = "other" }
+            folded[key, default: 0] += value
+        }
+        for (values, gauge) in gauges where folded[values] == nil {
+            gauge.destroy()
+            gauges[values] = nil
+        }
+        for (values, value) in folded {
             let gauge =
                 gauges[values]
                 ?? Gauge(label: label, dimensions: Array(zip(dimensionNames, values)), factory: factory)

@@ -4,6 +4,7 @@ import EvyHTTP
 import EvyJobs
 import DequeModule
 import Foundation
+import Glibc
 import Logging
 
 /// The collector's web dashboard (Flower's, for Evy): one page, its script and styles served by
@@ -13,9 +14,13 @@ import Logging
 /// dead letters, the crawl's progress and the feeds that fail.
 ///
 /// Actions (what Flower users use): `POST /api/jobs/ID/cancel`, `POST /api/dead/retry` and
-/// `POST /api/dead/purge` (`?job=ID` for one job, all without). They need the header
-/// `X-Evy-Action: 1`, which a page of another origin cannot send without a CORS preflight this
-/// server never grants: a page elsewhere cannot make an operator's browser act.
+/// `POST /api/dead/purge` (`?job=ID` for one job, all without), unless ``Configuration/allowActions``
+/// is off. They need the header `X-Evy-Action: 1`, which a page of another origin cannot send
+/// without a CORS preflight this server never grants, and, like the WebSocket, an `Origin` (when
+/// the browser sends one) naming the host asked. Every dashboard request must name, in `Host`, an
+/// IP address, `localhost`, this machine's name or one of ``Configuration/allowedHosts``: a page
+/// elsewhere cannot make an operator's browser act, nor read the snapshots through DNS rebinding.
+/// There is no login: listen on loopback, or behind a proxy that authenticates.
 ///
 /// Hub-confined: made and used on the collector's hub. The dispatcher's part comes from its client
 /// endpoint; while the dispatcher does not answer, snapshots say so (`dispatcherError`) and carry
@@ -31,6 +36,11 @@ public final class Dashboard: @unchecked Sendable {
         public var feedsState: String?
         /// How often the page gets a new snapshot.
         public var refresh: Duration = .seconds(1)
+        /// Whether the page may cancel jobs and retry or purge dead letters.
+        public var allowActions = true
+        /// Host names (without port) the dashboard may be reached by besides IP addresses,
+        /// `localhost` and this machine's name (a proxy's name, say).
+        public var allowedHosts: Set<String> = []
 
         /// A dashboard reading the dispatcher at `dispatcher`.
         public init(dispatcher: String) { self.dispatcher = dispatcher }
@@ -88,6 +98,16 @@ public final class Dashboard: @unchecked Sendable {
 
     /// The answer to `request` if it is one of the dashboard's, else nil.
     public func respond(to request: HTTPRequest) async throws -> HTTPResponse? {
+        let known = ["/", "/index.html", "/dashboard.js", "/dashboard.css", "/api/snapshot", "/ws"]
+        guard known.contains(request.path) || request.path.hasPrefix("/api/") else { return nil }
+        guard let host = request.header("Host").flatMap({ Self.hostName(ofHost: $0) }), isAllowed(host: host) else {
+            return .text("this dashboard is not served under that host name (Host header)\n", status: 421)
+        }
+        if request.path == "/ws" || request.method == "POST",
+            let origin = request.header("Origin"), Self.hostName(ofOrigin: origin) != host
+        {
+            return .text("cross-origin requests are refused\n", status: 403)
+        }
         switch (request.method, request.path) {
         case ("GET", "/"), ("GET", "/index.html"):
             return asset(DashboardAssets.page, type: "text/html; charset=utf-8")
@@ -100,6 +120,9 @@ public final class Dashboard: @unchecked Sendable {
         case ("GET", "/ws"):
             return .webSocket(request, maxMessageBytes: 4096) { [self] socket in await push(to: socket) }
         case ("POST", let path) where path.hasPrefix("/api/"):
+            guard configuration.allowActions else {
+                return .text("actions are off on this dashboard (see evy-collector --dashboard-actions)\n", status: 403)
+            }
             guard request.header("X-Evy-Action") == "1" else {
                 return .text("actions need the header X-Evy-Action: 1\n", status: 403)
             }
@@ -122,12 +145,41 @@ public final class Dashboard: @unchecked Sendable {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body: bytes)
     }
 
+    /// The host part of a `Host` header (`name:port`, `[::1]:port`), lowercased.
+    static func hostName(ofHost header: String) -> String? {
+        var text = header.trimmingCharacters(in: .whitespaces).lowercased()
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            return String(text[text.index(after: text.startIndex)..<close])
+        }
+        if let colon = text.lastIndex(of: ":") { text = String(text[..<colon]) }
+        return text.isEmpty ? nil : text
+    }
+
+    /// The host part of an `Origin` header (`http://name:port`).
+    static func hostName(ofOrigin origin: String) -> String? {
+        guard let scheme = origin.range(of: "://") else { return nil }
+        return hostName(ofHost: String(origin[scheme.upperBound...].prefix { $0 != "/" }))
+    }
+
+    private func isAllowed(host: String) -> Bool {
+        var address = in6_addr()
+        return host == "localhost" || inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host, &address) == 1
+            || host == ProcessInfo.processInfo.hostName.lowercased() || configuration.allowedHosts.contains(host)
+    }
+
     private func act(path: String, query: String) async -> HTTPResponse {
         let parts = path.split(separator: "/")
-        let job = query.split(separator: "&").lazy.compactMap { pair -> UInt64? in
-            let item = pair.split(separator: "=", maxSplits: 1)
-            return item.count == 2 && item[0] == "job" ? UInt64(item[1]) : nil
-        }.first
+        // `job=` names one job; a value that is not a job id is refused, never read as "all".
+        var job: UInt64?
+        for pair in query.split(separator: "&") {
+            let item = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard item.first == "job" else { continue }
+            guard item.count == 2, let id = UInt64(item[1]), id > 0 else {
+                return json(Array(#"{"error": "job= takes a job id"}"#.utf8), status: 400)
+            }
+            job = id
+        }
         do {
             let words = parts.dropFirst().map(String.init)
             if words.count == 3 && words[0] == "jobs" && words[2] == "cancel" {
@@ -149,7 +201,7 @@ public final class Dashboard: @unchecked Sendable {
             }
         } catch {
             logger.warning("dashboard action \(path) failed: \(error)")
-            return json(Array(#"{"error": \#(quoted("\(error)"))}"#.utf8), status: 502)
+            return json(Array(#"{"error": \#(jsonQuoted("\(error)"))}"#.utf8), status: 502)
         }
     }
 
@@ -203,8 +255,10 @@ public final class Dashboard: @unchecked Sendable {
         let at = Date().timeIntervalSince1970
         let count = { (key: String) in Double(status[key] as? Int ?? 0) }
         let counts = [count("submitted"), count("done"), count("retried") + count("dead")]
+        // One point per refresh however many callers build snapshots (the chart's time axis).
+        if let last = lastTotals, at - last.at < Double(configuration.refresh / .milliseconds(1)) / 1000 * 0.9 { return }
         defer { lastTotals = (at, counts) }
-        guard let last = lastTotals, at - last.at > 0.05 else { return }
+        guard let last = lastTotals else { return }
         // A restarted dispatcher counts from zero again: no negative rates.
         let rates = zip(counts, last.counts).map { max(0, ($0 - $1) / (at - last.at)) }
         history.append([(at * 1000).rounded()] + rates.map { ($0 * 100).rounded() / 100 })
@@ -251,10 +305,4 @@ public final class Dashboard: @unchecked Sendable {
         feeds = (.now, value)
         return value
     }
-}
-
-/// `text` as a JSON string literal.
-func quoted(_ text: String) -> String {
-    String(decoding: (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8), as: UTF8.self)
-        .dropFirst().dropLast().description
 }

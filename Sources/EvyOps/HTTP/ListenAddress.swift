@@ -2,7 +2,8 @@ import Evy
 import Glibc
 
 /// Where an operations endpoint listens: `HOST:PORT` (`127.0.0.1:9100`, `[::1]:9100`, `:9100` for
-/// every interface, port 0 for any free one) or `unix:PATH`. A value; parsing is pure.
+/// every IPv4 interface, `[::]:9100` for every interface, port 0 for any free one) or `unix:PATH`.
+/// A value; parsing is pure.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// The socket address to bind.
     public let address: SocketAddress
@@ -32,7 +33,10 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    public var description: String { Self.text(address) }
+
+    /// `address` as this type writes it (`HOST:PORT`, `[V6]:PORT`, `unix:PATH`).
+    static func text(_ address: SocketAddress) -> String {
         if case .unix(let path) = address { return "unix:\(path)" }
         return address.family == AF_INET6 ? "[\(address.host)]:\(address.port)" : "\(address.host):\(address.port)"
     }
@@ -44,6 +48,8 @@ public enum OpsError: Error, Equatable, CustomStringConvertible {
     case badAddress(String)
     /// The inspection endpoint asked to listen beyond this machine without `allowRemote`.
     case notLocal(String)
+    /// A Unix socket's path that is taken (a live socket, or not a socket at all).
+    case inUse(String)
 
     public var description: String {
         switch self {
@@ -51,6 +57,7 @@ public enum OpsError: Error, Equatable, CustomStringConvertible {
         case .notLocal(let text):
             "the inspection endpoint listens on this machine only (127.0.0.1, ::1 or unix:PATH), not \(text); "
                 + "allow it explicitly to open it wider"
+        case .inUse(let why): "cannot listen there: \(why)"
         }
     }
 }

@@ -56,11 +56,5 @@ public final class OpsServer: @unchecked Sendable {
 
 extension ListenAddress {
     /// The address a listener reports (its port resolved).
-    init(bound: SocketAddress) throws {
-        if case .unix(let path) = bound {
-            try self.init("unix:\(path)")
-        } else {
-            try self.init(bound.family == AF_INET6 ? "[\(bound.host)]:\(bound.port)" : "\(bound.host):\(bound.port)")
-        }
-    }
+    init(bound: SocketAddress) throws { try self.init(Self.text(bound)) }
 }

@@ -1,4 +1,5 @@
 import Evy
+import EvyJobs
 import Foundation
 import Logging
 
@@ -35,7 +36,9 @@ public struct RoleInspection: Sendable {
 ///
 /// Local only: it refuses to listen on anything but loopback or a Unix socket unless
 /// `allowRemote` (it has no authentication; reach it over SSH). A Unix socket is made readable by
-/// its owner only. Hub-confined: its answers read the hub on its own thread. A client that sends
+/// its owner only; a stale socket file at its path is replaced, anything else there (a file,
+/// another process's live socket) is refused, and the file is removed when the endpoint stops.
+/// Hub-confined: its answers read the hub on its own thread. A client that sends
 /// garbage gets an `error` answer; one that sends a line over 4 KiB is disconnected.
 public final class InspectionEndpoint: @unchecked Sendable {
     /// The address as bound.
@@ -43,15 +46,19 @@ public final class InspectionEndpoint: @unchecked Sendable {
     private let listener: Socket
     private let role: RoleInspection
     private let allowActions: Bool
-    private var connections: [ObjectIdentifier: Socket] = [:]
+    private var connections: [ObjectIdentifier: (socket: Socket, thread: GreenThread<Void>)] = [:]
+    private var socketPath: String?
     private let logger = Logger(label: "evy.inspect")
 
     /// Binds `address` (throws ``OpsError/notLocal(_:)`` for a remote one without `allowRemote`).
     public init(address: ListenAddress, role: RoleInspection, allowActions: Bool = false, allowRemote: Bool = false) throws {
         guard address.isLocal || allowRemote else { throw OpsError.notLocal(address.description) }
-        if case .unix(let path) = address.address { unlink(path) }
+        if case .unix(let path) = address.address {
+            try Self.removeStaleSocket(at: path)
+            socketPath = path
+        }
         listener = try listen(on: address.address)
-        if case .unix(let path) = address.address { chmod(path, 0o600) }
+        if let socketPath { chmod(socketPath, 0o600) }
         boundAddress = listener.localAddress.map { (try? ListenAddress(bound: $0)) ?? address } ?? address
         self.role = role
         self.allowActions = allowActions
@@ -59,24 +66,51 @@ public final class InspectionEndpoint: @unchecked Sendable {
 
     /// Serves consoles until cancelled or ``stop()``, one green thread per connection.
     public func run() async throws {
-        defer { listener.close() }
+        defer { stop() }
         while true {
             let (connection, _) = try await listener.accept()
-            connections[ObjectIdentifier(connection)] = connection
-            spawnN(name: "inspect connection") { [self] in
+            let id = ObjectIdentifier(connection)
+            let thread = spawn(name: "inspect connection") { [self] in
                 defer {
-                    connections[ObjectIdentifier(connection)] = nil
+                    connections[id] = nil
                     connection.close()
                 }
                 await serve(connection)
             }
+            if !thread.isDone { connections[id] = (connection, thread) }
         }
     }
 
-    /// Stops listening and closes every console connection.
+    /// Stops listening, ends every console connection and removes the Unix socket's file.
+    /// Idempotent.
     public func stop() {
         listener.close()
-        for connection in connections.values { connection.shutdownWrite() }
+        for connection in connections.values { connection.thread.cancel() }
+        connections = [:]
+        if let socketPath {
+            unlink(socketPath)
+            self.socketPath = nil
+        }
+    }
+
+    /// Makes room for a socket at `path`: nothing there, or a socket no process listens on
+    /// (left by a process that died), which is removed. Anything else is an error, not deleted.
+    private static func removeStaleSocket(at path: String) throws {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        guard status.st_mode & S_IFMT == S_IFSOCK else { throw OpsError.inUse("\(path) exists and is not a socket") }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.prefix(buffer.count - 1).enumerated() { buffer[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected != 0 else { throw OpsError.inUse("another process listens on \(path)") }
+        unlink(path)
     }
 
     private func serve(_ connection: Socket) async {
@@ -96,7 +130,7 @@ public final class InspectionEndpoint: @unchecked Sendable {
         switch command {
         case "all":
             return
-                "{\"role\": \(jsonString(role.role)), \"hub\": \(hubJSON(hub)), \"threads\": \(threadsJSON(hub)), "
+                "{\"role\": \(jsonQuoted(role.role)), \"hub\": \(hubJSON(hub)), \"threads\": \(threadsJSON(hub)), "
                 + "\"pools\": \(poolsJSON(hub)), \"state\": \(String(decoding: role.state(), as: UTF8.self))}"
         case "hub": return hubJSON(hub)
         case "threads": return threadsJSON(hub)
@@ -105,7 +139,7 @@ public final class InspectionEndpoint: @unchecked Sendable {
         case "help":
             let actions = (["detect-blocking": "MS: report green threads that hold the hub longer than MS"]
                 .merging(role.actions.mapValues(\.help)) { first, _ in first })
-                .sorted { $0.key < $1.key }.map { "\(jsonString($0.key)): \(jsonString($0.value))" }
+                .sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)): \(jsonQuoted($0.value))" }
             return
                 "{\"commands\": [\"all\", \"hub\", \"threads\", \"pools\", \"role\", \"help\"], \"actionsAllowed\": \(allowActions), "
                 + "\"actions\": {\(actions.joined(separator: ", "))}}"
@@ -117,10 +151,10 @@ public final class InspectionEndpoint: @unchecked Sendable {
             if command == "detect-blocking" {
                 guard let milliseconds = Int(argument), milliseconds > 0 else { return error("detect-blocking MS, MS > 0") }
                 hub.detectBlocking(threshold: .milliseconds(milliseconds))
-                return "{\"done\": \(jsonString("blocking detector on at \(milliseconds) ms"))}"
+                return "{\"done\": \(jsonQuoted("blocking detector on at \(milliseconds) ms"))}"
             }
             do {
-                return "{\"done\": \(jsonString(try await role.actions[command]!.run(argument)))}"
+                return "{\"done\": \(jsonQuoted(try await role.actions[command]!.run(argument)))}"
             } catch {
                 return self.error("\(error)")
             }
@@ -129,7 +163,7 @@ public final class InspectionEndpoint: @unchecked Sendable {
         }
     }
 
-    private func error(_ text: String) -> String { "{\"error\": \(jsonString(text))}" }
+    private func error(_ text: String) -> String { "{\"error\": \(jsonQuoted(text))}" }
 
     private func hubJSON(_ hub: Hub) -> String {
         let statistics = hub.statistics()
@@ -141,16 +175,16 @@ public final class InspectionEndpoint: @unchecked Sendable {
 
     private func threadsJSON(_ hub: Hub) -> String {
         let items = hub.greenThreadSnapshots().prefix(1_000).map { thread in
-            "{\"name\": \(thread.name.map(jsonString) ?? "null"), \"waitingOn\": \(thread.waitingOn.map(jsonString) ?? "null"), "
+            "{\"name\": \(thread.name.map(jsonQuoted) ?? "null"), \"waitingOn\": \(thread.waitingOn.map(jsonQuoted) ?? "null"), "
                 + "\"timesOutInMs\": \(thread.timesOutIn.map { "\(milliseconds($0))" } ?? "null"), "
-                + "\"ageSeconds\": \((milliseconds(thread.age)).rounded() / 1000), \"pool\": \(thread.pool.map(jsonString) ?? "null")}"
+                + "\"ageSeconds\": \((milliseconds(thread.age)).rounded() / 1000), \"pool\": \(thread.pool.map(jsonQuoted) ?? "null")}"
         }
         return "[\(items.joined(separator: ", "))]"
     }
 
     private func poolsJSON(_ hub: Hub) -> String {
         let items = hub.poolSnapshots().map { pool in
-            "{\"kind\": \(jsonString(pool.kind)), \"name\": \(pool.name.map(jsonString) ?? "null"), \"size\": \(pool.size), "
+            "{\"kind\": \(jsonQuoted(pool.kind)), \"name\": \(pool.name.map(jsonQuoted) ?? "null"), \"size\": \(pool.size), "
                 + "\"inUse\": \(pool.inUse), \"free\": \(pool.free), \"waiting\": \(pool.waiting)}"
         }
         return "[\(items.joined(separator: ", "))]"
@@ -162,6 +196,3 @@ func milliseconds(_ duration: Duration) -> Double {
     let exact = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     return (exact * 1000).rounded() / 1000
 }
-
-/// `text` as a JSON string literal.
-func jsonString(_ text: String) -> String { quoted(text) }
