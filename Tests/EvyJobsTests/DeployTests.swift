@@ -28,16 +28,8 @@ final class DeployTests: XCTestCase {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
             paths.append(path)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: analyze)
-        process.arguments = ["verify"] + paths
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        let (status, text) = try run([analyze, "verify"] + paths)
+        XCTAssertEqual(status, 0, text)
         let complaints = text.split(separator: "\n").filter { line in paths.contains { line.contains($0) } }
         XCTAssertEqual(complaints, [], "no warning about the units")
     }
@@ -49,23 +41,12 @@ final class DeployTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: manifests.path)
             .filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }.sorted()
         XCTAssertEqual(files, ["collector.yaml", "dispatcher.yaml", "workers.yaml"])
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import kubernetes_validate"]
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        try XCTSkipUnless(probe.terminationStatus == 0, "needs kubernetes-validate (scripts/setup installs it)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "kubernetes_validate", "--strict"] + files.map { manifests.appendingPathComponent($0).path }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        try XCTSkipUnless(
+            try run(["python3", "-c", "import kubernetes_validate"]).status == 0,
+            "needs kubernetes-validate (scripts/setup installs it)")
+        let (status, text) = try run(
+            ["python3", "-m", "kubernetes_validate", "--strict"] + files.map { manifests.appendingPathComponent($0).path })
+        XCTAssertEqual(status, 0, text)
         XCTAssertEqual(text.components(separatedBy: " passed for resource ").count - 1, 6, "six resources: \(text)")
         let kustomization = try String(contentsOf: manifests.appendingPathComponent("kustomization.yaml"), encoding: .utf8)
         for file in files { XCTAssertTrue(kustomization.contains("- \(file)"), "\(file) in kustomization.yaml") }

@@ -34,9 +34,12 @@ final class DashboardTests: XCTestCase {
             try await ops.run("fail", count: 2)
             for _ in 0..<9 { try await ops.client.submit("block") }
             try await waitUntil("eight running", timeout: .seconds(10)) { ops.system.dispatcher.counters.leased >= 8 + 12 }
-            // Two samples apart, so that the chart has a point with the jobs above in it.
-            try await sleep(for: .milliseconds(450))
-            let snapshot = try json(await ops.dashboard.snapshot())
+            // Wait for the sampler's chart point that saw the jobs above submitted.
+            var snapshot: [String: Any] = [:]
+            try await waitUntilAsync("a chart point with submits", timeout: .seconds(5)) {
+                snapshot = try json(await ops.dashboard.snapshot())
+                return ((snapshot["history"] as? [[Double]]) ?? []).contains { $0.count == 4 && $0[1] > 0 }
+            }
             let dispatcher = try XCTUnwrap(snapshot["dispatcher"] as? [String: Any])
             XCTAssertEqual(dispatcher["submitted"] as? Int, 21)
             let workers = try XCTUnwrap(dispatcher["workers"] as? [[String: Any]])
