@@ -26,7 +26,7 @@ private final class ChaosRoles: @unchecked Sendable {
     private let ports: [Int]
 
     init(workers count: Int, split: NetworkSplit? = nil, dataOnTmpfs: Bool = false) throws {
-        ports = try (0..<4).map { _ in try freePort() }
+        ports = try freePorts(4)
         (clients, workerEndpoint, results, readers) = (
             "tcp://127.0.0.1:\(ports[0])", "tcp://127.0.0.1:\(ports[1])", "tcp://127.0.0.1:\(ports[2])",
             "tcp://127.0.0.1:\(ports[3])"

@@ -24,11 +24,15 @@ func jsonValue(_ output: String) -> Double? {
 }
 
 /// A port nothing listens on right now (for nginx, which cannot be told to pick one itself).
-func freePort() throws -> Int {
+func freePort() throws -> Int { try freePorts(1)[0] }
+
+/// `count` different ports nothing listens on right now. All are held open until each is read:
+/// a port closed before the next is bound may be handed out again.
+func freePorts(_ count: Int) throws -> [Int] {
     try Hub.run {
-        let socket = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
-        defer { socket.close() }
-        return socket.localAddress!.port
+        let sockets = try (0..<count).map { _ in try listen(on: SocketAddress(ip: "127.0.0.1", port: 0)) }
+        defer { for socket in sockets { socket.close() } }
+        return sockets.map { $0.localAddress!.port }
     }
 }
 

@@ -16,18 +16,27 @@ final class CrawlProcessTests: XCTestCase {
             .appendingPathComponent(name).path
     }
 
-    /// A port free on loopback now (bound, read, closed), so a restarted role gets the same one.
-    private static func freePort() throws -> Int {
-        let socket = try listen(on: SocketAddress(ip: "127.0.0.1", port: 0))
-        defer { socket.close() }
-        return socket.localAddress!.port
+    /// `count` different ports free on loopback now, so a restarted role gets the same one. All
+    /// are held open until each is read: one closed before the next is bound may be handed out again.
+    private static func freePorts(_ count: Int) throws -> [Int] {
+        let sockets = try (0..<count).map { _ in try listen(on: SocketAddress(ip: "127.0.0.1", port: 0)) }
+        defer { for socket in sockets { socket.close() } }
+        return sockets.map { $0.localAddress!.port }
     }
 
     /// Starts `command` and waits for its first output line (it prints its endpoints when bound).
     private static func start(_ command: [String]) async throws -> ChildProcess {
         let process = try ChildProcess(command, standardInput: .discard, standardOutput: .pipe, standardError: .inherit)
-        _ = try await process.standardOutput!.buffered().readLine(timeout: .seconds(30))
+        guard try await process.standardOutput!.buffered().readLine(timeout: .seconds(30)) != nil else {
+            throw ProcessStartFailure(command: command)
+        }
         return process
+    }
+
+    /// A role that ended before printing its endpoints (its error is on standard error).
+    private struct ProcessStartFailure: Error, CustomStringConvertible {
+        let command: [String]
+        var description: String { "\(command[0]) ended before it printed its endpoints" }
     }
 
     func testACrawlSurvivesAKilledWorkerAndAKilledCollector() throws {
@@ -53,7 +62,7 @@ final class CrawlProcessTests: XCTestCase {
             spawnN { try await server.serve(listener) }
             let site = "http://127.0.0.1:\(listener.localAddress!.port)"
 
-            let ports = try (0..<4).map { _ in try Self.freePort() }
+            let ports = try Self.freePorts(4)
             let (clients, workersEndpoint, results, readers) = (
                 "tcp://127.0.0.1:\(ports[0])", "tcp://127.0.0.1:\(ports[1])", "tcp://127.0.0.1:\(ports[2])",
                 "tcp://127.0.0.1:\(ports[3])"
