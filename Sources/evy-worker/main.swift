@@ -48,6 +48,8 @@ struct WorkerCommand: ParsableCommand {
         configuration.slots = slots
         configuration.heartbeat = .milliseconds(heartbeatMs)
         configuration.keys = try JobKeys.load(key: curveKey, dispatcher: dispatcherKey, collector: collectorKey)
+        let metrics = PrometheusMetrics()
+        configuration.metrics = metrics.factory
         let settings = configuration
         let names = handlers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let grace = Duration.seconds(graceSeconds)
@@ -60,7 +62,7 @@ struct WorkerCommand: ParsableCommand {
                 return "draining: no new jobs; running ones get \(grace) to finish, then the worker stops"
             }
             let ops = try operations.start(
-                metrics: nil,  // a worker's figures are the dispatcher's and the collector's
+                metrics: metrics, beforeScrape: { worker.updateGauges() },
                 inspection: RoleInspection(
                     role: "worker", state: { worker.stateJSON() },
                     actions: ["drain": ("stop taking jobs, finish the running ones, then stop", drain)]))

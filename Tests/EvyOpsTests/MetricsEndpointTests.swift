@@ -6,7 +6,7 @@ import EvyTestSupport
 import Foundation
 import XCTest
 
-/// `/metrics` on the dispatcher and the collector, scraped over HTTP and parsed: every counter
+/// `/metrics` on the dispatcher, the collector and a worker, scraped over HTTP and parsed: every counter
 /// the issue names counts what really happened.
 final class MetricsEndpointTests: XCTestCase {
     func testCountersGaugesAndHistogramsFollowTheJobs() throws {
@@ -38,6 +38,42 @@ final class MetricsEndpointTests: XCTestCase {
             XCTAssertEqual(collector["evy_job_duration_seconds_count", ["handler": "echo"]], 20)
             XCTAssertEqual(collector.types["evy_job_duration_seconds"], "histogram")
             XCTAssertGreaterThan(collector["evy_journal_commit_seconds_count", ["role": "collector"]] ?? 0, 0)
+        }
+    }
+
+    /// A worker's own `/metrics`: what it ran, by handler and ending, and its slots and jobs now.
+    func testAWorkerCountsTheJobsItRanAndItsSlotsInUse() throws {
+        try withOps(workers: 0) { ops in
+            let metrics = PrometheusMetrics()
+            let worker = ops.system.addWorker { $0.metrics = metrics.factory }
+            let server = try OpsServer(
+                address: ListenAddress("127.0.0.1:0"), metrics: metrics, beforeScrape: { worker.updateGauges() })
+            let serving = spawn { try? await server.run() }
+            defer { serving.cancel() }
+            let url = "http://\(server.boundAddress)"
+            try await ops.run("echo", count: 7)
+            try await ops.run("fail", count: 2)
+            var blocked: [UInt64] = []
+            for _ in 0..<3 { blocked.append(try await ops.client.submit("block")) }
+            try await waitUntilAsync("three jobs running and every result recorded", timeout: .seconds(10)) {
+                let samples = try await ops.scrape(url)
+                return samples["evy_worker_jobs_running"] == 3 && samples["evy_worker_results_unrecorded"] == 0
+            }
+            _ = try await ops.client.cancel(blocked[0])
+            try await waitUntilAsync("the cancelled job counted as aborted", timeout: .seconds(10)) {
+                try await ops.scrape(url)["evy_worker_jobs_aborted_total", ["handler": "block"]] == 1
+            }
+            let samples = try await ops.scrape(url)
+            XCTAssertEqual(samples["evy_worker_jobs_succeeded_total", ["handler": "echo"]], 7)
+            XCTAssertEqual(samples["evy_worker_jobs_failed_total", ["handler": "fail"]], 2)
+            // Every handler's series is there from the start (a rate of a missing series is no rate).
+            XCTAssertEqual(samples["evy_worker_jobs_succeeded_total", ["handler": "fail"]], 0)
+            XCTAssertEqual(samples["evy_worker_jobs_aborted_total", ["handler": "echo"]], 0)
+            XCTAssertEqual(samples["evy_worker_jobs_running"], 2)
+            XCTAssertEqual(samples["evy_worker_slots"], 4)
+            XCTAssertEqual(samples["evy_worker_credit_withheld"], 0)
+            XCTAssertEqual(samples["evy_worker_reconnects_total"], 0)
+            await server.stop()
         }
     }
 

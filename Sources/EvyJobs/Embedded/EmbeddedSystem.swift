@@ -57,11 +57,12 @@ public final class EmbeddedSystem: @unchecked Sendable {
         for _ in 0..<count { addWorker() }
     }
 
-    /// Starts one more worker; returns it.
+    /// Starts one more worker, its settings changed by `tune` (metrics, slots…); returns it.
     @discardableResult
-    public func addWorker() -> Worker {
+    public func addWorker(tune: (inout Worker.Configuration) -> Void = { _ in }) -> Worker {
         var settings = workerTemplate
         settings.name = "embedded-\(workers.count + 1)"
+        tune(&settings)
         let worker = Worker(configuration: settings)
         configureWorker(worker)
         workers.append(worker)

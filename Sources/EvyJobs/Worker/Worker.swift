@@ -2,6 +2,7 @@ import Evy
 import EvyZMQ
 import Foundation
 import Logging
+import Metrics
 
 /// A worker: runs the jobs the dispatcher leases to it in a ``GreenPool`` whose size is its
 /// credit, sends each result to the collector and keeps it until the collector says it is
@@ -40,6 +41,8 @@ public final class Worker: @unchecked Sendable {
         public var maxUnrecordedResults = 10_000
         /// A name for logs and status (host and pid by default).
         public var name = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        /// Where its metrics go (``WorkerMetrics``' names); nil: swift-metrics' global factory.
+        public var metrics: (any MetricsFactory)?
 
         /// A worker of `dispatcher` and `collector` with the default settings.
         public init(dispatcher: String, collector: String) {
@@ -48,16 +51,23 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    private struct Handler {
+        let run: JobHandler
+        let outcomes: WorkerMetrics.Outcomes
+    }
+
     private struct Running {
         let lease: Lease
         let handler: String
+        let outcomes: WorkerMetrics.Outcomes
         let thread: GreenThread<Void>
         let started = ContinuousClock.now
     }
 
     public let configuration: Configuration
     private let logger = Logger(label: "evy.worker")
-    private var handlers: [String: JobHandler] = [:]
+    private var metrics: WorkerMetrics
+    private var handlers: [String: Handler] = [:]
     private var dispatcherLink: DealerLink?
     private var collectorLink: DealerLink?
     private var toDispatcher: Outbox? { dispatcherLink?.outbox }
@@ -100,11 +110,21 @@ public final class Worker: @unchecked Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         pool = GreenPool(size: configuration.slots, name: "job slots")
+        metrics = WorkerMetrics(factory: configuration.metrics ?? MetricsSystem.factory)
+    }
+
+    /// Sets the gauges (slots, running, unrecorded results, withheld credit) from the state now;
+    /// the metrics endpoint calls it before each scrape. Hub-confined.
+    public func updateGauges() {
+        metrics.slots.record(configuration.slots)
+        metrics.running.record(running.count)
+        metrics.unrecorded.record(unrecorded.count)
+        metrics.withheldCredit.record(Int(withheldCredit))
     }
 
     /// Serves jobs named `name` with `handler` (replacing an earlier one of that name).
     public func handle(_ name: String, _ handler: @escaping JobHandler) {
-        handlers[name] = handler
+        handlers[name] = Handler(run: handler, outcomes: metrics.outcomes(of: name))
     }
 
     /// Connects and serves until ``stop()`` or the end of ``drain(grace:)``. Throws a `ZMQError`
@@ -241,7 +261,7 @@ public final class Worker: @unchecked Sendable {
     private func start(
         _ lease: Lease, handler name: String, timeoutMilliseconds: UInt32, payload: [UInt8], token: UInt64
     ) async {
-        guard let handler = handlers[name], !draining, running[lease.job] == nil else {
+        guard let entry = handlers[name], !draining, running[lease.job] == nil else {
             toDispatcher?.post(.giveBack(lease))
             return returnCredit(1)
         }
@@ -250,6 +270,7 @@ public final class Worker: @unchecked Sendable {
             toCollector?.post(.progress(lease, done: done, total: total, message: message))
         }
         let timeout = timeoutMilliseconds > 0 ? Duration.milliseconds(Int64(timeoutMilliseconds)) : nil
+        let run = entry.run
         // Credit keeps a slot free for every job the dispatcher sends: this does not wait.
         guard
             let thread = try? await pool.spawn(
@@ -257,7 +278,7 @@ public final class Worker: @unchecked Sendable {
                 { [self] in
                     let started = ContinuousClock.now
                     do {
-                        let output = try await withTimeout(timeout, label: "job timeout") { try await handler(context) }
+                        let output = try await withTimeout(timeout, label: "job timeout") { try await run(context) }
                         let micros = UInt64((ContinuousClock.now - started) / .microseconds(1))
                         finish(
                             lease,
@@ -273,14 +294,16 @@ public final class Worker: @unchecked Sendable {
                     }
                 })
         else { return }
-        running[lease.job] = Running(lease: lease, handler: name, thread: thread)
+        running[lease.job] = Running(lease: lease, handler: name, outcomes: entry.outcomes, thread: thread)
     }
 
     private func finish(
         _ lease: Lease, result: Message? = nil, failure: JobFailure? = nil, retryable: Bool = true,
         aborted: Bool = false
     ) {
-        running[lease.job] = nil
+        if let outcomes = running.removeValue(forKey: lease.job)?.outcomes {
+            (aborted ? outcomes.aborted : result != nil ? outcomes.succeeded : outcomes.failed).increment()
+        }
         progressed.set()
         completed += 1
         if let result {
@@ -331,6 +354,7 @@ public final class Worker: @unchecked Sendable {
             logger.warning("dispatcher silent; reconnecting in \(backoff)")
             _ = try? await sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(32))
+            metrics.reconnects.increment()
             do { try connectDispatcher() } catch { logger.error("reconnecting failed: \(error)") }
         }
     }
