@@ -101,4 +101,52 @@ final class ClientOutcomeTests: XCTestCase {
             XCTAssertEqual(received.map(\.job).sorted(), [1, 2, 3], "each outcome once, the repeated one dropped")
         }
     }
+
+    func testALongStreamAsksAboutAtMostItsWindowAndMoreAsOutcomesCome() throws {
+        try green(deadline: .seconds(30)) {
+            let collector = try ScriptedCollector()
+            let client = try JobClient(dispatcher: inproc(), collector: collector.endpoint)
+            client.outcomeWindow = 100
+            client.outcomeRefresh = .seconds(60)
+            defer { client.close() }
+            let jobs = (1...UInt64(350)).map { $0 }
+            let outcomes = spawn { try await client.outcomes(of: jobs).collect() }
+            let first = try await collector.nextWait()
+            XCTAssertEqual(first.jobs, Array(1...100), "the first window, in order")
+            var asked = first.jobs
+            var outstanding = first.jobs
+            while true {
+                for job in outstanding { try await collector.outcome(job, request: first.request, to: first.peer) }
+                outstanding = []
+                guard asked.count < jobs.count else { break }
+                let next = try await collector.nextWait()
+                asked += next.jobs
+                outstanding += next.jobs
+                // Outcomes sent but not yet read by the client only make this smaller than its count.
+                XCTAssertLessThanOrEqual(outstanding.count, 100, "never more than the window asked at once")
+            }
+            XCTAssertEqual(asked, jobs, "every job asked about once, in order")
+            let received = try await outcomes.wait()
+            XCTAssertEqual(received.map(\.job).sorted(), jobs, "every outcome once")
+        }
+    }
+
+    func testACollectorThatIsBusyIsAskedAgainLaterAndTheStreamGoesOn() throws {
+        try green(deadline: .seconds(30)) {
+            let collector = try ScriptedCollector()
+            let client = try JobClient(dispatcher: inproc(), collector: collector.endpoint)
+            client.outcomeRefresh = .milliseconds(100)
+            defer { client.close() }
+            let outcomes = spawn { try await client.outcomes(of: [1, 2]).collect() }
+            let first = try await collector.nextWait()
+            try await collector.send(
+                .error(request: first.request, code: .busy, reason: "a client may wait for 1 jobs at once"), to: first.peer)
+            let second = try await collector.nextWait()
+            XCTAssertEqual(second.request, first.request)
+            XCTAssertEqual(Set(second.jobs), [1, 2], "asked again for both")
+            for job: UInt64 in [1, 2] { try await collector.outcome(job, request: second.request, to: second.peer) }
+            let received = try await outcomes.wait()
+            XCTAssertEqual(received.map(\.job).sorted(), [1, 2], "busy is not an end")
+        }
+    }
 }

@@ -218,4 +218,43 @@ final class HostilePeerTests: XCTestCase {
             await system.stop()
         }
     }
+
+    /// A peer waiting for more jobs than the collector keeps for one client is answered busy and
+    /// costs nothing; its waits for jobs never given go after the wait lifetime; a client that
+    /// waits for a real job meanwhile hears its outcome.
+    func testWaitsBeyondAClientsBoundAreRefusedAndWaitsNobodyRenewsAreDropped() throws {
+        let directory = NSTemporaryDirectory() + "evy-waits-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try green(deadline: .seconds(60)) {
+            let system = try EmbeddedSystem(
+                directory: directory, workers: 1, heartbeat: .milliseconds(100),
+                tune: { _, collector in
+                    collector.maxWaitedJobsPerClient = 1000
+                    collector.waitLifetime = .milliseconds(500)
+                }
+            ) { worker in worker.handle("noop") { _ in [] } }
+            let hoarder = try ZMQSocket(.dealer)
+            try hoarder.connect(system.collector.boundClientEndpoint)
+            let never = (UInt64(1) << 40)...(UInt64(1) << 40 + 999)
+            try await hoarder.sendMultipart(MessageCodec.encode(.wait(request: 1, jobs: Array(never))))
+            try await hoarder.sendMultipart(MessageCodec.encode(.wait(request: 2, jobs: [1 << 41])))
+            guard case .error(2, .busy, _) = try MessageCodec.decode(try await hoarder.receiveMultipart(timeout: .seconds(5)))
+            else { return XCTFail("the 1,001st job waited for is refused busy") }
+            XCTAssertEqual(Self.waitedFor(system.collector), 1000, "the refused WAIT added nothing")
+
+            let client = try system.client()
+            let id = try await client.submit("noop")
+            let outcome = try await client.wait(for: id, timeout: .seconds(10))
+            XCTAssertEqual(outcome.status, .succeeded, "another client is served")
+            try await waitUntil("the hoarder's waits expire", timeout: .seconds(10)) { Self.waitedFor(system.collector) == 0 }
+            hoarder.close(linger: .zero)
+            client.close()
+            await system.stop()
+        }
+    }
+
+    private static func waitedFor(_ collector: EvyJobs.Collector) -> Int {
+        let state = try? JSONSerialization.jsonObject(with: Data(collector.stateJSON())) as? [String: Any]
+        return state?["jobsWaitedFor"] as? Int ?? -1
+    }
 }

@@ -64,6 +64,11 @@ public final class JobClient: @unchecked Sendable {
     /// How long an ``outcomes(of:progress:)`` stream waits without news before asking again
     /// (doubling, up to 12 times as long, while the collector stays silent).
     public var outcomeRefresh: Duration = .seconds(5)
+    /// The most jobs one stream (or ``JobPile``, ``JobSet``) asks the collector about at once; the
+    /// others are asked about as outcomes come. It keeps a wait for millions of jobs from making the
+    /// collector hold them all (it refuses a client beyond
+    /// ``Collector/Configuration/maxWaitedJobsPerClient``; such a refusal is asked again later).
+    public var outcomeWindow = 50_000
     private var isClosed = false
 
     /// Connects to the dispatcher's client endpoint and, if given, the collector's client
@@ -182,7 +187,7 @@ public final class JobClient: @unchecked Sendable {
         let request = takeRequestID()
         streams[request] = wait
         wait.refresher = spawn { [self] in
-            var jobs = Array(wait.left)
+            var jobs = wait.nextAsks(window: outcomeWindow)
             var pause = outcomeRefresh
             while !wait.isFinished, streams[request] === wait {
                 do {
@@ -197,7 +202,7 @@ public final class JobClient: @unchecked Sendable {
                 } while ContinuousClock.now - wait.lastHeard < pause && !wait.isFinished
                 // Silent since: back off (a collector busy with a long job list is not pestered).
                 pause = wait.lastHeard < asked ? min(pause * 2, outcomeRefresh * 12) : outcomeRefresh
-                jobs = Array(wait.left)
+                jobs = Array(wait.asked) + wait.nextAsks(window: outcomeWindow)
             }
         }
         return request
@@ -206,13 +211,22 @@ public final class JobClient: @unchecked Sendable {
     /// Adds `jobs` to the registration `request` and asks the collector for them; false if the
     /// registration has ended (the caller must not wait for them).
     func ask(for jobs: [UInt64], in request: UInt64) -> Bool {
-        guard let collector, let wait = streams[request] else { return false }
+        guard let wait = streams[request] else { return false }
         wait.add(jobs)
+        askMore(in: request, wait)
+        return true
+    }
+
+    /// Asks the collector about the jobs of `wait` that fit its window now.
+    private func askMore(in request: UInt64, _ wait: OutcomeWait) {
+        guard let collector else { return }
+        let jobs = wait.nextAsks(window: outcomeWindow)
+        guard !jobs.isEmpty else { return }
         // One message for every job asked about in this turn of the hub (a JobSet asks once per
         // acknowledged submit, and acknowledgements come in bursts).
         if unsentAsks[request] != nil {
             unsentAsks[request]! += jobs
-            return true
+            return
         }
         unsentAsks[request] = jobs
         spawnN { [self] in
@@ -223,7 +237,6 @@ public final class JobClient: @unchecked Sendable {
                 try? await collector.send(.wait(request: request, jobs: Array(chunk)))
             }
         }
-        return true
     }
 
     /// Ends the registration `request` without a word to the collector (its answers are
@@ -311,10 +324,17 @@ public final class JobClient: @unchecked Sendable {
             case .outcome(let request, let job, let attempt, let status, let handler, let payload):
                 guard let wait = streams[request] else { continue }
                 wait.deliver(JobOutcome(job: job, attempt: attempt, status: status, handler: handler, payload: payload))
-                if wait.isFinished { streams[request] = nil }
+                if wait.isFinished {
+                    streams[request] = nil
+                } else if wait.wantsMoreAsks(window: outcomeWindow) {
+                    askMore(in: request, wait)
+                }
             case .progressNote(let request, let job, let done, let total, let note):
                 streams[request]?.heard()
                 streams[request]?.progress?(job, done, total, note)
+            case .error(let request, .busy, _) where streams[request] != nil:
+                // The collector holds as many waits of ours as it will: the refresh asks again.
+                continue
             case .error(let request, let code, let reason) where streams[request] != nil:
                 streams.removeValue(forKey: request)?.finish(JobClientError.refused(code, reason))
             case .submitted(let request, let job, _):

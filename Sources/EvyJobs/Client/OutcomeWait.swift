@@ -4,11 +4,21 @@ import Evy
 /// stream, or a ``JobPile``): the jobs whose outcome has not come yet, where outcomes and
 /// progress go, and when the collector was last heard of for it (a collector that restarted
 /// forgets its waiters: a registration silent for a while asks again for the jobs it still waits
-/// for). Each job's outcome is delivered once. Hub-confined.
+/// for). Each job's outcome is delivered once.
+///
+/// The collector is asked about at most a window of jobs at once (``nextAsks(window:)``; it
+/// bounds what one client may make it keep): the rest wait here, in the order they came, and are
+/// asked about as outcomes free room. Hub-confined.
 final class OutcomeWait: @unchecked Sendable {
     typealias Progress = (UInt64, UInt64, UInt64, String) -> Void
 
+    /// The jobs whose outcome has not come.
     private(set) var left: Set<UInt64>
+    /// Those of ``left`` the collector has been asked about.
+    private(set) var asked: Set<UInt64> = []
+    /// Jobs not asked about yet, in order, from `unaskedStart` on.
+    private var unasked: [UInt64]
+    private var unaskedStart = 0
     private let deliverOutcome: (JobOutcome) -> Void
     private let end: ((any Error)?) -> Void
     /// Whether the registration ends after its last outcome (a stream) or stays for more jobs (a pile).
@@ -25,6 +35,7 @@ final class OutcomeWait: @unchecked Sendable {
         deliver: @escaping (JobOutcome) -> Void, end: @escaping ((any Error)?) -> Void
     ) {
         left = Set(jobs)
+        unasked = jobs
         self.endsWhenEmpty = endsWhenEmpty
         self.progress = progress
         deliverOutcome = deliver
@@ -32,12 +43,38 @@ final class OutcomeWait: @unchecked Sendable {
     }
 
     /// Waits for these jobs too.
-    func add(_ jobs: [UInt64]) { left.formUnion(jobs) }
+    func add(_ jobs: [UInt64]) {
+        left.formUnion(jobs)
+        unasked += jobs
+    }
+
+    /// Whether jobs wait to be asked about and the collector has fewer than half of `window`.
+    func wantsMoreAsks(window: Int) -> Bool { unaskedStart < unasked.count && asked.count <= window / 2 }
+
+    /// The next jobs to ask the collector about, so that at most `window` are asked at once;
+    /// they count as asked from now on.
+    func nextAsks(window: Int) -> [UInt64] {
+        var jobs: [UInt64] = []
+        while asked.count < window, unaskedStart < unasked.count {
+            let job = unasked[unaskedStart]
+            unaskedStart += 1
+            if left.contains(job) && asked.insert(job).inserted { jobs.append(job) }
+        }
+        if unaskedStart == unasked.count {
+            unasked = []
+            unaskedStart = 0
+        } else if unaskedStart > 4096 && unaskedStart * 2 > unasked.count {
+            unasked.removeFirst(unaskedStart)
+            unaskedStart = 0
+        }
+        return jobs
+    }
 
     /// Delivers `outcome` unless it was delivered before; ends a stream after its last one.
     func deliver(_ outcome: JobOutcome) {
         lastHeard = .now
         guard !isFinished, left.remove(outcome.job) != nil else { return }
+        asked.remove(outcome.job)
         deliverOutcome(outcome)
         if left.isEmpty && endsWhenEmpty { finish(nil) }
     }
@@ -49,6 +86,8 @@ final class OutcomeWait: @unchecked Sendable {
     func abandon() {
         isFinished = true
         left = []
+        asked = []
+        unasked = []
         refresher?.cancel()
     }
 
@@ -57,6 +96,8 @@ final class OutcomeWait: @unchecked Sendable {
         guard !isFinished else { return }
         isFinished = true
         left = []
+        asked = []
+        unasked = []
         refresher?.cancel()
         end(error)
     }

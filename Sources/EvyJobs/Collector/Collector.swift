@@ -35,6 +35,13 @@ public final class Collector: @unchecked Sendable {
         public var keys: JobKeys?
         /// Where its metrics go (``CollectorMetrics``' names); nil: swift-metrics' global factory.
         public var metrics: (any MetricsFactory)?
+        /// Jobs one client connection may wait for at once; a WAIT beyond is refused busy
+        /// (``JobClient`` asks for at most ``JobClient/outcomeWindow`` per stream).
+        public var maxWaitedJobsPerClient = 200_000
+        /// How long a client's wait lasts with no word of it (no new WAIT, no outcome or progress
+        /// of its jobs): then it is dropped, its client gone or its jobs never given. A live
+        /// ``JobClient`` asks again at least every 12 × ``JobClient/outcomeRefresh`` (60 s).
+        public var waitLifetime: Duration = .seconds(300)
 
         /// A collector storing in `dataDirectory` for the dispatcher at `dispatcher`.
         public init(dispatcher: String, dataDirectory: String) {
@@ -43,10 +50,7 @@ public final class Collector: @unchecked Sendable {
         }
     }
 
-    private struct Waiter: Hashable {
-        let client: [UInt8]
-        let request: UInt64
-    }
+    private typealias Waiter = OutcomeWaiters.Waiter
 
     public let configuration: Configuration
     private let logger = Logger(label: "evy.collector")
@@ -60,7 +64,7 @@ public final class Collector: @unchecked Sendable {
     private var toDispatcher: Outbox? { dispatcherLink?.outbox }
     /// Completions told to the dispatcher and not yet acknowledged.
     private var unacknowledged: [UInt64: Completion] = [:]
-    private var waiters: [UInt64: [Waiter]] = [:]
+    private var waiters: OutcomeWaiters
     /// What this hub turn's recordings have to tell (the dispatcher: done; each worker: recorded),
     /// sent together at the end of the turn: one DONE and one RECORDED per worker for a batch.
     private var doneThisTurn: [Completion] = []
@@ -85,6 +89,7 @@ public final class Collector: @unchecked Sendable {
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         metrics = CollectorMetrics(factory: configuration.metrics ?? MetricsSystem.factory)
+        waiters = OutcomeWaiters(maxJobsPerClient: configuration.maxWaitedJobsPerClient, lifetime: configuration.waitLifetime)
         store = try CollectorStore(
             directory: configuration.dataDirectory, synchronous: configuration.synchronous,
             hub: Hub.current, commitTimer: metrics.journalCommit)
@@ -196,7 +201,7 @@ public final class Collector: @unchecked Sendable {
                 record(
                     lease, handler: handler, status: status, duration: duration, payload: payload, from: envelope.peer)
             case .success(.progress(let lease, let done, let total, let message)):
-                for waiter in waiters[lease.job] ?? [] {
+                for waiter in waiters.waiters(of: lease.job, now: .now) {
                     toClients.post(
                         .progressNote(
                             request: waiter.request, job: lease.job, done: done, total: total,
@@ -238,7 +243,7 @@ public final class Collector: @unchecked Sendable {
                     ? handler : "other"
                 recordedByHandler[name, default: [:]][status, default: 0] += 1
                 completion = Completion(lease: lease, status: status)
-                for waiter in waiters.removeValue(forKey: lease.job) ?? [] {
+                for waiter in waiters.take(lease.job, now: .now) {
                     toClients.post(
                         .outcome(
                             request: waiter.request, job: lease.job, attempt: lease.attempt, status: status,
@@ -318,19 +323,23 @@ public final class Collector: @unchecked Sendable {
     /// Hub-confined.
     public func stateJSON() -> [UInt8] {
         let text =
-            "{\"status\": \(String(decoding: statusJSON(), as: UTF8.self)), \"jobsWaitedFor\": \(waiters.count), "
+            "{\"status\": \(String(decoding: statusJSON(), as: UTF8.self)), \"jobsWaitedFor\": \(waiters.jobCount), "
             + "\"unacknowledgedCompletions\": \(unacknowledged.count), \"checksTokens\": \(leaseKey != nil)}"
         return Array(text.utf8)
     }
 
     private func wait(for jobs: [UInt64], request: UInt64, client: [UInt8]) {
         let waiter = Waiter(client: client, request: request)
-        for job in jobs where waiters[job]?.contains(waiter) != true { waiters[job, default: []].append(waiter) }
+        guard waiters.add(jobs, for: waiter, now: .now) else {
+            return toClients.post(
+                .error(
+                    request: request, code: .busy,
+                    reason: "a client may wait for \(waiters.maxJobsPerClient) jobs at once; ask again as outcomes come"),
+                to: client)
+        }
         store.lookup(jobs: jobs) { [self] found in
             for result in (try? found.get()) ?? [] {
-                guard var list = waiters[result.job], let index = list.firstIndex(of: waiter) else { continue }
-                list.remove(at: index)
-                waiters[result.job] = list.isEmpty ? nil : list
+                guard waiters.remove(result.job, from: waiter, now: .now) else { continue }
                 toClients.post(
                     .outcome(
                         request: request, job: result.job, attempt: result.attempt, status: result.status,
@@ -371,6 +380,8 @@ public final class Collector: @unchecked Sendable {
             beats += 1
             toDispatcher?.post(.heartbeat)
             if beats % 3 == 0 { resendDone() }
+            let dropped = waiters.expire(now: .now)
+            if dropped > 0 { logger.info("dropped waits for \(dropped) jobs nobody asked about for \(configuration.waitLifetime)") }
             if ContinuousClock.now - heardFromDispatcher > configuration.heartbeat * 4 {
                 logger.warning("dispatcher silent; reconnecting")
                 try? connectDispatcher()

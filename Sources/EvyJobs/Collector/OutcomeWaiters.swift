@@ -1,0 +1,109 @@
+import Evy
+
+/// Who waits at the collector for which job's outcome, bounded in what a client can make it keep:
+///
+/// - a client (one connection) waits for at most ``maxJobsPerClient`` jobs at once; a WAIT that
+///   would go beyond is refused whole (the client asks again once outcomes have come);
+/// - a registration (a client's request id) that neither asked again nor heard of one of its jobs
+///   for ``lifetime`` is dropped by ``expire(now:)``: its client has gone, or waits for jobs that
+///   never end (ids never given). A live ``JobClient`` asks again about jobs still to come well
+///   within it (at least every 12 × `outcomeRefresh`).
+///
+/// Asking again for a job already waited for adds nothing. A value type owned by the collector,
+/// on its hub.
+struct OutcomeWaiters {
+    /// One registration: a client's connection and its request id.
+    struct Waiter: Hashable {
+        let client: [UInt8]
+        let request: UInt64
+    }
+
+    private struct Registration {
+        var jobs: Set<UInt64> = []
+        var lastActive: ContinuousClock.Instant
+    }
+
+    let maxJobsPerClient: Int
+    let lifetime: Duration
+    private var byJob: [UInt64: [Waiter]] = [:]
+    private var registrations: [Waiter: Registration] = [:]
+    private var jobsPerClient: [[UInt8]: Int] = [:]
+
+    init(maxJobsPerClient: Int, lifetime: Duration) {
+        self.maxJobsPerClient = maxJobsPerClient
+        self.lifetime = lifetime
+    }
+
+    /// Jobs someone waits for.
+    var jobCount: Int { byJob.count }
+
+    /// Registers `waiter` for `jobs`; false (and nothing registered) if its client would then wait
+    /// for more than ``maxJobsPerClient`` jobs.
+    mutating func add(_ jobs: [UInt64], for waiter: Waiter, now: ContinuousClock.Instant) -> Bool {
+        let fresh = unregistered(jobs, for: waiter)
+        let load = jobsPerClient[waiter.client, default: 0]
+        guard load + fresh.count <= maxJobsPerClient else { return false }
+        // Changed in place (a copy of a registration would copy its set for every job).
+        if registrations[waiter] == nil { registrations[waiter] = Registration(lastActive: now) }
+        registrations[waiter]!.jobs.formUnion(fresh)
+        registrations[waiter]!.lastActive = now
+        if !fresh.isEmpty { jobsPerClient[waiter.client] = load + fresh.count }
+        for job in fresh { byJob[job, default: []].append(waiter) }
+        return true
+    }
+
+    private func unregistered(_ jobs: [UInt64], for waiter: Waiter) -> Set<UInt64> {
+        guard let known = registrations[waiter]?.jobs else { return Set(jobs) }
+        return Set(jobs.lazy.filter { !known.contains($0) })
+    }
+
+    /// Who waits for `job` (for its progress notes); marks them active.
+    mutating func waiters(of job: UInt64, now: ContinuousClock.Instant) -> [Waiter] {
+        let list = byJob[job] ?? []
+        for waiter in list { registrations[waiter]?.lastActive = now }
+        return list
+    }
+
+    /// Removes and returns who waits for `job` (its outcome is going to them).
+    mutating func take(_ job: UInt64, now: ContinuousClock.Instant) -> [Waiter] {
+        let list = byJob.removeValue(forKey: job) ?? []
+        for waiter in list { forget(job, of: waiter, now: now) }
+        return list
+    }
+
+    /// Removes `waiter`'s wait for `job` (its outcome was found recorded); false if it had none.
+    mutating func remove(_ job: UInt64, from waiter: Waiter, now: ContinuousClock.Instant) -> Bool {
+        guard let index = byJob[job]?.firstIndex(of: waiter) else { return false }
+        byJob[job]!.remove(at: index)
+        if byJob[job]!.isEmpty { byJob[job] = nil }
+        forget(job, of: waiter, now: now)
+        return true
+    }
+
+    /// Drops the registrations idle for longer than ``lifetime``; returns how many jobs' waits went.
+    mutating func expire(now: ContinuousClock.Instant) -> Int {
+        let idle = registrations.filter { now - $0.value.lastActive > lifetime }
+        for (waiter, registration) in idle {
+            for job in registration.jobs {
+                guard let index = byJob[job]?.firstIndex(of: waiter) else { continue }
+                byJob[job]!.remove(at: index)
+                if byJob[job]!.isEmpty { byJob[job] = nil }
+            }
+            registrations[waiter] = nil
+            let load = jobsPerClient[waiter.client, default: 0] - registration.jobs.count
+            jobsPerClient[waiter.client] = load > 0 ? load : nil
+        }
+        return idle.values.reduce(0) { $0 + $1.jobs.count }
+    }
+
+    private mutating func forget(_ job: UInt64, of waiter: Waiter, now: ContinuousClock.Instant) {
+        guard registrations[waiter]?.jobs.remove(job) != nil else { return }
+        let load = jobsPerClient[waiter.client, default: 1] - 1
+        jobsPerClient[waiter.client] = load > 0 ? load : nil
+        if registrations[waiter]!.jobs.isEmpty {
+            registrations[waiter] = nil
+        } else {
+            registrations[waiter]!.lastActive = now
+        }
+    }
+}
