@@ -246,6 +246,10 @@ final class HostilePeerTests: XCTestCase {
             let id = try await client.submit("noop")
             let outcome = try await client.wait(for: id, timeout: .seconds(10))
             XCTAssertEqual(outcome.status, .succeeded, "another client is served")
+            // Beyond its room the hoarder still hears of a job already recorded (it costs nothing to hold).
+            try await hoarder.sendMultipart(MessageCodec.encode(.wait(request: 3, jobs: [id])))
+            guard case .outcome(3, id, _, .succeeded, _, _) = try MessageCodec.decode(try await hoarder.receiveMultipart(timeout: .seconds(5)))
+            else { return XCTFail("a recorded outcome is answered whatever the room") }
             try await waitUntil("the hoarder's waits expire", timeout: .seconds(10)) { Self.waitedFor(system.collector) == 0 }
             hoarder.close(linger: .zero)
             client.close()

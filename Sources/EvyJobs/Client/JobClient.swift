@@ -65,9 +65,10 @@ public final class JobClient: @unchecked Sendable {
     /// (doubling, up to 12 times as long, while the collector stays silent).
     public var outcomeRefresh: Duration = .seconds(5)
     /// The most jobs one stream (or ``JobPile``, ``JobSet``) asks the collector about at once; the
-    /// others are asked about as outcomes come. It keeps a wait for millions of jobs from making the
-    /// collector hold them all (it refuses a client beyond
-    /// ``Collector/Configuration/maxWaitedJobsPerClient``; such a refusal is asked again later).
+    /// others are asked about when outcomes have brought it to half. It keeps a wait for millions
+    /// of jobs from making the collector hold them all. The collector's bound
+    /// (``Collector/Configuration/maxWaitedJobsPerClient``, 200,000) is per client, shared by its
+    /// streams: jobs refused beyond it are asked about again after the refresh pause.
     public var outcomeWindow = 50_000
     private var isClosed = false
 
@@ -153,10 +154,12 @@ public final class JobClient: @unchecked Sendable {
 
     /// The outcomes of `jobs`, each as soon as it is recorded (in the order they finish); ends
     /// after the last, or throws ``JobClientError/refused(_:_:)`` if the collector refuses the
-    /// question. `progress` hears of progress reports (job, done, total, message). A stream that
-    /// hears nothing for ``outcomeRefresh`` asks the collector again for the jobs still to come
-    /// (a restarted collector has forgotten who waits); each outcome is delivered once. Ending
-    /// the iteration early forgets the stream.
+    /// question (busy excepted: that is asked again). `progress` hears of progress reports (job,
+    /// done, total, message). The collector is asked about at most ``outcomeWindow`` of the jobs
+    /// at once, and about more as outcomes come. A stream that hears nothing for
+    /// ``outcomeRefresh``, or was answered busy, asks the collector again for the jobs it has
+    /// asked about and not heard of (a restarted collector has forgotten who waits); each outcome
+    /// is delivered once. Ending the iteration early forgets the stream.
     public func outcomes(of jobs: [UInt64], progress: ((UInt64, UInt64, UInt64, String) -> Void)? = nil)
         -> AsyncThrowingStream<JobOutcome, any Error>
     {
@@ -176,9 +179,9 @@ public final class JobClient: @unchecked Sendable {
         }
     }
 
-    /// Registers `wait` at the collector under a new request id and asks for its jobs (again
-    /// whenever the collector has been silent about them for ``outcomeRefresh``, then twice as
-    /// long, up to 12 times) until it ends. Throws ``JobClientError/noCollector`` without a
+    /// Registers `wait` at the collector under a new request id and asks for the first
+    /// ``outcomeWindow`` of its jobs (again whenever the collector has been silent about them for
+    /// ``outcomeRefresh``, or answered busy, then twice as long, up to 12 times) until it ends. Throws ``JobClientError/noCollector`` without a
     /// collector endpoint, ``JobClientError/noAnswer(_:)`` once closed; a WAIT that cannot be sent
     /// ends the registration with the socket's error.
     func register(_ wait: OutcomeWait) throws -> UInt64 {
@@ -199,9 +202,10 @@ public final class JobClient: @unchecked Sendable {
                 let asked = ContinuousClock.now
                 repeat {
                     guard (try? await sleep(for: pause)) != nil else { return }
-                } while ContinuousClock.now - wait.lastHeard < pause && !wait.isFinished
-                // Silent since: back off (a collector busy with a long job list is not pestered).
-                pause = wait.lastHeard < asked ? min(pause * 2, outcomeRefresh * 12) : outcomeRefresh
+                } while ContinuousClock.now - wait.lastHeard < pause && !wait.isFinished && !wait.wasRefused
+                // Refused, or silent since: back off (a busy collector is not pestered).
+                let refused = wait.takeRefusal()
+                pause = refused || wait.lastHeard < asked ? min(pause * 2, outcomeRefresh * 12) : outcomeRefresh
                 jobs = Array(wait.asked) + wait.nextAsks(window: outcomeWindow)
             }
         }
@@ -334,7 +338,7 @@ public final class JobClient: @unchecked Sendable {
                 streams[request]?.progress?(job, done, total, note)
             case .error(let request, .busy, _) where streams[request] != nil:
                 // The collector holds as many waits of ours as it will: the refresh asks again.
-                continue
+                streams[request]?.refused()
             case .error(let request, let code, let reason) where streams[request] != nil:
                 streams.removeValue(forKey: request)?.finish(JobClientError.refused(code, reason))
             case .submitted(let request, let job, _):

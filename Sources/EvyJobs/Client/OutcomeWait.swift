@@ -27,6 +27,8 @@ final class OutcomeWait: @unchecked Sendable {
     private(set) var lastHeard = ContinuousClock.now
     /// Whether it has ended (every outcome delivered, failed, or forgotten).
     private(set) var isFinished = false
+    /// Whether the collector refused some of the jobs asked about (busy) since the last ask.
+    private(set) var wasRefused = false
     /// The green thread that asks the collector (again); stopped when the registration ends.
     var refresher: GreenThread<Void>?
 
@@ -77,6 +79,16 @@ final class OutcomeWait: @unchecked Sendable {
         asked.remove(outcome.job)
         deliverOutcome(outcome)
         if left.isEmpty && endsWhenEmpty { finish(nil) }
+    }
+
+    /// Notes that the collector refused to wait for some of the jobs asked about: the refresh
+    /// asks again for all of them after its pause, whatever other news comes meanwhile.
+    func refused() { wasRefused = true }
+
+    /// Clears the refusal before asking again; returns whether there was one.
+    func takeRefusal() -> Bool {
+        defer { wasRefused = false }
+        return wasRefused
     }
 
     /// Notes news (progress) of one of the jobs.

@@ -35,11 +35,13 @@ public final class Collector: @unchecked Sendable {
         public var keys: JobKeys?
         /// Where its metrics go (``CollectorMetrics``' names); nil: swift-metrics' global factory.
         public var metrics: (any MetricsFactory)?
-        /// Jobs one client connection may wait for at once; a WAIT beyond is refused busy
-        /// (``JobClient`` asks for at most ``JobClient/outcomeWindow`` per stream).
+        /// Jobs one client connection may wait for at once: of a WAIT beyond, the jobs already
+        /// recorded are answered and the others refused busy (``JobClient`` asks about at most
+        /// ``JobClient/outcomeWindow`` per stream, and again later for those refused).
         public var maxWaitedJobsPerClient = 200_000
         /// How long a client's wait lasts with no word of it (no new WAIT, no outcome or progress
-        /// of its jobs): then it is dropped, its client gone or its jobs never given. A live
+        /// of its jobs): then it is dropped, its client gone or its jobs never given (checked
+        /// every 10 heartbeats). A live
         /// ``JobClient`` asks again at least every 12 × ``JobClient/outcomeRefresh`` (60 s).
         public var waitLifetime: Duration = .seconds(300)
 
@@ -328,23 +330,29 @@ public final class Collector: @unchecked Sendable {
         return Array(text.utf8)
     }
 
+    /// Answers a WAIT: the outcomes already recorded at once, the others as they are recorded;
+    /// jobs beyond the client's room (``Configuration/maxWaitedJobsPerClient``) that are not
+    /// recorded yet are refused with one ERROR busy (the client asks again later).
     private func wait(for jobs: [UInt64], request: UInt64, client: [UInt8]) {
         let waiter = Waiter(client: client, request: request)
-        guard waiters.add(jobs, for: waiter, now: .now) else {
-            return toClients.post(
-                .error(
-                    request: request, code: .busy,
-                    reason: "a client may wait for \(waiters.maxJobsPerClient) jobs at once; ask again as outcomes come"),
-                to: client)
-        }
+        let leftOut = waiters.add(jobs, for: waiter, now: .now)
         store.lookup(jobs: jobs) { [self] found in
+            var unanswered = Set(leftOut)
             for result in (try? found.get()) ?? [] {
-                guard waiters.remove(result.job, from: waiter, now: .now) else { continue }
+                let held = waiters.remove(result.job, from: waiter, now: .now)
+                guard unanswered.remove(result.job) != nil || held else { continue }
                 toClients.post(
                     .outcome(
                         request: request, job: result.job, attempt: result.attempt, status: result.status,
                         handler: result.handler, payload: result.payload), to: client)
             }
+            guard !unanswered.isEmpty else { return }
+            toClients.post(
+                .error(
+                    request: request, code: .busy,
+                    reason: "a client may wait for \(waiters.maxJobsPerClient) jobs at once; "
+                        + "\(unanswered.count) not waited for, ask again later"),
+                to: client)
         }
     }
 

@@ -2,15 +2,16 @@ import Evy
 
 /// Who waits at the collector for which job's outcome, bounded in what a client can make it keep:
 ///
-/// - a client (one connection) waits for at most ``maxJobsPerClient`` jobs at once; a WAIT that
-///   would go beyond is refused whole (the client asks again once outcomes have come);
+/// - a client (one connection) waits for at most ``maxJobsPerClient`` jobs at once; the jobs of a
+///   WAIT beyond that room are not registered and ``add(_:for:now:)`` returns them (the collector
+///   answers those already recorded and refuses the rest busy; the client asks again later);
 /// - a registration (a client's request id) that neither asked again nor heard of one of its jobs
 ///   for ``lifetime`` is dropped by ``expire(now:)``: its client has gone, or waits for jobs that
 ///   never end (ids never given). A live ``JobClient`` asks again about jobs still to come well
 ///   within it (at least every 12 × `outcomeRefresh`).
 ///
-/// Asking again for a job already waited for adds nothing. A value type owned by the collector,
-/// on its hub.
+/// Asking again for a job already waited for adds nothing but renews the registration. A
+/// registration always waits for at least one job. A value type owned by the collector, on its hub.
 struct OutcomeWaiters {
     /// One registration: a client's connection and its request id.
     struct Waiter: Hashable {
@@ -37,19 +38,21 @@ struct OutcomeWaiters {
     /// Jobs someone waits for.
     var jobCount: Int { byJob.count }
 
-    /// Registers `waiter` for `jobs`; false (and nothing registered) if its client would then wait
-    /// for more than ``maxJobsPerClient`` jobs.
-    mutating func add(_ jobs: [UInt64], for waiter: Waiter, now: ContinuousClock.Instant) -> Bool {
-        let fresh = unregistered(jobs, for: waiter)
+    /// Registers `waiter` for as many of `jobs` as its client has room for and renews its
+    /// registration; returns the jobs left out (none when the client stays within
+    /// ``maxJobsPerClient``).
+    mutating func add(_ jobs: [UInt64], for waiter: Waiter, now: ContinuousClock.Instant) -> [UInt64] {
+        registrations[waiter]?.lastActive = now
+        let fresh = Array(unregistered(jobs, for: waiter))
         let load = jobsPerClient[waiter.client, default: 0]
-        guard load + fresh.count <= maxJobsPerClient else { return false }
+        let admitted = fresh.prefix(max(0, maxJobsPerClient - load))
+        guard !admitted.isEmpty else { return fresh }
         // Changed in place (a copy of a registration would copy its set for every job).
         if registrations[waiter] == nil { registrations[waiter] = Registration(lastActive: now) }
-        registrations[waiter]!.jobs.formUnion(fresh)
-        registrations[waiter]!.lastActive = now
-        if !fresh.isEmpty { jobsPerClient[waiter.client] = load + fresh.count }
-        for job in fresh { byJob[job, default: []].append(waiter) }
-        return true
+        registrations[waiter]!.jobs.formUnion(admitted)
+        jobsPerClient[waiter.client] = load + admitted.count
+        for job in admitted { byJob[job, default: []].append(waiter) }
+        return Array(fresh[admitted.endIndex...])
     }
 
     private func unregistered(_ jobs: [UInt64], for waiter: Waiter) -> Set<UInt64> {
