@@ -87,6 +87,21 @@ final class CurveTests: XCTestCase {
                 _ = try await plain.submit("echo")
                 XCTFail("a client without keys was answered")
             } catch JobClientError.noAnswer {}
+            // A client whose key is refused: its questions end in its timeout (a DEALER whose only
+            // peer refused the handshake waits in send for one; the send was not timed).
+            let refusedClient = try JobClient(
+                dispatcher: dispatcher.boundClientEndpoint, collector: collector.boundClientEndpoint, keys: keys("stranger"))
+            refusedClient.timeout = .milliseconds(500)
+            defer { refusedClient.close() }
+            for role in ["dispatcher", "collector"] {
+                do {
+                    _ = try await withTimeout(.seconds(10), label: "a refused client's question to the \(role)") {
+                        role == "dispatcher"
+                            ? try await refusedClient.query("status") : try await refusedClient.queryCollector("status")
+                    }
+                    XCTFail("a refused client was answered by the \(role)")
+                } catch JobClientError.noAnswer {}
+            }
             for worker in [stranger, keyless, good] { worker.stop() }
             for run in runs { _ = try? await run.wait() }  // their sockets closed: nothing left reconnecting
             collector.stop()

@@ -59,7 +59,9 @@ public final class JobClient: @unchecked Sendable {
     /// The ``submitMany(_:window:)`` calls in progress, each owning a range of request ids.
     private var batches: [SubmitBatch] = []
     private var readers: [GreenThread<Void>] = []
-    /// How long a request waits for its answer.
+    /// How long a request (cancel, a query, dead letters) waits to be sent and answered; then it
+    /// throws ``JobClientError/noAnswer(_:)`` (also when no peer is connected: not started, or
+    /// refusing this client's CURVE key).
     public var timeout: Duration = .seconds(30)
     /// How long an ``outcomes(of:progress:)`` stream waits without news before asking again
     /// (doubling, up to 12 times as long, while the collector stays silent).
@@ -297,9 +299,14 @@ public final class JobClient: @unchecked Sendable {
         let reply = Event<Message>()
         pending[request] = reply
         defer { pending[request] = nil }
-        try await socket.send(message(request))
+        let question = message(request)
         do {
-            return try await reply.wait(timeout: timeout)
+            // The send is timed too: with no peer connected (not started, or refused in the CURVE
+            // handshake) a DEALER's send waits for one.
+            return try await withTimeout(timeout) {
+                try await socket.send(question)
+                return try await reply.wait()
+            }
         } catch is TimeoutError {
             throw JobClientError.noAnswer(what)
         }
