@@ -26,6 +26,7 @@ struct CrawlCommand: ParsableCommand {
     @Option(help: "The dispatcher's client endpoint (EVY_DISPATCHER); none: embedded.") var dispatcher: String?
     @Option(help: "The collector's client endpoint (EVY_COLLECTOR).")
     var collector = ProcessInfo.processInfo.environment["EVY_COLLECTOR"] ?? "tcp://127.0.0.1:5558"
+    @OptionGroup var curve: ClientKeys
     @ArgumentParser.Flag(help: "Run every role in this process (the default without a dispatcher).") var embedded = false
     @Option(help: "Embedded: workers to run.") var workers = 2
     @Option(help: "Embedded: where the journals live.") var dataDir = "evy-data/crawl"
@@ -43,6 +44,7 @@ struct CrawlCommand: ParsableCommand {
         let settings = policy
         let id = self.id ?? URL(string: seeds[0])?.host ?? "crawl"
         let dispatcher = embedded ? nil : (self.dispatcher ?? ProcessInfo.processInfo.environment["EVY_DISPATCHER"])
+        let keys = try curve.keys()
         let (seeds, collector, workers, directory, perHost, delay) = (
             self.seeds, self.collector, self.workers, dataDir, perHost, Duration.milliseconds(delayMs)
         )
@@ -50,7 +52,7 @@ struct CrawlCommand: ParsableCommand {
             var system: EmbeddedSystem?
             let client: JobClient
             if let dispatcher {
-                client = try JobClient(dispatcher: dispatcher, collector: collector)
+                client = try JobClient(dispatcher: dispatcher, collector: collector, keys: keys)
             } else {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 let embedded = try EmbeddedSystem(directory: directory, workers: workers) { worker in
@@ -79,7 +81,7 @@ struct CrawlCommand: ParsableCommand {
                 print("links not followed: " + summary.skipped.map { "\($0.key.rawValue) \($0.value)" }.sorted().joined(separator: ", "))
             }
             if dispatcher == nil {
-                print("results: in \(directory) (evy results --crawl \(id) while its roles run)")
+                print("results: evy results --crawl \(id) --data-dir \(directory)")
             } else {
                 print("results: evy results --crawl \(id)")
             }

@@ -27,6 +27,7 @@ struct FeedsCommand: ParsableCommand {
     @Option(help: "The dispatcher's client endpoint (EVY_DISPATCHER); none: embedded.") var dispatcher: String?
     @Option(help: "The collector's client endpoint (EVY_COLLECTOR).")
     var collector = ProcessInfo.processInfo.environment["EVY_COLLECTOR"] ?? "tcp://127.0.0.1:5558"
+    @OptionGroup var curve: ClientKeys
     @ArgumentParser.Flag(help: "Run every role in this process (the default without a dispatcher).") var embedded = false
     @Option(help: "Embedded: workers to run.") var workers = 2
     @Option(help: "Where the state (and, embedded, the journals) live.") var dataDir = "evy-data/feeds"
@@ -37,6 +38,7 @@ struct FeedsCommand: ParsableCommand {
         schedule.minInterval = .seconds(60 * minInterval)
         schedule.maxInterval = .seconds(60 * maxInterval)
         let dispatcher = embedded ? nil : (self.dispatcher ?? ProcessInfo.processInfo.environment["EVY_DISPATCHER"])
+        let keys = try curve.keys()
         let (collector, workers, directory, perHost, once) = (self.collector, self.workers, dataDir, perHost, once)
         let statePath = state ?? directory + "/feeds.sqlite3"
         let settings = schedule
@@ -49,7 +51,7 @@ struct FeedsCommand: ParsableCommand {
             var system: EmbeddedSystem?
             let client: JobClient
             if let dispatcher {
-                client = try JobClient(dispatcher: dispatcher, collector: collector)
+                client = try JobClient(dispatcher: dispatcher, collector: collector, keys: keys)
             } else {
                 let embedded = try EmbeddedSystem(directory: directory, workers: workers) { worker in
                     FeedPoller().register(on: worker)

@@ -16,15 +16,10 @@ struct Endpoints: ParsableArguments {
     var collector = environment("EVY_COLLECTOR", "tcp://127.0.0.1:5558")
     @Option(help: "Seconds to wait for an answer.")
     var timeout = 10.0
-    @Option(help: "CURVE: this client's key pair (evy keygen; EVY_CURVE_KEY).")
-    var curveKey = environment("EVY_CURVE_KEY", "")
-    @Option(help: "CURVE: the dispatcher's .pub file (EVY_DISPATCHER_KEY).")
-    var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
-    @Option(help: "CURVE: the collector's .pub file (EVY_COLLECTOR_KEY).")
-    var collectorKey = environment("EVY_COLLECTOR_KEY", "")
+    @OptionGroup var curve: ClientKeys
 
     /// The CURVE keys the options name, if any.
-    func keys() throws -> JobKeys? { try JobKeys.load(key: curveKey, dispatcher: dispatcherKey, collector: collectorKey) }
+    func keys() throws -> JobKeys? { try curve.keys() }
 
     /// Runs `body` on a hub with a connected client, closed afterwards.
     func withClient(_ body: @escaping @Sendable (JobClient) async throws -> Void) throws {
@@ -36,6 +31,19 @@ struct Endpoints: ParsableArguments {
             try await body(client)
         }
     }
+}
+
+/// A client's CURVE options, shared by every command that connects to the dispatcher or collector.
+struct ClientKeys: ParsableArguments {
+    @Option(help: "CURVE: this client's key pair (evy keygen; EVY_CURVE_KEY).")
+    var curveKey = environment("EVY_CURVE_KEY", "")
+    @Option(help: "CURVE: the dispatcher's .pub file (EVY_DISPATCHER_KEY).")
+    var dispatcherKey = environment("EVY_DISPATCHER_KEY", "")
+    @Option(help: "CURVE: the collector's .pub file (EVY_COLLECTOR_KEY).")
+    var collectorKey = environment("EVY_COLLECTOR_KEY", "")
+
+    /// The CURVE keys the options name, if any; throws if a file cannot be read.
+    func keys() throws -> JobKeys? { try JobKeys.load(key: curveKey, dispatcher: dispatcherKey, collector: collectorKey) }
 }
 
 struct EvyCommand: ParsableCommand {
@@ -155,14 +163,26 @@ final class ProgressLine: @unchecked Sendable {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The dispatcher's and the collector's state, as JSON.")
+    static let configuration = CommandConfiguration(
+        abstract: "The dispatcher's and the collector's state, as JSON.",
+        discussion: "A role that does not answer in --timeout is null (and said on standard error); neither: exit status 1.")
     @OptionGroup var endpoints: Endpoints
 
     func run() throws {
         try endpoints.withClient { client in
-            let dispatcher = (try? await client.query("status")).map { String(decoding: $0, as: UTF8.self) }
-            let collector = (try? await client.queryCollector("status")).map { String(decoding: $0, as: UTF8.self) }
+            /// The role's answer, or null with the reason on standard error.
+            func answer(_ role: String, _ ask: () async throws -> [UInt8]) async -> String? {
+                do {
+                    return String(decoding: try await ask(), as: UTF8.self)
+                } catch {
+                    FileHandle.standardError.write(Data("evy status: the \(role) did not answer: \(error)\n".utf8))
+                    return nil
+                }
+            }
+            let dispatcher = await answer("dispatcher") { try await client.query("status") }
+            let collector = await answer("collector") { try await client.queryCollector("status") }
             print("{\"dispatcher\": \(dispatcher ?? "null"), \"collector\": \(collector ?? "null")}")
+            if dispatcher == nil && collector == nil { throw ExitCode.failure }
         }
     }
 }
@@ -374,6 +394,11 @@ struct Keygen: ParsableCommand {
         for name in names {
             if !force, FileManager.default.fileExists(atPath: name + ".key") {
                 throw ValidationError("\(name).key exists (--force replaces it)")
+            }
+            let directory = (name as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(
+                    atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             let pair = try JobKeys.generate(at: name)
             print("\(name).key, \(name).pub: public key \(pair.publicKey)")

@@ -102,4 +102,34 @@ final class ProcessTests: XCTestCase {
             processes = []
         }
     }
+
+    /// `evy keygen` makes the directories its names need; `evy status` against roles that do not
+    /// answer says so on standard error and exits 1 within its timeout.
+    func testKeygenMakesItsDirectoriesAndStatusSaysWhoDidNotAnswer() throws {
+        let (directory, evy) = (self.directory, binary("evy"))
+        try green(deadline: .seconds(60)) {
+            let keygen = try ChildProcess(
+                [evy, "keygen", directory + "/keys/new/worker"], standardInput: .discard, standardOutput: .pipe,
+                standardError: .pipe)
+            let made = try await keygen.communicate(timeout: .seconds(20))
+            XCTAssertEqual(made.status, .exited(0), String(decoding: made.error, as: UTF8.self))
+            for file in ["worker.key", "worker.pub"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/keys/new/" + file), file)
+            }
+            // Listeners that never accept: the connections are made and nothing ever answers.
+            let silent = try (0..<2).map { _ in try listen(on: SocketAddress(ip: "127.0.0.1", port: 0)) }
+            defer { for socket in silent { socket.close() } }
+            let ports = silent.map { $0.localAddress!.port }
+            let status = try ChildProcess(
+                [
+                    evy, "status", "--dispatcher", "tcp://127.0.0.1:\(ports[0])", "--collector", "tcp://127.0.0.1:\(ports[1])",
+                    "--timeout", "0.5",
+                ], standardInput: .discard, standardOutput: .pipe, standardError: .pipe)
+            let asked = try await status.communicate(timeout: .seconds(20))
+            XCTAssertEqual(asked.status, .exited(1))
+            XCTAssertEqual(String(decoding: asked.output, as: UTF8.self), "{\"dispatcher\": null, \"collector\": null}\n")
+            let said = String(decoding: asked.error, as: UTF8.self)
+            XCTAssertTrue(said.contains("the dispatcher did not answer") && said.contains("the collector did not answer"), said)
+        }
+    }
 }
