@@ -3,6 +3,7 @@ import EvyJobs
 import EvyTestSupport
 import EvyZMQ
 import Foundation
+import Glibc
 import XCTest
 
 /// CURVE on every link: with keys configured, the allowed roles work as before; a worker with an
@@ -104,6 +105,55 @@ final class CurveTests: XCTestCase {
             }
             for worker in [stranger, keyless, good] { worker.stop() }
             for run in runs { _ = try? await run.wait() }  // their sockets closed: nothing left reconnecting
+            collector.stop()
+            dispatcher.stop()
+            _ = try? await collectorRun.wait()
+            _ = try? await dispatcherRun.wait()
+            await ZAPService.stop()
+        }
+    }
+
+    /// A worker process whose key is not allowed says so in its log (it used to wait in silence),
+    /// once, not at every attempt libzmq makes.
+    func testAWorkerWhoseKeyIsRefusedSaysSo() throws {
+        try XCTSkipUnless(ZMQCurve.isAvailable, "libzmq without CURVE")
+        let directory = NSTemporaryDirectory() + "evy-curve-refused-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/allowed", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("evy-worker").path
+        try green(deadline: .seconds(60)) {
+            var pairs: [String: ZMQCurve.KeyPair] = [:]
+            for name in ["dispatcher", "collector", "stranger"] { pairs[name] = try JobKeys.generate(at: directory + "/" + name) }
+            try FileManager.default.copyItem(atPath: directory + "/collector.pub", toPath: directory + "/allowed/collector.pub")
+            let allowed = try JobKeys.publicKeys(in: directory + "/allowed")
+            let (dispatcherKey, collectorKey) = (pairs["dispatcher"]!.publicKey, pairs["collector"]!.publicKey)
+            var dispatcherSettings = try TCPRoles.dispatcher(directory)
+            dispatcherSettings.keys = JobKeys(own: pairs["dispatcher"]!, dispatcher: dispatcherKey, collector: collectorKey, allowed: allowed)
+            let dispatcher = try Dispatcher(configuration: dispatcherSettings)
+            let dispatcherRun = spawn { try await dispatcher.run() }
+            var collectorSettings = try TCPRoles.collector(directory, dispatcher: dispatcher.boundWorkerEndpoint)
+            collectorSettings.keys = JobKeys(own: pairs["collector"]!, dispatcher: dispatcherKey, collector: collectorKey, allowed: allowed)
+            let collector = try EvyJobs.Collector(configuration: collectorSettings)
+            let collectorRun = spawn { try await collector.run() }
+
+            let worker = try ChildProcess(
+                [
+                    binary, "--dispatcher", dispatcher.boundWorkerEndpoint, "--collector", collector.boundResultEndpoint,
+                    "--curve-key", directory + "/stranger.key", "--dispatcher-key", directory + "/dispatcher.pub",
+                    "--collector-key", directory + "/collector.pub",
+                ], standardInput: .discard, standardOutput: .discard, standardError: .pipe)
+            defer { try? worker.kill(SIGKILL) }
+            let log = worker.standardError!.buffered()
+            var refusals: [String] = []
+            // Both links (dispatcher and collector) are refused: one line each, then one a minute.
+            while refusals.count < 2, let line = try await log.readLine(timeout: .seconds(20)) {
+                if line.contains("refused the handshake") { refusals.append(line) }
+            }
+            // The first two lines name both links: neither link repeats itself at libzmq's retries.
+            XCTAssertEqual(refusals.count, 2, "each refused link is reported")
+            XCTAssertTrue(refusals.contains { $0.contains(dispatcher.boundWorkerEndpoint) }, "\(refusals)")
+            XCTAssertTrue(refusals.contains { $0.contains(collector.boundResultEndpoint) }, "\(refusals)")
             collector.stop()
             dispatcher.stop()
             _ = try? await collectorRun.wait()
