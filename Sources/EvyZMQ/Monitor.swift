@@ -92,8 +92,19 @@ public final class ZMQMonitor: AsyncSequence, @unchecked Sendable {
     init(socket: ZMQSocket, events: ZMQMonitorEvents) throws {
         let endpoint = "inproc://evy-monitor-\(UInt64.random(in: 0...UInt64.max))"
         try socket.startMonitor(endpoint, events: events)
-        pair = try ZMQSocket(.pair, context: socket.context)
-        try pair.connect(endpoint)
+        do {
+            let pair = try ZMQSocket(.pair, context: socket.context)
+            do {
+                try pair.connect(endpoint)
+            } catch {
+                pair.close(linger: .zero)
+                throw error
+            }
+            self.pair = pair
+        } catch {
+            socket.stopMonitor()  // else libzmq's monitor socket lives as long as `socket`
+            throw error
+        }
         monitored = socket
     }
 

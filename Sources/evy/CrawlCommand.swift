@@ -44,7 +44,7 @@ struct CrawlCommand: ParsableCommand {
         let settings = policy
         let id = self.id ?? URL(string: seeds[0])?.host ?? "crawl"
         let dispatcher = embedded ? nil : (self.dispatcher ?? ProcessInfo.processInfo.environment["EVY_DISPATCHER"])
-        let keys = try curve.keys()
+        let keys = dispatcher == nil ? nil : try curve.keys()  // embedded: no keys to read
         let (seeds, collector, workers, directory, perHost, delay) = (
             self.seeds, self.collector, self.workers, dataDir, perHost, Duration.milliseconds(delayMs)
         )

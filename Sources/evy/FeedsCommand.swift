@@ -38,7 +38,7 @@ struct FeedsCommand: ParsableCommand {
         schedule.minInterval = .seconds(60 * minInterval)
         schedule.maxInterval = .seconds(60 * maxInterval)
         let dispatcher = embedded ? nil : (self.dispatcher ?? ProcessInfo.processInfo.environment["EVY_DISPATCHER"])
-        let keys = try curve.keys()
+        let keys = dispatcher == nil ? nil : try curve.keys()  // embedded: no keys to read
         let (collector, workers, directory, perHost, once) = (self.collector, self.workers, dataDir, perHost, once)
         let statePath = state ?? directory + "/feeds.sqlite3"
         let settings = schedule

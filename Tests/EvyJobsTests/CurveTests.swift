@@ -103,6 +103,12 @@ final class CurveTests: XCTestCase {
                     XCTFail("a refused client was answered by the \(role)")
                 } catch JobClientError.noAnswer {}
             }
+            do {
+                _ = try await withTimeout(.seconds(10), label: "a refused client's submits") {
+                    try await refusedClient.submitMany((0..<3).map { _ in ("echo", [], JobOptions()) })
+                }
+                XCTFail("a refused client's submits were taken")
+            } catch JobClientError.noAnswer {}
             for worker in [stranger, keyless, good] { worker.stop() }
             for run in runs { _ = try? await run.wait() }  // their sockets closed: nothing left reconnecting
             collector.stop()

@@ -143,9 +143,13 @@ public final class JobClient: @unchecked Sendable {
         defer { batches.removeAll { $0 === batch } }
         for (index, job) in jobs.enumerated() {
             while batch.inFlight >= max(1, window) { try await batch.awaitAnswers(timeout: timeout) }
-            try await dispatcher.send(
-                .submit(request: batch.first + UInt64(index), handler: job.handler, options: job.options,
-                        payload: job.payload))
+            do {
+                try await dispatcher.send(
+                    .submit(request: batch.first + UInt64(index), handler: job.handler, options: job.options,
+                            payload: job.payload), timeout: timeout)
+            } catch is TimeoutError {
+                throw JobClientError.noAnswer("submits (the dispatcher took none for \(timeout))")
+            }
             batch.inFlight += 1
         }
         while batch.inFlight > 0 { try await batch.awaitAnswers(timeout: timeout) }
@@ -299,14 +303,12 @@ public final class JobClient: @unchecked Sendable {
         let reply = Event<Message>()
         pending[request] = reply
         defer { pending[request] = nil }
-        let question = message(request)
+        let deadline = ContinuousClock.now + timeout
         do {
             // The send is timed too: with no peer connected (not started, or refused in the CURVE
             // handshake) a DEALER's send waits for one.
-            return try await withTimeout(timeout) {
-                try await socket.send(question)
-                return try await reply.wait()
-            }
+            try await socket.send(message(request), timeout: timeout)
+            return try await reply.wait(timeout: max(.zero, deadline - .now))
         } catch is TimeoutError {
             throw JobClientError.noAnswer(what)
         }

@@ -56,6 +56,8 @@ public final class Collector: @unchecked Sendable {
 
     public let configuration: Configuration
     private let logger = Logger(label: "evy.collector")
+    /// Refused handshakes of its links, reported at most once a minute per endpoint.
+    private let handshakeRefusals = HandshakeRefusals()
     private let store: CollectorStore
     private let results: ZMQSocket
     private let clients: ZMQSocket
@@ -139,7 +141,8 @@ public final class Collector: @unchecked Sendable {
         dispatcherLink?.close(linger: .zero)
         dispatcherLink = nil
         dispatcherLink = try DealerLink(
-            to: configuration.dispatcher, keys: configuration.keys.map { ($0, $0.dispatcher, "dispatcher") }, logger: logger
+            to: configuration.dispatcher, keys: configuration.keys.map { ($0, $0.dispatcher, "dispatcher") }, logger: logger,
+            refusals: handshakeRefusals
         ) { [self] in
             await serveDispatcher($0)
         }

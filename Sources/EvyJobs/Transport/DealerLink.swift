@@ -4,8 +4,9 @@ import Logging
 
 /// A role's connection to another role (a worker's to the dispatcher and the collector, the
 /// collector's to the dispatcher): a DEALER socket, the ``Outbox`` that feeds it, and the green
-/// threads that send what is posted, serve what arrives and log refused handshakes (a CURVE key
-/// the peer does not allow, keys on one side only: else the role would wait in silence).
+/// threads that send what is posted, serve what arrives and, over tcp and ipc, log refused
+/// handshakes (a CURVE key the peer does not allow, keys on one side only: else the role would
+/// wait in silence) through the role's ``HandshakeRefusals``.
 /// Reconnecting is closing one link and making a new one. Hub-confined.
 struct DealerLink {
     let socket: ZMQSocket
@@ -19,7 +20,7 @@ struct DealerLink {
     /// ``JobKeysError/missing(_:)`` without the server's key.
     init(
         to endpoint: String, keys: (JobKeys, server: String?, role: String)? = nil, logger: Logger,
-        serve: @escaping @Sendable (ZMQSocket) async -> Void
+        refusals: HandshakeRefusals, serve: @escaping @Sendable (ZMQSocket) async -> Void
     ) throws {
         let socket = try ZMQSocket.forRole(.dealer)
         if let (keys, server, role) = keys { try keys.connect(socket, to: server, role) }
@@ -27,28 +28,24 @@ struct DealerLink {
         let outbox = Outbox(socket, logger: logger)
         self.socket = socket
         self.outbox = outbox
-        let handshakes = try? socket.monitor(events: [.handshakeFailed, .handshakeFailedProtocol, .handshakeFailedAuth])
+        // inproc:// has no handshake to refuse: no monitor (its two sockets) there.
+        let handshakes =
+            endpoint.hasPrefix("inproc://")
+            ? nil : try? socket.monitor(events: [.handshakeFailed, .handshakeFailedProtocol, .handshakeFailedAuth])
         self.handshakes = handshakes
         threads = [
             spawn(name: "link to \(endpoint): out") { await outbox.run() },
             spawn(name: "link to \(endpoint): in") { await serve(socket) },
-        ] + (handshakes.map { monitor in [spawn(name: "link to \(endpoint): handshakes") { await Self.report(monitor, endpoint, logger) }] } ?? [])
-    }
-
-    /// Logs the link's first refused handshake, then at most one a minute with the attempts
-    /// since (libzmq tries again about every 100 ms).
-    private static func report(_ monitor: ZMQMonitor, _ endpoint: String, _ logger: Logger) async {
-        var attempts = 0
-        var lastSaid: ContinuousClock.Instant?
-        while let event = try? await monitor.next() {
-            attempts += 1
-            if let lastSaid, ContinuousClock.now - lastSaid < .seconds(60) { continue }
-            let again = lastSaid == nil ? "" : ", \(attempts) attempts in the last minute"
-            lastSaid = .now
-            attempts = 0
-            logger.warning(
-                "\(endpoint) refused the handshake (\(event.event)\(again)): with CURVE, is this role's public key in the peer's --curve-allow directory, and the peer's key the one given here?")
-        }
+        ]
+            + (handshakes.map { monitor in
+                [
+                    spawn(name: "link to \(endpoint): handshakes") {
+                        while let event = try? await monitor.next() {
+                            if let line = refusals.note(event.event, at: endpoint) { logger.warning("\(line)") }
+                        }
+                    }
+                ]
+            } ?? [])
     }
 
     /// Stops the green threads and closes the socket, letting `linger` go to what is queued.
@@ -56,5 +53,25 @@ struct DealerLink {
         for thread in threads { thread.cancel() }
         handshakes?.close()
         socket.close(linger: linger)
+    }
+}
+
+/// The handshakes a role's links had refused, per endpoint, kept across its reconnects so that a
+/// refused role logs the first refusal at once and then at most one line a minute (libzmq tries
+/// again about every 100 ms, and the role makes a new link every few heartbeats). Hub-confined.
+final class HandshakeRefusals: @unchecked Sendable {
+    private var byEndpoint: [String: (attempts: Int, lastSaid: ContinuousClock.Instant)] = [:]
+
+    /// Counts one refused handshake at `endpoint`; returns the line to log, or nil if one was
+    /// logged for it in the minute before `now`.
+    func note(_ event: ZMQMonitorEvents, at endpoint: String, now: ContinuousClock.Instant = .now) -> String? {
+        if let last = byEndpoint[endpoint], now - last.lastSaid < .seconds(60) {
+            byEndpoint[endpoint]!.attempts += 1
+            return nil
+        }
+        let again = byEndpoint[endpoint].map { ", \($0.attempts + 1) attempts in the last minute" } ?? ""
+        byEndpoint[endpoint] = (0, now)
+        return "\(endpoint) refused the handshake (\(event)\(again)): with CURVE, is this role's public key in "
+            + "the peer's --curve-allow directory, and the peer's key the one given here?"
     }
 }

@@ -66,6 +66,8 @@ public final class Worker: @unchecked Sendable {
 
     public let configuration: Configuration
     private let logger = Logger(label: "evy.worker")
+    /// Refused handshakes of its links, reported at most once a minute per endpoint.
+    private let handshakeRefusals = HandshakeRefusals()
     private var metrics: WorkerMetrics
     private var handlers: [String: Handler] = [:]
     private var dispatcherLink: DealerLink?
@@ -177,7 +179,8 @@ public final class Worker: @unchecked Sendable {
         dispatcherLink?.close(linger: .zero)
         dispatcherLink = nil
         dispatcherLink = try DealerLink(
-            to: configuration.dispatcher, keys: configuration.keys.map { ($0, $0.dispatcher, "dispatcher") }, logger: logger
+            to: configuration.dispatcher, keys: configuration.keys.map { ($0, $0.dispatcher, "dispatcher") }, logger: logger,
+            refusals: handshakeRefusals
         ) { [self] in
             await serveDispatcher($0)
         }
@@ -187,7 +190,8 @@ public final class Worker: @unchecked Sendable {
 
     private func connectCollector() throws {
         collectorLink = try DealerLink(
-            to: configuration.collector, keys: configuration.keys.map { ($0, $0.collector, "collector") }, logger: logger
+            to: configuration.collector, keys: configuration.keys.map { ($0, $0.collector, "collector") }, logger: logger,
+            refusals: handshakeRefusals
         ) { [self] in await serveCollector($0) }
     }
 
