@@ -133,7 +133,13 @@ public final class Worker: @unchecked Sendable {
     /// for endpoints that cannot be connected.
     public func run() async throws {
         try connectCollector()
-        try connectDispatcher()
+        do {
+            try connectDispatcher()
+        } catch {
+            collectorLink?.close(linger: .zero)  // its green threads and socket end with the worker
+            collectorLink = nil
+            throw error
+        }
         let beating = spawn(name: "worker: heartbeats") { [self] in await beat() }
         _ = try? await stopped.wait()
         beating.cancel()
@@ -356,7 +362,8 @@ public final class Worker: @unchecked Sendable {
                 continue
             }
             logger.warning("dispatcher silent; reconnecting in \(backoff)")
-            _ = try? await sleep(for: backoff)
+            // Stopped meanwhile (cancelled): no new link after run() closed the last one.
+            guard (try? await sleep(for: backoff)) != nil else { return }
             backoff = min(backoff * 2, .seconds(32))
             metrics.reconnects.increment()
             do { try connectDispatcher() } catch { logger.error("reconnecting failed: \(error)") }
