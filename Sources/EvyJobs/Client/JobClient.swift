@@ -187,9 +187,10 @@ public final class JobClient: @unchecked Sendable {
 
     /// Registers `wait` at the collector under a new request id and asks for the first
     /// ``outcomeWindow`` of its jobs (again whenever the collector has been silent about them for
-    /// ``outcomeRefresh``, or answered busy, then twice as long, up to 12 times) until it ends. Throws ``JobClientError/noCollector`` without a
-    /// collector endpoint, ``JobClientError/noAnswer(_:)`` once closed; a WAIT that cannot be sent
-    /// ends the registration with the socket's error.
+    /// ``outcomeRefresh``, or answered busy, then twice as long, up to 12 times) until it ends.
+    /// Throws ``JobClientError/noCollector`` without a collector endpoint,
+    /// ``JobClientError/noAnswer(_:)`` once closed; a WAIT that cannot be sent ends the
+    /// registration with the socket's error.
     func register(_ wait: OutcomeWait) throws -> UInt64 {
         guard let collector else { throw JobClientError.noCollector }
         guard !isClosed else { throw JobClientError.noAnswer("outcomes (client closed)") }

@@ -76,10 +76,16 @@ struct OutcomeWaiters {
 
     /// Removes `waiter`'s wait for `job` (its outcome was found recorded); false if it had none.
     mutating func remove(_ job: UInt64, from waiter: Waiter, now: ContinuousClock.Instant) -> Bool {
+        guard unlink(job, from: waiter) else { return false }
+        forget(job, of: waiter, now: now)
+        return true
+    }
+
+    /// Takes `waiter` off `job`'s list; false if it was not on it.
+    private mutating func unlink(_ job: UInt64, from waiter: Waiter) -> Bool {
         guard let index = byJob[job]?.firstIndex(of: waiter) else { return false }
         byJob[job]!.remove(at: index)
         if byJob[job]!.isEmpty { byJob[job] = nil }
-        forget(job, of: waiter, now: now)
         return true
     }
 
@@ -87,11 +93,7 @@ struct OutcomeWaiters {
     mutating func expire(now: ContinuousClock.Instant) -> Int {
         let idle = registrations.filter { now - $0.value.lastActive > lifetime }
         for (waiter, registration) in idle {
-            for job in registration.jobs {
-                guard let index = byJob[job]?.firstIndex(of: waiter) else { continue }
-                byJob[job]!.remove(at: index)
-                if byJob[job]!.isEmpty { byJob[job] = nil }
-            }
+            for job in registration.jobs { _ = unlink(job, from: waiter) }
             registrations[waiter] = nil
             let load = jobsPerClient[waiter.client, default: 0] - registration.jobs.count
             jobsPerClient[waiter.client] = load > 0 ? load : nil

@@ -33,19 +33,19 @@ struct DealerLink {
             endpoint.hasPrefix("inproc://")
             ? nil : try? socket.monitor(events: [.handshakeFailed, .handshakeFailedProtocol, .handshakeFailedAuth])
         self.handshakes = handshakes
-        threads = [
+        var threads = [
             spawn(name: "link to \(endpoint): out") { await outbox.run() },
             spawn(name: "link to \(endpoint): in") { await serve(socket) },
         ]
-            + (handshakes.map { monitor in
-                [
-                    spawn(name: "link to \(endpoint): handshakes") {
-                        while let event = try? await monitor.next() {
-                            if let line = refusals.note(event.event, at: endpoint) { logger.warning("\(line)") }
-                        }
+        if let handshakes {
+            threads.append(
+                spawn(name: "link to \(endpoint): handshakes") {
+                    while let event = try? await handshakes.next() {
+                        if let line = refusals.note(event.event, at: endpoint) { logger.warning("\(line)") }
                     }
-                ]
-            } ?? [])
+                })
+        }
+        self.threads = threads
     }
 
     /// Stops the green threads and closes the socket, letting `linger` go to what is queued.
